@@ -1,0 +1,95 @@
+# p2psip — one flat makefile (settings, explicit object lists, a static core library).
+# `make` builds ./p2psip; `make test` builds and runs every test; `make demo` runs the default
+# scenario; `make bench` runs the benchmarks; `make check-purity` guards core/'s sans-I/O rule.
+
+# ---- settings ---------------------------------------------------------------------------------
+CC       ?= cc
+OPT      ?= -O2 -g
+WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes
+SANITIZE ?=
+ifeq ($(SANITIZE),1)
+OPT      := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
+LDSAN    := -fsanitize=address,undefined
+endif
+PKGS     := glib-2.0 yaml-0.1
+CPPFLAGS += -MMD -MP -D_GNU_SOURCE
+CFLAGS   += -std=c11 $(OPT) $(WARN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+TEST_LDLIBS := -lcunit
+
+# Debian packages the build, the tests and the tools need (gnuplot, igraph and libosip2 are
+# used by the analysis and SIP layers).
+DEBS := build-essential pkg-config libglib2.0-dev libyaml-dev libcunit1-dev tshark \
+        gnuplot-nox libigraph-dev libosip2-dev python3
+
+# ---- objects ----------------------------------------------------------------------------------
+CORE_OBJS := core/id.o core/env.o core/wire.o core/storage.o core/chord.o core/node.o
+SIM_OBJS  := sim/engine.o sim/scenario.o sim/world.o sim/pcap.o sim/cli.o
+NET_OBJS  := net/udp.o net/cli.o
+CLI_OBJS  := cli/main.o
+TEST_OBJS := tests/main.o tests/fake_env.o tests/test_id.o tests/test_wire.o tests/test_node.o \
+             tests/test_storage.o tests/test_engine.o tests/test_scenario.o tests/test_world.o
+
+BIN := p2psip
+ALL_OBJS := $(CORE_OBJS) $(SIM_OBJS) $(NET_OBJS) $(CLI_OBJS) $(TEST_OBJS)
+
+.PHONY: all deps test unit-test script-test demo bench check-purity format clean
+all: deps $(BIN)
+
+# ---- Debian packages: installed when run as root, else the exact command is printed -----------
+DEPS_STAMP := .deps-ok
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): Makefile
+	@missing=""; for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing || exit 1; \
+	  else \
+	    echo "p2psip needs Debian packages that are missing. Run as root:" >&2; \
+	    echo "  apt-get update && apt-get install -y$$missing" >&2; exit 1; \
+	  fi; \
+	fi; touch $@
+
+libp2psip-core.a: $(CORE_OBJS)
+	$(AR) rcs $@ $^
+
+$(BIN): $(CLI_OBJS) $(SIM_OBJS) $(NET_OBJS) libp2psip-core.a
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+
+# Every object waits for the packages (order-only: the stamp's time does not force rebuilds).
+$(ALL_OBJS): | $(DEPS_STAMP)
+
+tests/run_tests: $(TEST_OBJS) $(SIM_OBJS:sim/cli.o=) libp2psip-core.a
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS) $(TEST_LDLIBS)
+
+# ---- tests ------------------------------------------------------------------------------------
+# Unit suites (CUnit), then the end-to-end scripts (scenarios, real UDP peers, tshark).
+test: all tests/run_tests
+	./tests/run_tests
+	@set -e; for t in tests/t_*.sh; do echo "== $$t"; bash $$t; done
+	@echo "make test: all suites passed"
+
+# ---- demo and benchmarks ----------------------------------------------------------------------
+demo: all
+	./$(BIN) sim scenarios/chord-static.yaml
+
+bench: all
+	bash tests/bench.sh
+
+# ---- core/ stays sans-I/O ---------------------------------------------------------------------
+PURITY_RE := '\<(socket|bind|connect|sendto|recvfrom|sendmsg|recvmsg|select|poll|epoll_[a-z]+|clock_gettime|gettimeofday|time|rand|srand|random|srandom|drand48|g_get_monotonic_time|g_get_real_time|g_main_[a-z_]+|g_timeout_add[a-z_]*|g_idle_add[a-z_]*|g_random_[a-z_]+|g_rand_[a-z_]+|fopen|printf|fprintf)[[:space:]]*\(|#include[[:space:]]*<(sys/socket|netinet/[a-z]+|arpa/inet|time|sys/time|unistd|stdio)\.h>'
+check-purity:
+	@if grep -nE $(PURITY_RE) core/*.c core/*.h; then \
+	  echo "check-purity: core/ must reach the world only through core/env.h" >&2; exit 1; \
+	else echo "check-purity: core/ is sans-I/O"; fi
+
+format:
+	clang-format -i core/*.[ch] sim/*.[ch] net/*.[ch] cli/*.c tests/*.[ch]
+
+clean:
+	rm -f $(BIN) libp2psip-core.a tests/run_tests $(ALL_OBJS) $(ALL_OBJS:.o=.d)
+
+-include $(ALL_OBJS:.o=.d)

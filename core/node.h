@@ -1,0 +1,145 @@
+/* node.h — one RELOAD node (peer or client): the protocol core's public API.
+ *
+ * A node owns its transaction table (RFC 6940 §6.2: random transaction ids, end-to-end
+ * retransmission with the overlay-reliability-timer, duplicate-request handling for the 15 s
+ * request lifetime), symmetric recursive routing (§6.1–6.2: via and destination lists,
+ * responses follow the reversed via list, TTL), the link layer (§6.6.2–6.6.3: FramedMessage
+ * with sequence numbers and ACKs, used to detect failed links), its topology plug-in
+ * (topology.h; CHORD-RELOAD in chord.c) and its share of the distributed store (storage.h).
+ *
+ * The node is sans-I/O: it is entered only through node_receive(), timers it started through
+ * its env, and the calls below; it acts only through its env (env.h).
+ *
+ * Error codes returned by these functions and reported in env_event.status:
+ */
+#ifndef P2PSIP_NODE_H
+#define P2PSIP_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "env.h"
+#include "id.h"
+#include "wire.h"
+
+enum {
+    NODE_OK = 0,
+    NODE_E_TIMEOUT = -1,   /* no answer after every end-to-end retransmission */
+    NODE_E_NOT_FOUND = -2, /* Error_Not_Found, or a Fetch that returned no value */
+    NODE_E_REFUSED = -3,   /* any other RELOAD error response */
+    NODE_E_STATE = -4,     /* not joined (or not connected, for a client), or leaving */
+    NODE_E_INVALID = -5,   /* bad arguments (unknown kind, value too large) */
+};
+
+/* Kinds this build knows (RFC 6940 §7.4.5, RFC 7904).  The private-use Kind-IDs hold the
+ * simulator's workload records and `p2psip store`/`fetch` values. */
+#define NODE_KIND_SIP_REGISTRATION 1u  /* dictionary, RFC 7904 */
+#define NODE_KIND_VALUE 0xf0000001u    /* single value: NAME -> VALUE */
+#define NODE_KIND_ARRAY 0xf0000002u    /* array */
+#define NODE_KIND_DICT 0xf0000003u     /* dictionary */
+/* Data model of a known kind (enum wire_model), 0 when unknown.  Fits wire_model_fn. */
+int node_kind_model(uint32_t kind, void *unused);
+
+struct node_config {
+    uint32_t overlay;            /* id_overlay_hash(overlay name) */
+    uint8_t initial_ttl;         /* 100 (§6.3.2) */
+    env_time reliability_timer;  /* overlay-reliability-timer, 3 s (§11.1) */
+    unsigned max_transmissions;  /* 5 (§6.2.1) */
+    env_time request_lifetime;   /* duplicate-request cache lifetime, 15 s (§6.2.1) */
+    env_time link_rto;           /* link-layer RTO before a frame counts as unacked, 500 ms */
+    unsigned link_fail_after;    /* consecutive unacked frames that fail a link, 3 */
+    unsigned successors;         /* neighbour-table size per side, >= 3 (§10.7) */
+    unsigned predecessors;
+    unsigned replicas;           /* replicas beyond the responsible peer, 2 (§10.4) */
+    unsigned fingers_min;        /* grow the finger table to this many entries, 16 (§10.7.4.3) */
+    env_time update_interval;    /* chord-update-interval (§10.7.4.1) */
+    env_time ping_interval;      /* chord-ping-interval: finger refresh (§10.7.4.2) */
+    bool reactive;               /* chord-reactive (§10): Update at once on a change */
+    bool client;                 /* a client (§4.2): neither routes nor stores */
+    uint32_t max_value_size;     /* largest value accepted by Store, bytes */
+};
+/* Fills c with RFC 6940's defaults, except update_interval 60 s and ping_interval 60 s
+ * (RFC defaults 600 s and 3600 s suit deployments, not minutes-long simulations). */
+void node_config_default(struct node_config *c);
+
+/* A node reachable at an address, as routing tables hold it. */
+struct node_peer {
+    struct id id;
+    struct env_addr addr;
+};
+
+struct node;
+
+/* env and cfg are copied.  self is the node's Node-ID; addr the address it receives on. */
+struct node *node_new(const struct env *env, const struct node_config *cfg, const struct id *self,
+                      const struct env_addr *addr);
+/* Frees the node and stops its timers; sends nothing (use node_leave first to leave politely). */
+void node_free(struct node *n);
+
+/* A datagram (a FramedMessage) arrived from `from`.  Malformed input is counted, reported as
+ * ENV_EV_MSG_DROPPED and dropped; it never crashes the node. buf is borrowed. */
+void node_receive(struct node *n, const struct env_addr *from, const uint8_t *buf, size_t len);
+
+/* Joins through the peer at bootstrap (RFC 6940 §10.5); NULL starts a new overlay with this
+ * node alone.  Completion is reported as ENV_EV_JOIN_DONE.  Returns 0 or NODE_E_STATE. */
+int node_join(struct node *n, const struct env_addr *bootstrap);
+/* A client (cfg.client) sends everything through the peer at `peer` (§4.2.1). */
+int node_client_connect(struct node *n, const struct env_addr *peer);
+/* Leaves gracefully (§6.4.2.2, §10.9): hands stored data to the successor, sends Leave to the
+ * neighbours, and stops taking part in the overlay. */
+void node_leave(struct node *n);
+
+/* Installs a routing state directly, as a simulator does to start from a stable ring
+ * without running the join protocol; the node then counts as joined and runs stabilization. */
+void node_install_ring(struct node *n, const struct node_peer *pred, size_t n_pred,
+                       const struct node_peer *succ, size_t n_succ,
+                       const struct node_peer *fingers, size_t n_fingers);
+
+/* Routes a Ping to Resource-ID key and reports ENV_EV_LOOKUP_DONE with the answering
+ * Node-ID and the hop count (the overlay links the request crossed). */
+int node_lookup(struct node *n, const struct id *key, uint64_t cookie);
+
+/* A value to store under a kind; which fields count depends on the kind's data model. */
+struct node_value {
+    uint32_t index;         /* array */
+    const uint8_t *key;     /* dictionary */
+    uint16_t key_len;
+    const uint8_t *value;
+    uint32_t value_len;
+    bool exists;            /* false stores a tombstone (removal, §7.4.1.3) */
+    uint32_t lifetime;      /* seconds */
+};
+/* Completion callbacks (optional); ans is valid only during the call. */
+typedef void (*node_store_cb)(void *ud, int status);
+typedef void (*node_fetch_cb)(void *ud, int status, const struct wire_fetch_ans *ans);
+
+/* Stores one value of a kind at Resource-ID res (§7.4.1); reports ENV_EV_STORE_DONE. */
+int node_store(struct node *n, const struct id *res, uint32_t kind, const struct node_value *v,
+               uint64_t cookie, node_store_cb cb, void *ud);
+/* Fetches every value of a kind at res (§7.4.2); reports ENV_EV_FETCH_DONE. */
+int node_fetch(struct node *n, const struct id *res, uint32_t kind, uint64_t cookie,
+               node_fetch_cb cb, void *ud);
+
+/* Introspection, for the simulator's oracle, graph snapshots and tests. */
+const struct id *node_id(const struct node *n);
+bool node_is_joined(const struct node *n);
+/* Copies up to max routing-table entries (neighbours first, then fingers). */
+size_t node_routing_table(const struct node *n, struct node_peer *out, size_t max);
+/* Current successor/predecessor lists, nearest first. */
+size_t node_successors(const struct node *n, struct node_peer *out, size_t max);
+size_t node_predecessors(const struct node *n, struct node_peer *out, size_t max);
+/* Number of (resource, kind) records and of values held, replicas included. */
+size_t node_stored_records(const struct node *n);
+/* True when this node holds an unexpired value of kind at res. */
+bool node_holds(const struct node *n, const struct id *res, uint32_t kind);
+
+/* Counters, for Stat-like diagnostics and the simulator's summary. */
+struct node_stats {
+    uint64_t msgs_sent, bytes_sent, msgs_received, bytes_received;
+    uint64_t dropped_malformed, dropped_ttl, forwarded, retransmissions;
+    uint64_t links_failed;
+};
+const struct node_stats *node_get_stats(const struct node *n);
+
+#endif
