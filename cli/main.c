@@ -1,0 +1,55 @@
+/* main.c — the `p2psip` command: dispatches to the simulator (sim/cli.c) and to the real
+ * peer and its client commands (net/cli.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef P2PSIP_VERSION
+#define P2PSIP_VERSION "0.1.0"
+#endif
+
+static const char usage[] =
+    "p2psip " P2PSIP_VERSION " — a P2PSIP overlay simulator and reference RELOAD peer\n"
+    "\n"
+    "Usage: p2psip COMMAND [OPTIONS]\n"
+    "\n"
+    "Commands:\n"
+    "  sim SCENARIO.yaml [--seed N] [--set KEY=VALUE]... [--out DIR] [--quiet]\n"
+    "        run a discrete-event experiment described by a YAML scenario\n"
+    "  peer --listen ADDR:PORT [--bootstrap ADDR:PORT]\n"
+    "        run one RELOAD peer over UDP until SIGINT/SIGTERM (then leave cleanly)\n"
+    "  store --peer ADDR:PORT NAME VALUE\n"
+    "        store VALUE under NAME in the overlay through a running peer\n"
+    "  fetch --peer ADDR:PORT NAME\n"
+    "        print the value stored under NAME (exit 0), or exit 1 when there is none\n"
+    "\n"
+    "Run 'p2psip COMMAND --help' for a command's options.\n"
+    "Exit codes: 0 success, 1 not found, 2 usage or scenario error, 3 failed expectations.\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        puts("p2psip " P2PSIP_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "sim"))
+        return sim_cli_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "peer"))
+        return net_cli_peer(argc - 1, argv + 1);
+    if (!strcmp(cmd, "store"))
+        return net_cli_store(argc - 1, argv + 1);
+    if (!strcmp(cmd, "fetch"))
+        return net_cli_fetch(argc - 1, argv + 1);
+    fprintf(stderr, "p2psip: unknown command '%s'\n\n%s", cmd, usage);
+    return 2;
+}

@@ -1,0 +1,1203 @@
+/* node.c — one RELOAD node: link layer, forwarding, transactions and method dispatch.
+ *
+ * RFC 6940 §6.1 (message receipt and forwarding), §6.2 (symmetric recursive routing: requests
+ * grow a via list, responses travel the reversed via list), §6.3.2 (TTL, overlay hash),
+ * §6.2.1 (transaction ids, end-to-end retransmission with the overlay-reliability-timer,
+ * duplicate requests within the 15 s request lifetime), §6.6.2–6.6.3 (FramedMessage: every
+ * data frame is acknowledged; a neighbour that stops acknowledging is a failed link, which is
+ * how the topology learns of crashed peers) and §6.5.1 (Attach, here with host candidates
+ * only: it is how a node learns the address of a Node-ID).
+ *
+ * Via lists: the RFC has the *receiver* append the previous hop, which it knows from the
+ * (D)TLS connection.  Without DTLS a receiver cannot tell a sender's Node-ID from its address,
+ * so here the *sender* appends itself just before transmission.  Every receiver still sees
+ * exactly the via list RFC 6940 describes, except that the first link's copy already names the
+ * origin; the response's destination list is the reversed via list, as §6.2.2 requires.
+ * Hop count: the overlay links a request crossed = the length of its via list on arrival.
+ */
+#include "node_int.h"
+
+#include <string.h>
+
+struct txn {
+    uint64_t txid;
+    uint16_t code;
+    uint8_t dest_type;
+    struct id dest_id;
+    bool has_first_hop;
+    struct env_addr first_hop;
+    GBytes *msg; /* the encoded request, resent unchanged on retransmission */
+    env_time started;
+    unsigned transmissions;
+    env_timer timer;
+    node_txn_fn done;
+    void *arg;
+    struct node *node;
+};
+
+struct dup_entry {
+    uint64_t txid;
+    env_time expires;
+    GBytes *response; /* encoded response, routed again on a duplicate */
+};
+
+/* User operations (lookup, store, fetch) waiting for their transaction. */
+enum op_type { OP_LOOKUP, OP_STORE, OP_FETCH };
+struct op {
+    enum op_type type;
+    uint64_t cookie;
+    struct id key;
+    env_time started;
+    node_store_cb store_cb;
+    node_fetch_cb fetch_cb;
+    void *ud;
+};
+
+static void route_out(struct node *n, struct wire_header *h, const uint8_t *msg, size_t len,
+                      size_t hdr_len, bool forwarding);
+static void deliver_local(struct node *n, const struct wire_header *h, const uint8_t *msg,
+                          size_t len, size_t hdr_len);
+static void txn_transmit(struct txn *t);
+
+/* ---- configuration and kinds ------------------------------------------------------------ */
+
+void node_config_default(struct node_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->overlay = id_overlay_hash("p2psip.example");
+    c->initial_ttl = 100;
+    c->reliability_timer = 3 * ENV_S;
+    c->max_transmissions = 5;
+    c->request_lifetime = 15 * ENV_S;
+    c->link_rto = 500 * ENV_MS;
+    c->link_fail_after = 3;
+    c->successors = 4;
+    c->predecessors = 4;
+    c->replicas = 2;
+    c->fingers_min = 16;
+    c->update_interval = 60 * ENV_S;
+    c->ping_interval = 60 * ENV_S;
+    c->reactive = true;
+    c->client = false;
+    c->max_value_size = 64 * 1024;
+}
+
+int node_kind_model(uint32_t kind, void *unused)
+{
+    switch (kind) {
+    case NODE_KIND_SIP_REGISTRATION:
+    case NODE_KIND_DICT:
+        return WIRE_MODEL_DICTIONARY;
+    case NODE_KIND_VALUE:
+        return WIRE_MODEL_SINGLE;
+    case NODE_KIND_ARRAY:
+        return WIRE_MODEL_ARRAY;
+    default:
+        return 0;
+    }
+}
+
+/* ---- life cycle ------------------------------------------------------------------------- */
+
+struct node *node_new(const struct env *env, const struct node_config *cfg, const struct id *self,
+                      const struct env_addr *addr)
+{
+    struct node *n = g_new0(struct node, 1);
+    n->env = *env;
+    n->cfg = *cfg;
+    n->self = *self;
+    id_to_bytes(self, n->self_bytes);
+    n->addr = *addr;
+    n->state = NODE_IDLE;
+    n->conns = g_array_new(FALSE, FALSE, sizeof(struct conn));
+    n->txns = g_ptr_array_new();
+    g_queue_init(&n->dup_cache);
+    if (!cfg->client) {
+        n->store = storage_new();
+        n->topo = chord_new(n);
+    }
+    return n;
+}
+
+static void txn_free(struct txn *t)
+{
+    env_timer_stop(&t->node->env, t->timer);
+    g_bytes_unref(t->msg);
+    g_free(t);
+}
+
+static void dup_free(struct dup_entry *d)
+{
+    g_bytes_unref(d->response);
+    g_free(d);
+}
+
+void node_free(struct node *n)
+{
+    if (!n)
+        return;
+    for (guint i = 0; i < n->txns->len; i++) {
+        struct txn *t = n->txns->pdata[i];
+        g_free(t->arg); /* a pending request's arg is g_malloc'd memory (node_int.h) */
+        txn_free(t);
+    }
+    g_ptr_array_free(n->txns, TRUE);
+    struct dup_entry *d;
+    while ((d = g_queue_pop_head(&n->dup_cache)))
+        dup_free(d);
+    env_timer_stop(&n->env, n->link_timer);
+    env_timer_stop(&n->env, n->maint_timer);
+    if (n->topo)
+        n->topo->ops->destroy(n->topo);
+    storage_free(n->store);
+    g_array_free(n->conns, TRUE);
+    g_free(n);
+}
+
+/* ---- connection table -------------------------------------------------------------------- */
+
+struct conn *node_conn_find(struct node *n, const struct id *id)
+{
+    struct conn *c = (struct conn *)n->conns->data;
+    for (guint i = 0; i < n->conns->len; i++)
+        if (id_eq(&c[i].id, id))
+            return &c[i];
+    return NULL;
+}
+
+static struct conn *conn_find_addr(struct node *n, const struct env_addr *a)
+{
+    struct conn *c = (struct conn *)n->conns->data;
+    for (guint i = 0; i < n->conns->len; i++)
+        if (env_addr_eq(&c[i].addr, a))
+            return &c[i];
+    return NULL;
+}
+
+struct conn *node_conn_add(struct node *n, const struct id *id, const struct env_addr *addr)
+{
+    if (id_eq(id, &n->self))
+        return NULL;
+    struct conn *c = node_conn_find(n, id);
+    if (c) {
+        if (!env_addr_eq(&c->addr, addr)) {
+            /* The node moved (or restarted): a new association. */
+            c->addr = *addr;
+            c->tx_seq = 0;
+            c->rx_any = false;
+            c->first_unacked = 0;
+        }
+        return c;
+    }
+    struct conn nc = {.id = *id, .addr = *addr, .last_used = env_now(&n->env)};
+    g_array_append_val(n->conns, nc);
+    return &g_array_index(n->conns, struct conn, n->conns->len - 1);
+}
+
+void node_conn_remove(struct node *n, const struct id *id)
+{
+    struct conn *c = (struct conn *)n->conns->data;
+    for (guint i = 0; i < n->conns->len; i++)
+        if (id_eq(&c[i].id, id)) {
+            g_array_remove_index_fast(n->conns, i);
+            return;
+        }
+}
+
+/* ---- link layer: FramedMessage, ACKs, failure detection (§6.6.2–6.6.3) ---------------- */
+
+static void emit_sent(struct node *n, uint16_t code, size_t bytes)
+{
+    n->stats.msgs_sent++;
+    n->stats.bytes_sent += bytes;
+    if (n->env.ops->event) {
+        struct env_event ev = {.type = ENV_EV_MSG_SENT, .code = code, .bytes = (uint32_t)bytes};
+        env_event(&n->env, &ev);
+    }
+}
+
+static env_time link_timeout(const struct node *n)
+{
+    return n->cfg.link_rto * (n->cfg.link_fail_after ? n->cfg.link_fail_after : 1);
+}
+
+static void link_check(void *arg);
+
+static void link_arm(struct node *n, env_time delay)
+{
+    if (!n->link_timer)
+        n->link_timer = env_timer_start(&n->env, delay, link_check, n);
+}
+
+static void link_failed(struct node *n, struct id id)
+{
+    n->stats.links_failed++;
+    node_conn_remove(n, &id);
+    if (n->env.ops->event) {
+        struct env_event ev = {.type = ENV_EV_LINK_FAILED, .responder = id};
+        env_event(&n->env, &ev);
+    }
+    if (n->topo)
+        n->topo->ops->peer_lost(n->topo, &id);
+}
+
+static void link_check(void *arg)
+{
+    struct node *n = arg;
+    n->link_timer = 0;
+    env_time now = env_now(&n->env), tmo = link_timeout(n), next = 0;
+    GArray *dead = NULL;
+    struct conn *c = (struct conn *)n->conns->data;
+    for (guint i = 0; i < n->conns->len; i++) {
+        if (!c[i].first_unacked)
+            continue;
+        env_time due = c[i].first_unacked + tmo;
+        if (due <= now) {
+            if (!dead)
+                dead = g_array_new(FALSE, FALSE, sizeof(struct id));
+            g_array_append_val(dead, c[i].id);
+        } else if (!next || due - now < next) {
+            next = due - now;
+        }
+    }
+    if (next)
+        link_arm(n, next);
+    if (dead) {
+        for (guint i = 0; i < dead->len; i++)
+            link_failed(n, g_array_index(dead, struct id, i));
+        g_array_free(dead, TRUE);
+    }
+}
+
+/* Frames and sends the message in b (which starts with WIRE_FRAME_DATA_OVERHEAD spare bytes)
+ * to conn c, or to the bare address when c is NULL (bootstrap, a client's peer). */
+static void link_send(struct node *n, struct conn *c, const struct env_addr *to, GByteArray *b,
+                      uint16_t code)
+{
+    uint32_t seq = 0;
+    if (c) {
+        seq = c->tx_seq++;
+        env_time now = env_now(&n->env);
+        c->last_used = now;
+        if (!c->first_unacked)
+            c->first_unacked = now;
+        link_arm(n, link_timeout(n));
+        to = &c->addr;
+    }
+    size_t mlen = b->len - WIRE_FRAME_DATA_OVERHEAD;
+    uint8_t *p = b->data;
+    p[0] = WIRE_FRAME_DATA;
+    p[1] = (uint8_t)(seq >> 24);
+    p[2] = (uint8_t)(seq >> 16);
+    p[3] = (uint8_t)(seq >> 8);
+    p[4] = (uint8_t)seq;
+    p[5] = (uint8_t)(mlen >> 16);
+    p[6] = (uint8_t)(mlen >> 8);
+    p[7] = (uint8_t)mlen;
+    env_send(&n->env, to, b->data, b->len);
+    emit_sent(n, code, b->len);
+}
+
+static void link_ack(struct node *n, const struct env_addr *to, uint32_t seq, uint32_t received)
+{
+    uint8_t a[9] = {WIRE_FRAME_ACK,
+                    (uint8_t)(seq >> 24),
+                    (uint8_t)(seq >> 16),
+                    (uint8_t)(seq >> 8),
+                    (uint8_t)seq,
+                    (uint8_t)(received >> 24),
+                    (uint8_t)(received >> 16),
+                    (uint8_t)(received >> 8),
+                    (uint8_t)received};
+    env_send(&n->env, to, a, sizeof a);
+    emit_sent(n, 0, sizeof a);
+}
+
+/* Records sequence seq in c's receive window and returns the §6.6.2 received bitmask: bit d
+ * set when seq - d (1 <= d <= 31) is among the packets received. */
+static uint32_t rx_window(struct conn *c, uint32_t seq)
+{
+    if (!c->rx_any) {
+        c->rx_any = true;
+        c->rx_last = seq;
+        c->rx_mask = 0;
+    } else if (seq > c->rx_last) {
+        uint32_t d = seq - c->rx_last;
+        c->rx_mask = d >= 32 ? 0 : (c->rx_mask << d) | (1u << d);
+        c->rx_last = seq;
+    } else if (seq < c->rx_last && c->rx_last - seq < 32) {
+        c->rx_mask |= 1u << (c->rx_last - seq);
+    }
+    if (seq == c->rx_last)
+        return c->rx_mask & ~1u;
+    return 0;
+}
+
+/* ---- building and routing messages ------------------------------------------------------ */
+
+static void header_init(const struct node *n, struct wire_header *h, uint64_t txid)
+{
+    memset(h, 0, offsetof(struct wire_header, via));
+    h->overlay = n->cfg.overlay;
+    h->config_seq = 0;
+    h->version = WIRE_VERSION;
+    h->ttl = n->cfg.initial_ttl;
+    h->fragment = WIRE_FRAGMENT_LAST;
+    h->txid = txid;
+    h->options.p = NULL;
+    h->options.len = 0;
+}
+
+static GBytes *encode_message(const struct wire_header *h, uint16_t code, const GByteArray *body)
+{
+    GByteArray *b = g_byte_array_sized_new(64 + (body ? body->len : 0) + 40 * (h->n_via + h->n_dest));
+    struct wire_bytes bb = {body ? body->data : NULL, body ? body->len : 0};
+    struct wire_security sec;
+    wire_security_none(&sec);
+    wire_encode_message(b, h, code, &bb, NULL, &sec);
+    return g_byte_array_free_to_bytes(b);
+}
+
+static uint16_t message_code(const uint8_t *msg, size_t len, size_t hdr_len)
+{
+    if (hdr_len + 2 > len)
+        return 0;
+    return (uint16_t)(msg[hdr_len] << 8 | msg[hdr_len + 1]);
+}
+
+/* Sends msg (with its decoded header h, possibly modified) over the network to conn c or to
+ * address to, appending this node to the via list first (see the file comment).  A message
+ * being forwarded loses one TTL first; one whose TTL is spent is dropped (§6.3.2). */
+static void send_remote(struct node *n, struct wire_header *h, const uint8_t *msg, size_t len,
+                        size_t hdr_len, struct conn *c, const struct env_addr *to, bool forwarding)
+{
+    if (h->n_via >= WIRE_MAX_LIST || (forwarding && h->ttl == 0)) {
+        n->stats.dropped_ttl++;
+        return;
+    }
+    uint8_t ttl = h->ttl;
+    if (forwarding) {
+        h->ttl--;
+        n->stats.forwarded++;
+    }
+    wire_dest_node(&h->via[h->n_via++], n->self_bytes);
+    GByteArray *b = g_byte_array_sized_new((guint)len + 64);
+    g_byte_array_set_size(b, WIRE_FRAME_DATA_OVERHEAD);
+    wire_reencode_header(b, h, msg, len, hdr_len);
+    link_send(n, c, to, b, message_code(msg, len, hdr_len));
+    g_byte_array_free(b, TRUE);
+    h->n_via--;
+    h->ttl = ttl;
+}
+
+bool node_routes(const struct node *n)
+{
+    return n->topo && (n->state == NODE_JOINED);
+}
+
+/* Decides where the message goes next (§6.1): to this node, to a directly connected node
+ * named by the first destination, or to the topology's next hop. */
+static void route_out(struct node *n, struct wire_header *h, const uint8_t *msg, size_t len,
+                      size_t hdr_len, bool forwarding)
+{
+    for (;;) {
+        if (h->n_dest == 0) {
+            deliver_local(n, h, msg, len, hdr_len);
+            return;
+        }
+        struct id d;
+        if (wire_dest_id(&h->dest[0], &d) < 0) {
+            n->stats.dropped_malformed++;
+            return;
+        }
+        if (h->dest[0].type == WIRE_DEST_NODE && id_eq(&d, &n->self)) {
+            memmove(&h->dest[0], &h->dest[1], (h->n_dest - 1) * sizeof h->dest[0]);
+            h->n_dest--;
+            continue;
+        }
+        struct conn *c = h->dest[0].type == WIRE_DEST_NODE ? node_conn_find(n, &d) : NULL;
+        if (c) {
+            send_remote(n, h, msg, len, hdr_len, c, NULL, forwarding);
+            return;
+        }
+        if (n->cfg.client) {
+            /* A client sends everything through its peer and forwards nothing (§4.2.1). */
+            if (n->have_client_peer && !forwarding)
+                send_remote(n, h, msg, len, hdr_len, conn_find_addr(n, &n->client_peer),
+                            &n->client_peer, false);
+            return;
+        }
+        if (n->topo && n->topo->ops->responsible(n->topo, &d) &&
+            (n->state == NODE_JOINED || n->state == NODE_LEAVING)) {
+            deliver_local(n, h, msg, len, hdr_len);
+            return;
+        }
+        struct node_peer next;
+        if (n->topo && n->topo->ops->next_hop(n->topo, &d, &next)) {
+            c = node_conn_find(n, &next.id);
+            if (!c)
+                c = node_conn_add(n, &next.id, &next.addr);
+            send_remote(n, h, msg, len, hdr_len, c, NULL, forwarding);
+            return;
+        }
+        env_logf(&n->env, ENV_LOG_DEBUG, "no route for a message; dropped");
+        return;
+    }
+}
+
+/* Routes an encoded message that this node originates. */
+static void route_bytes(struct node *n, GBytes *msg)
+{
+    gsize len;
+    const uint8_t *p = g_bytes_get_data(msg, &len);
+    struct wire_header h;
+    size_t hl;
+    if (wire_decode_header(p, len, &h, &hl) < 0)
+        return;
+    route_out(n, &h, p, len, hl, false);
+}
+
+/* ---- transactions (§6.2.1) --------------------------------------------------------------- */
+
+static struct txn *txn_find(struct node *n, uint64_t txid, guint *index)
+{
+    for (guint i = 0; i < n->txns->len; i++) {
+        struct txn *t = n->txns->pdata[i];
+        if (t->txid == txid) {
+            if (index)
+                *index = i;
+            return t;
+        }
+    }
+    return NULL;
+}
+
+static void txn_finish(struct node *n, struct txn *t, int status, const struct wire_message *resp)
+{
+    guint i;
+    if (txn_find(n, t->txid, &i) != t)
+        return;
+    g_ptr_array_remove_index_fast(n->txns, i);
+    node_txn_fn done = t->done;
+    void *arg = t->arg;
+    txn_free(t);
+    if (done)
+        done(n, arg, status, resp);
+}
+
+static void txn_timeout(void *arg)
+{
+    struct txn *t = arg;
+    struct node *n = t->node;
+    t->timer = 0;
+    if (t->transmissions >= n->cfg.max_transmissions) {
+        txn_finish(n, t, NODE_E_TIMEOUT, NULL);
+        return;
+    }
+    n->stats.retransmissions++;
+    txn_transmit(t);
+}
+
+static void txn_transmit(struct txn *t)
+{
+    struct node *n = t->node;
+    t->transmissions++;
+    t->timer = env_timer_start(&n->env, n->cfg.reliability_timer, txn_timeout, t);
+    gsize len;
+    const uint8_t *p = g_bytes_get_data(t->msg, &len);
+    struct wire_header h;
+    size_t hl;
+    if (wire_decode_header(p, len, &h, &hl) < 0)
+        return;
+    if (t->has_first_hop)
+        send_remote(n, &h, p, len, hl, conn_find_addr(n, &t->first_hop), &t->first_hop, false);
+    else
+        route_out(n, &h, p, len, hl, false);
+}
+
+uint64_t node_request(struct node *n, const struct node_dest *dest, size_t n_dest, uint16_t code,
+                      const GByteArray *body, const struct env_addr *first_hop, node_txn_fn done,
+                      void *arg)
+{
+    uint64_t txid;
+    do
+        txid = env_random(&n->env);
+    while (txid == 0 || txn_find(n, txid, NULL));
+    struct wire_header h;
+    header_init(n, &h, txid);
+    uint8_t ids[WIRE_MAX_LIST][ID_BYTES];
+    g_assert(n_dest > 0 && n_dest <= WIRE_MAX_LIST);
+    for (size_t i = 0; i < n_dest; i++) {
+        id_to_bytes(&dest[i].id, ids[i]);
+        if (dest[i].type == WIRE_DEST_RESOURCE)
+            wire_dest_resource(&h.dest[i], ids[i], ID_BYTES);
+        else
+            wire_dest_node(&h.dest[i], ids[i]);
+    }
+    h.n_dest = (uint16_t)n_dest;
+    struct txn *t = g_new0(struct txn, 1);
+    t->txid = txid;
+    t->code = code;
+    t->dest_type = dest[n_dest - 1].type;
+    t->dest_id = dest[n_dest - 1].id;
+    if (first_hop) {
+        t->has_first_hop = true;
+        t->first_hop = *first_hop;
+    }
+    t->msg = encode_message(&h, code, body);
+    t->started = env_now(&n->env);
+    t->done = done;
+    t->arg = arg;
+    t->node = n;
+    g_ptr_array_add(n->txns, t);
+    txn_transmit(t);
+    return txid;
+}
+
+/* Builds the response header for request req: destination list = reversed via list. */
+static void response_header(struct node *n, const struct wire_message *req, struct wire_header *h)
+{
+    header_init(n, h, req->h.txid);
+    for (uint16_t i = 0; i < req->h.n_via; i++)
+        h->dest[i] = req->h.via[req->h.n_via - 1 - i];
+    h->n_dest = req->h.n_via;
+}
+
+static bool cached_request(uint16_t code)
+{
+    return code == WIRE_STORE_REQ || code == WIRE_JOIN_REQ || code == WIRE_LEAVE_REQ;
+}
+
+static void send_response(struct node *n, const struct wire_message *req, uint16_t code,
+                          const GByteArray *body)
+{
+    struct wire_header h;
+    response_header(n, req, &h);
+    GBytes *msg = encode_message(&h, code, body);
+    if (cached_request(req->code)) {
+        struct dup_entry *d = g_new0(struct dup_entry, 1);
+        d->txid = req->h.txid;
+        d->expires = env_now(&n->env) + n->cfg.request_lifetime;
+        d->response = g_bytes_ref(msg);
+        g_queue_push_tail(&n->dup_cache, d);
+    }
+    route_bytes(n, msg);
+    g_bytes_unref(msg);
+}
+
+void node_respond(struct node *n, const struct wire_message *req, uint16_t code,
+                  const GByteArray *body)
+{
+    send_response(n, req, code, body);
+}
+
+void node_respond_error(struct node *n, const struct wire_message *req, uint16_t error_code,
+                        const char *info)
+{
+    GByteArray *b = g_byte_array_new();
+    struct wire_error e = {.code = error_code,
+                           .info = {(const uint8_t *)info, info ? (uint32_t)strlen(info) : 0}};
+    wire_encode_error(b, &e);
+    send_response(n, req, WIRE_ERROR, b);
+    g_byte_array_free(b, TRUE);
+}
+
+static bool dup_resend(struct node *n, uint64_t txid)
+{
+    env_time now = env_now(&n->env);
+    struct dup_entry *d;
+    while ((d = g_queue_peek_head(&n->dup_cache)) && d->expires <= now)
+        dup_free(g_queue_pop_head(&n->dup_cache));
+    for (GList *l = n->dup_cache.head; l; l = l->next) {
+        d = l->data;
+        if (d->txid == txid) {
+            route_bytes(n, d->response);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- methods handled by the node itself ------------------------------------------------- */
+
+static void on_ping(struct node *n, const struct wire_message *m)
+{
+    struct wire_ping_req req;
+    if (wire_decode_ping_req(m->body.p, m->body.len, &req) < 0) {
+        node_respond_error(n, m, WIRE_ERR_INVALID_MESSAGE, "bad PingReq");
+        return;
+    }
+    GByteArray *b = g_byte_array_new();
+    struct wire_ping_ans a = {.response_id = env_random(&n->env),
+                              .time = env_now(&n->env) / 1000};
+    wire_encode_ping_ans(b, &a);
+    node_respond(n, m, WIRE_PING_ANS, b);
+    g_byte_array_free(b, TRUE);
+}
+
+static void attach_body(struct node *n, GByteArray *b, bool send_update)
+{
+    static const uint8_t ufrag[] = "p2psip", pwd[] = "p2psip-no-ice";
+    struct wire_attach a;
+    memset(&a, 0, sizeof a);
+    a.ufrag.p = ufrag;
+    a.ufrag.len = sizeof ufrag - 1;
+    a.password.p = pwd;
+    a.password.len = sizeof pwd - 1;
+    a.role.p = (const uint8_t *)"passive";
+    a.role.len = 7;
+    a.n_candidates = 1;
+    a.candidates[0].addr = n->addr;
+    a.candidates[0].overlay_link = WIRE_LINK_DTLS_UDP_SR_NO_ICE;
+    a.candidates[0].foundation.p = (const uint8_t *)"1";
+    a.candidates[0].foundation.len = 1;
+    a.candidates[0].priority = (126u << 24) | (65535u << 8) | 255u; /* host, RFC 8445 §5.1.2 */
+    a.candidates[0].type = WIRE_CAND_HOST;
+    a.send_update = send_update;
+    wire_encode_attach(b, &a);
+}
+
+/* The first IPv4 candidate of an Attach body. */
+static bool attach_addr(const struct wire_attach *a, struct env_addr *out)
+{
+    for (uint16_t i = 0; i < a->n_candidates; i++)
+        if (!a->candidates[i].is_v6) {
+            *out = a->candidates[i].addr;
+            return true;
+        }
+    return false;
+}
+
+/* The sender of a request: the first via entry (the origin). */
+static bool request_origin(const struct wire_message *m, struct id *out)
+{
+    return m->h.n_via > 0 && wire_dest_id(&m->h.via[0], out) == 0 &&
+           m->h.via[0].type == WIRE_DEST_NODE;
+}
+
+static void on_attach(struct node *n, const struct wire_message *m)
+{
+    struct wire_attach a;
+    struct id origin;
+    struct env_addr addr;
+    if (wire_decode_attach(m->body.p, m->body.len, &a) < 0 || !request_origin(m, &origin) ||
+        !attach_addr(&a, &addr)) {
+        node_respond_error(n, m, WIRE_ERR_INVALID_MESSAGE, "bad AttachReq");
+        return;
+    }
+    GByteArray *b = g_byte_array_new();
+    attach_body(n, b, false);
+    node_respond(n, m, WIRE_ATTACH_ANS, b);
+    g_byte_array_free(b, TRUE);
+    /* With ICE this is where connectivity checks would start; here the candidate is used.
+     * The attacher enters the Connection Table only, not the routing table (§10.5 step 3). */
+    node_conn_add(n, &origin, &addr);
+    /* send_update asks for our routing table in an Update (§6.5.1.1). */
+    if (n->topo && a.send_update)
+        n->topo->ops->send_update(n->topo, &origin);
+}
+
+struct attach_ctx {
+    node_attach_fn cb;
+    void *arg;
+};
+
+static void attach_done(struct node *n, void *arg, int status, const struct wire_message *resp)
+{
+    struct attach_ctx *ctx = arg;
+    struct wire_attach a;
+    struct node_peer p;
+    memset(&p, 0, sizeof p);
+    if (status == NODE_OK) {
+        if (resp->h.n_via > 0 && wire_dest_id(&resp->h.via[0], &p.id) == 0 &&
+            wire_decode_attach(resp->body.p, resp->body.len, &a) == 0 && attach_addr(&a, &p.addr)) {
+            node_conn_add(n, &p.id, &p.addr);
+            if (n->topo)
+                n->topo->ops->peer_connected(n->topo, &p);
+        } else {
+            status = NODE_E_REFUSED;
+        }
+    }
+    if (ctx->cb)
+        ctx->cb(n, ctx->arg, status, status == NODE_OK ? &p : NULL);
+    g_free(ctx);
+}
+
+static void attach_send(struct node *n, const struct node_dest *d, size_t nd, bool send_update,
+                        const struct env_addr *first_hop, node_attach_fn cb, void *arg)
+{
+    GByteArray *b = g_byte_array_new();
+    attach_body(n, b, send_update);
+    struct attach_ctx *ctx = g_new(struct attach_ctx, 1);
+    ctx->cb = cb;
+    ctx->arg = arg;
+    node_request(n, d, nd, WIRE_ATTACH_REQ, b, first_hop, attach_done, ctx);
+    g_byte_array_free(b, TRUE);
+}
+
+void node_attach(struct node *n, const struct id *target, const struct id *through,
+                 node_attach_fn cb, void *arg)
+{
+    struct node_dest d[2];
+    size_t nd = 0;
+    if (through && !id_eq(through, &n->self) && !id_eq(through, target))
+        d[nd++] = (struct node_dest){WIRE_DEST_NODE, *through};
+    d[nd++] = (struct node_dest){WIRE_DEST_NODE, *target};
+    attach_send(n, d, nd, false, NULL, cb, arg);
+}
+
+void node_attach_bootstrap(struct node *n, const struct id *resource,
+                           const struct env_addr *bootstrap, node_attach_fn cb, void *arg)
+{
+    struct node_dest d = {WIRE_DEST_RESOURCE, *resource};
+    attach_send(n, &d, 1, true, bootstrap, cb, arg);
+}
+
+static void on_request(struct node *n, const struct wire_message *m)
+{
+    if (cached_request(m->code) && dup_resend(n, m->h.txid))
+        return;
+    if (n->cfg.client) {
+        node_respond_error(n, m, WIRE_ERR_FORBIDDEN, "a client does not serve requests");
+        return;
+    }
+    switch (m->code) {
+    case WIRE_PING_REQ:
+        on_ping(n, m);
+        break;
+    case WIRE_ATTACH_REQ:
+        on_attach(n, m);
+        break;
+    case WIRE_STORE_REQ:
+        storage_on_store(n, m);
+        break;
+    case WIRE_FETCH_REQ:
+        storage_on_fetch(n, m);
+        break;
+    case WIRE_STAT_REQ:
+        storage_on_stat(n, m);
+        break;
+    case WIRE_FIND_REQ:
+        storage_on_find(n, m);
+        break;
+    case WIRE_JOIN_REQ:
+    case WIRE_LEAVE_REQ:
+    case WIRE_UPDATE_REQ:
+    case WIRE_ROUTE_QUERY_REQ:
+    case WIRE_PROBE_REQ:
+        n->topo->ops->on_request(n->topo, m);
+        break;
+    case WIRE_APP_ATTACH_REQ: {
+        struct wire_app_attach req;
+        if (wire_decode_app_attach(m->body.p, m->body.len, &req) < 0) {
+            node_respond_error(n, m, WIRE_ERR_INVALID_MESSAGE, "bad AppAttachReq");
+            break;
+        }
+        /* No application listens yet (the SIP usage answers here later). */
+        node_respond_error(n, m, WIRE_ERR_NOT_FOUND, "no such application");
+        break;
+    }
+    default:
+        node_respond_error(n, m, WIRE_ERR_INVALID_MESSAGE, "unsupported method");
+        break;
+    }
+}
+
+/* A whole message addressed to this node. */
+static void deliver_local(struct node *n, const struct wire_header *h, const uint8_t *msg,
+                          size_t len, size_t hdr_len)
+{
+    /* Re-encode the (possibly modified) header so the message decodes as received here. */
+    GByteArray *b = g_byte_array_sized_new((guint)len + 32);
+    wire_reencode_header(b, h, msg, len, hdr_len);
+    struct wire_message *m = g_new(struct wire_message, 1);
+    if (wire_decode_message(b->data, b->len, m) < 0) {
+        n->stats.dropped_malformed++;
+        if (n->env.ops->event) {
+            struct env_event ev = {.type = ENV_EV_MSG_DROPPED, .bytes = (uint32_t)len};
+            env_event(&n->env, &ev);
+        }
+    } else if (m->code == WIRE_ERROR || (m->code & 1) == 0) {
+        struct txn *t = txn_find(n, m->h.txid, NULL);
+        if (t)
+            txn_finish(n, t, m->code == WIRE_ERROR ? NODE_E_REFUSED : NODE_OK, m);
+    } else {
+        on_request(n, m);
+    }
+    g_free(m);
+    g_byte_array_free(b, TRUE);
+}
+
+/* ---- receiving ------------------------------------------------------------------------- */
+
+static void drop(struct node *n, size_t len, const char *why)
+{
+    n->stats.dropped_malformed++;
+    env_logf(&n->env, ENV_LOG_DEBUG, "dropped a datagram of %zu bytes: %s", len, why);
+    if (n->env.ops->event) {
+        struct env_event ev = {.type = ENV_EV_MSG_DROPPED, .bytes = (uint32_t)len};
+        env_event(&n->env, &ev);
+    }
+}
+
+void node_receive(struct node *n, const struct env_addr *from, const uint8_t *buf, size_t len)
+{
+    if (n->state == NODE_LEFT)
+        return;
+    n->stats.msgs_received++;
+    n->stats.bytes_received += len;
+    struct wire_frame f;
+    if (wire_decode_frame(buf, len, &f) < 0) {
+        drop(n, len, "not a FramedMessage");
+        return;
+    }
+    struct conn *c = conn_find_addr(n, from);
+    if (f.type == WIRE_FRAME_ACK) {
+        if (c) {
+            if (f.sequence + 1 == c->tx_seq)
+                c->first_unacked = 0;
+            else if (c->first_unacked)
+                c->first_unacked = env_now(&n->env);
+            c->last_used = env_now(&n->env);
+        }
+        return;
+    }
+    struct wire_header *h = g_new(struct wire_header, 1);
+    size_t hl;
+    int rc = wire_decode_header(f.message.p, f.message.len, h, &hl);
+    if (rc < 0 || h->length != f.message.len) {
+        g_free(h);
+        drop(n, len, "malformed forwarding header");
+        return;
+    }
+    /* Acknowledge every well-formed data frame (§6.6.3: the receiver only ACKs). */
+    struct id prev;
+    bool prev_known = h->n_via > 0 && h->via[h->n_via - 1].type == WIRE_DEST_NODE &&
+                      wire_dest_id(&h->via[h->n_via - 1], &prev) == 0;
+    if (prev_known && !c)
+        c = node_conn_add(n, &prev, from);
+    uint32_t received = c ? rx_window(c, f.sequence) : 0;
+    link_ack(n, from, f.sequence, received);
+    if (c)
+        c->last_used = env_now(&n->env);
+    if (h->overlay != n->cfg.overlay) {
+        g_free(h);
+        drop(n, len, "another overlay");
+        return;
+    }
+    if (h->ttl > n->cfg.initial_ttl) {
+        g_free(h);
+        drop(n, len, "TTL above initial-ttl");
+        return;
+    }
+    route_out(n, h, f.message.p, f.message.len, hl, true);
+    g_free(h);
+}
+
+/* ---- user operations: lookup, store, fetch --------------------------------------------- */
+
+static void report(struct node *n, struct op *op, int status, const struct wire_message *resp,
+                   int found)
+{
+    struct env_event ev = {.status = status, .cookie = op->cookie, .key = op->key, .found = found};
+    ev.type = op->type == OP_LOOKUP  ? ENV_EV_LOOKUP_DONE
+              : op->type == OP_STORE ? ENV_EV_STORE_DONE
+                                     : ENV_EV_FETCH_DONE;
+    ev.latency = env_now(&n->env) - op->started;
+    ev.responder = n->self;
+    if (resp) {
+        ev.hops = resp->h.n_via;
+        if (resp->h.n_via > 0)
+            wire_dest_id(&resp->h.via[0], &ev.responder);
+    }
+    env_event(&n->env, &ev);
+}
+
+static int error_status(const struct wire_message *resp)
+{
+    struct wire_error e;
+    if (resp && wire_decode_error(resp->body.p, resp->body.len, &e) == 0 &&
+        e.code == WIRE_ERR_NOT_FOUND)
+        return NODE_E_NOT_FOUND;
+    return NODE_E_REFUSED;
+}
+
+static void op_done(struct node *n, void *arg, int status, const struct wire_message *resp)
+{
+    struct op *op = arg;
+    if (status == NODE_E_REFUSED)
+        status = error_status(resp);
+    switch (op->type) {
+    case OP_LOOKUP:
+        report(n, op, status, resp, 0);
+        break;
+    case OP_STORE:
+        report(n, op, status, resp, 0);
+        if (op->store_cb)
+            op->store_cb(op->ud, status);
+        break;
+    case OP_FETCH: {
+        struct wire_fetch_ans ans;
+        memset(&ans, 0, sizeof ans);
+        int found = 0;
+        if (status == NODE_OK) {
+            if (wire_decode_fetch_ans(resp->body.p, resp->body.len, &ans, node_kind_model, NULL) < 0)
+                status = NODE_E_REFUSED;
+            else
+                for (uint32_t k = 0; k < ans.n_kinds; k++)
+                    for (uint32_t v = 0; v < ans.kinds[k].n_values; v++)
+                        found |= ans.kinds[k].values[v].exists;
+            if (status == NODE_OK && !found)
+                status = NODE_E_NOT_FOUND;
+        }
+        report(n, op, status, resp, found);
+        if (op->fetch_cb)
+            op->fetch_cb(op->ud, status, status == NODE_OK ? &ans : NULL);
+        wire_fetch_ans_clear(&ans);
+        break;
+    }
+    }
+    g_free(op);
+}
+
+static bool can_originate(const struct node *n)
+{
+    if (n->cfg.client)
+        return n->have_client_peer;
+    return n->state == NODE_JOINED;
+}
+
+static struct op *op_new(struct node *n, enum op_type type, const struct id *key, uint64_t cookie)
+{
+    struct op *op = g_new0(struct op, 1);
+    op->type = type;
+    op->key = *key;
+    op->cookie = cookie;
+    op->started = env_now(&n->env);
+    return op;
+}
+
+int node_lookup(struct node *n, const struct id *key, uint64_t cookie)
+{
+    if (!can_originate(n))
+        return NODE_E_STATE;
+    struct node_dest d = {WIRE_DEST_RESOURCE, *key};
+    GByteArray *b = g_byte_array_new();
+    struct wire_ping_req req = {{NULL, 0}};
+    wire_encode_ping_req(b, &req);
+    node_request(n, &d, 1, WIRE_PING_REQ, b, NULL, op_done, op_new(n, OP_LOOKUP, key, cookie));
+    g_byte_array_free(b, TRUE);
+    return NODE_OK;
+}
+
+int node_store(struct node *n, const struct id *res, uint32_t kind, const struct node_value *v,
+               uint64_t cookie, node_store_cb cb, void *ud)
+{
+    int model = node_kind_model(kind, NULL);
+    if (!model || v->value_len > n->cfg.max_value_size)
+        return NODE_E_INVALID;
+    if (!can_originate(n))
+        return NODE_E_STATE;
+    uint8_t rid[ID_BYTES];
+    id_to_bytes(res, rid);
+    struct wire_stored_data sd;
+    memset(&sd, 0, sizeof sd);
+    sd.storage_time = env_now(&n->env) / 1000;
+    sd.lifetime = v->lifetime;
+    sd.model = (uint8_t)model;
+    sd.index = v->index;
+    sd.key.p = v->key;
+    sd.key.len = v->key_len;
+    sd.exists = v->exists;
+    sd.value.p = v->value;
+    sd.value.len = v->value_len;
+    sd.sig.identity_type = WIRE_SIGNER_NONE;
+    struct wire_store_kind sk = {.kind = kind, .generation = 0, .n_values = 1, .values = &sd};
+    struct wire_store_req req = {.resource = {rid, ID_BYTES}, .replica_number = 0,
+                                 .n_kinds = 1, .kinds = &sk};
+    GByteArray *b = g_byte_array_new();
+    wire_encode_store_req(b, &req);
+    struct op *op = op_new(n, OP_STORE, res, cookie);
+    op->store_cb = cb;
+    op->ud = ud;
+    struct node_dest d = {WIRE_DEST_RESOURCE, *res};
+    node_request(n, &d, 1, WIRE_STORE_REQ, b, NULL, op_done, op);
+    g_byte_array_free(b, TRUE);
+    return NODE_OK;
+}
+
+int node_fetch(struct node *n, const struct id *res, uint32_t kind, uint64_t cookie,
+               node_fetch_cb cb, void *ud)
+{
+    int model = node_kind_model(kind, NULL);
+    if (!model)
+        return NODE_E_INVALID;
+    if (!can_originate(n))
+        return NODE_E_STATE;
+    uint8_t rid[ID_BYTES];
+    id_to_bytes(res, rid);
+    /* Everything of the kind: an empty key list / an open array range (§7.4.2.1). */
+    struct wire_array_range all = {0, INT32_MAX};
+    struct wire_specifier sp = {.kind = kind, .generation = 0, .model = (uint8_t)model};
+    if (model == WIRE_MODEL_ARRAY) {
+        sp.n_ranges = 1;
+        sp.ranges = &all;
+    }
+    struct wire_fetch_req req = {.resource = {rid, ID_BYTES}, .n_specifiers = 1, .specifiers = &sp};
+    GByteArray *b = g_byte_array_new();
+    wire_encode_fetch_req(b, &req);
+    struct op *op = op_new(n, OP_FETCH, res, cookie);
+    op->fetch_cb = cb;
+    op->ud = ud;
+    struct node_dest d = {WIRE_DEST_RESOURCE, *res};
+    node_request(n, &d, 1, WIRE_FETCH_REQ, b, NULL, op_done, op);
+    g_byte_array_free(b, TRUE);
+    return NODE_OK;
+}
+
+/* ---- joining, leaving, maintenance ------------------------------------------------------ */
+
+static void maintenance(void *arg);
+
+static void maint_arm(struct node *n)
+{
+    if (!n->maint_timer) {
+        env_time period = 30 * ENV_S;
+        n->maint_timer = env_timer_start(&n->env, period / 2 + env_random(&n->env) % period,
+                                         maintenance, n);
+    }
+}
+
+/* Periodic housekeeping: expired duplicate-cache entries, idle connections that no routing
+ * table refers to, expired stored values. */
+static void maintenance(void *arg)
+{
+    struct node *n = arg;
+    n->maint_timer = 0;
+    env_time now = env_now(&n->env);
+    struct dup_entry *d;
+    while ((d = g_queue_peek_head(&n->dup_cache)) && d->expires <= now)
+        dup_free(g_queue_pop_head(&n->dup_cache));
+    if (n->topo) {
+        struct node_peer rt[256];
+        size_t nrt = n->topo->ops->routing_table(n->topo, rt, G_N_ELEMENTS(rt));
+        for (guint i = 0; i < n->conns->len;) {
+            struct conn *c = &g_array_index(n->conns, struct conn, i);
+            bool used = now - c->last_used < 2 * n->cfg.update_interval;
+            for (size_t j = 0; !used && j < nrt; j++)
+                used = id_eq(&rt[j].id, &c->id);
+            if (!used && !c->first_unacked)
+                g_array_remove_index_fast(n->conns, i);
+            else
+                i++;
+        }
+    }
+    if (n->store)
+        storage_rebalance(n);
+    if (n->state == NODE_JOINED || n->cfg.client)
+        maint_arm(n);
+}
+
+int node_join(struct node *n, const struct env_addr *bootstrap)
+{
+    if (n->cfg.client || n->state != NODE_IDLE)
+        return NODE_E_STATE;
+    n->state = NODE_JOINING;
+    n->started = env_now(&n->env);
+    return n->topo->ops->join(n->topo, bootstrap);
+}
+
+int node_client_connect(struct node *n, const struct env_addr *peer)
+{
+    if (!n->cfg.client)
+        return NODE_E_STATE;
+    n->client_peer = *peer;
+    n->have_client_peer = true;
+    n->started = env_now(&n->env);
+    return NODE_OK;
+}
+
+void node_set_joined(struct node *n)
+{
+    if (n->state == NODE_JOINED)
+        return;
+    n->state = NODE_JOINED;
+    maint_arm(n);
+    struct env_event ev = {.type = ENV_EV_JOIN_DONE,
+                           .latency = env_now(&n->env) - n->started,
+                           .responder = n->self};
+    env_event(&n->env, &ev);
+}
+
+void node_neighbors_changed(struct node *n)
+{
+    if (n->store && n->state == NODE_JOINED)
+        storage_rebalance(n);
+}
+
+void node_leave(struct node *n)
+{
+    if (n->cfg.client || n->state != NODE_JOINED) {
+        n->state = NODE_LEFT;
+        return;
+    }
+    n->state = NODE_LEAVING;
+    struct node_peer succ;
+    if (n->topo->ops->successors(n->topo, &succ, 1) == 1)
+        storage_push_all(n, &succ.id);
+    n->topo->ops->leave(n->topo);
+    n->state = NODE_LEFT;
+}
+
+void node_install_ring(struct node *n, const struct node_peer *pred, size_t n_pred,
+                       const struct node_peer *succ, size_t n_succ,
+                       const struct node_peer *fingers, size_t n_fingers)
+{
+    if (n->cfg.client)
+        return;
+    n->started = env_now(&n->env);
+    n->topo->ops->install(n->topo, pred, n_pred, succ, n_succ, fingers, n_fingers);
+    node_set_joined(n);
+}
+
+/* ---- introspection ----------------------------------------------------------------------- */
+
+const struct id *node_id(const struct node *n)
+{
+    return &n->self;
+}
+
+bool node_is_joined(const struct node *n)
+{
+    return n->state == NODE_JOINED;
+}
+
+size_t node_routing_table(const struct node *n, struct node_peer *out, size_t max)
+{
+    return n->topo ? n->topo->ops->routing_table(n->topo, out, max) : 0;
+}
+
+size_t node_successors(const struct node *n, struct node_peer *out, size_t max)
+{
+    return n->topo ? n->topo->ops->successors(n->topo, out, max) : 0;
+}
+
+size_t node_predecessors(const struct node *n, struct node_peer *out, size_t max)
+{
+    return n->topo ? n->topo->ops->predecessors(n->topo, out, max) : 0;
+}
+
+size_t node_stored_records(const struct node *n)
+{
+    return n->store ? storage_records(n->store) : 0;
+}
+
+bool node_holds(const struct node *n, const struct id *res, uint32_t kind)
+{
+    return n->store && storage_holds(n->store, res, kind, env_now(&n->env));
+}
+
+const struct node_stats *node_get_stats(const struct node *n)
+{
+    return &n->stats;
+}

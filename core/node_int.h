@@ -1,0 +1,114 @@
+/* node_int.h — internals shared by node.c, the topology plug-ins and storage.c.
+ * Not part of the core's public API (node.h).
+ */
+#ifndef P2PSIP_NODE_INT_H
+#define P2PSIP_NODE_INT_H
+
+#include <glib.h>
+
+#include "node.h"
+#include "topology.h"
+#include "wire.h"
+
+/* A Connection Table entry (RFC 6940 §10.1): a node we can send to, with the link-layer state
+ * of §6.6.2–6.6.3 (sequence numbers, the receive window for ACKs, unacknowledged frames). */
+struct conn {
+    struct id id;
+    struct env_addr addr;
+    uint32_t tx_seq;        /* next sequence number to send */
+    uint32_t rx_last;       /* highest sequence received */
+    uint32_t rx_mask;       /* bit k set: rx_last - k - 1 was received */
+    env_time first_unacked; /* send time of the oldest unacknowledged frame; 0 = none */
+    env_time last_used;     /* last frame sent or received */
+    bool rx_any;
+};
+
+enum node_state { NODE_IDLE, NODE_JOINING, NODE_JOINED, NODE_LEAVING, NODE_LEFT };
+
+struct storage;
+struct txn;
+
+struct node {
+    struct env env;
+    struct node_config cfg;
+    struct id self;
+    uint8_t self_bytes[ID_BYTES];
+    struct env_addr addr;
+    enum node_state state;
+    env_time started;
+    struct topology *topo;
+    GArray *conns;        /* struct conn, unordered */
+    GPtrArray *txns;      /* struct txn *, pending transactions this node originated */
+    GQueue dup_cache;     /* struct dup_entry *, oldest first (§6.2.1 request lifetime) */
+    struct storage *store;
+    env_timer link_timer; /* armed while frames await an ACK */
+    env_timer maint_timer;
+    bool have_client_peer;
+    struct env_addr client_peer; /* clients: the peer everything goes through */
+    struct node_stats stats;
+};
+
+/* Completion of a request this node originated.  arg, when not NULL, must be g_malloc'd:
+ * the callback owns (frees) it, and node_free frees it when the request is still pending.  status is NODE_OK with the answer in resp,
+ * NODE_E_REFUSED with an error response in resp, or NODE_E_TIMEOUT with resp NULL. */
+typedef void (*node_txn_fn)(struct node *n, void *arg, int status, const struct wire_message *resp);
+
+/* Sends a request to the destination list dest (ids as 16-byte node or resource entries).
+ * first_hop, when not NULL, is the address the first transmission goes to (bootstrap or a
+ * client's peer); otherwise the node routes.  body is copied.  Returns the transaction id. */
+struct node_dest {
+    uint8_t type; /* WIRE_DEST_NODE or WIRE_DEST_RESOURCE */
+    struct id id;
+};
+uint64_t node_request(struct node *n, const struct node_dest *dest, size_t n_dest, uint16_t code,
+                      const GByteArray *body, const struct env_addr *first_hop, node_txn_fn done,
+                      void *arg);
+/* Answers request req with code and body (symmetric routing: the reversed via list). */
+void node_respond(struct node *n, const struct wire_message *req, uint16_t code,
+                  const GByteArray *body);
+void node_respond_error(struct node *n, const struct wire_message *req, uint16_t error_code,
+                        const char *info);
+
+/* Connection table. */
+struct conn *node_conn_find(struct node *n, const struct id *id);
+struct conn *node_conn_add(struct node *n, const struct id *id, const struct env_addr *addr);
+void node_conn_remove(struct node *n, const struct id *id);
+
+/* Sends an Attach (§6.5.1) to node `target`, source-routed through `through` when not NULL;
+ * on success the connection exists and the topology's peer_connected is called; then cb (if
+ * not NULL) learns the outcome and the peer that answered (the node responsible for target).
+ * arg follows the node_txn_fn rule: NULL or g_malloc'd, freed by cb. */
+typedef void (*node_attach_fn)(struct node *n, void *arg, int status, const struct node_peer *p);
+void node_attach(struct node *n, const struct id *target, const struct id *through,
+                 node_attach_fn cb, void *arg);
+/* The joining form: an Attach to Resource-ID `resource` with send_update set, whose first hop
+ * is the bootstrap address (§10.5 step 2). */
+void node_attach_bootstrap(struct node *n, const struct id *resource,
+                           const struct env_addr *bootstrap, node_attach_fn cb, void *arg);
+
+/* The topology reports that this node is now part of the overlay. */
+void node_set_joined(struct node *n);
+/* The topology reports a change of neighbours: replicas and responsibility are rechecked. */
+void node_neighbors_changed(struct node *n);
+/* Whether this node takes part in routing (joined, not leaving). */
+bool node_routes(const struct node *n);
+
+/* ---- storage.c (RFC 6940 §7, replication per the topology) ---- */
+struct storage *storage_new(void);
+void storage_free(struct storage *s);
+/* Store, Fetch, Stat, Find requests delivered to this node. */
+void storage_on_store(struct node *n, const struct wire_message *m);
+void storage_on_fetch(struct node *n, const struct wire_message *m);
+void storage_on_stat(struct node *n, const struct wire_message *m);
+void storage_on_find(struct node *n, const struct wire_message *m);
+/* Rechecks responsibility and replica sets after a neighbour change (§10.7.3). */
+void storage_rebalance(struct node *n);
+/* Hands every record to `to` (leave, §10.9), or the records in (from, upto] (join, §10.5). */
+void storage_push_all(struct node *n, const struct id *to);
+void storage_push_range(struct node *n, const struct id *to, const struct id *from,
+                        const struct id *upto);
+size_t storage_records(const struct storage *s);
+bool storage_holds(const struct storage *s, const struct id *res, uint32_t kind, env_time now);
+size_t storage_memory(const struct storage *s);
+
+#endif

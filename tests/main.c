@@ -1,0 +1,64 @@
+/* main.c — the CUnit test runner: one suite per module, registered here.
+ *
+ * Usage: tests/run_tests [SUITE...]   (no argument: every suite; names as listed below)
+ * Each module's test file defines a NULL-terminated CU_TestInfo array; the suites are
+ * declared weak so that a partial build (one module's tests) still links and runs.
+ */
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <string.h>
+
+#define SUITE(name) extern CU_TestInfo name[] __attribute__((weak));
+SUITE(test_id_tests)
+SUITE(test_wire_tests)
+SUITE(test_storage_tests)
+SUITE(test_node_tests)
+SUITE(test_engine_tests)
+SUITE(test_scenario_tests)
+SUITE(test_world_tests)
+#undef SUITE
+
+struct suite_ref {
+    const char *name;
+    CU_TestInfo *tests;
+};
+
+int main(int argc, char **argv)
+{
+    struct suite_ref all[] = {
+        {"id", test_id_tests},         {"wire", test_wire_tests},
+        {"storage", test_storage_tests}, {"node", test_node_tests},
+        {"engine", test_engine_tests}, {"scenario", test_scenario_tests},
+        {"world", test_world_tests},
+    };
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 2;
+    int registered = 0;
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (!all[i].tests)
+            continue;
+        int wanted = argc < 2;
+        for (int a = 1; a < argc; a++)
+            wanted |= strcmp(argv[a], all[i].name) == 0;
+        if (!wanted)
+            continue;
+        CU_SuiteInfo suite[] = {
+            {.pName = (char *)all[i].name, .pTests = all[i].tests},
+            CU_SUITE_INFO_NULL,
+        };
+        if (CU_register_suites(suite) != CUE_SUCCESS) {
+            fprintf(stderr, "cannot register suite %s: %s\n", all[i].name, CU_get_error_msg());
+            return 2;
+        }
+        registered++;
+    }
+    if (registered == 0) {
+        fprintf(stderr, "no such suite\n");
+        return 2;
+    }
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}

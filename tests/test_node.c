@@ -1,0 +1,349 @@
+/* test_node.c — the protocol core end to end on the fake environment: CHORD-RELOAD join,
+ * routing, storage with replicas, failures, leave, retransmission and malformed input
+ * (RFC 6940 §6.2, §6.6, §7, §10). */
+#include <CUnit/CUnit.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/node.h"
+#include "fake_env.h"
+
+#define LAT (20 * ENV_MS)
+
+struct ring {
+    struct fake_net *net;
+    struct fake_host *h[64];
+    unsigned n;
+};
+
+static struct node *mk_node(struct ring *r, unsigned i)
+{
+    struct node_config cfg;
+    node_config_default(&cfg);
+    cfg.update_interval = 10 * ENV_S;
+    cfg.ping_interval = 10 * ENV_S;
+    char name[32];
+    snprintf(name, sizeof name, "node-%u", i);
+    struct id id = id_hash(name, strlen(name));
+    r->h[i] = fake_net_add_host(r->net);
+    r->h[i]->node = node_new(&r->h[i]->env, &cfg, &id, &r->h[i]->addr);
+    return r->h[i]->node;
+}
+
+/* n peers joining one after the other through peer 0 (the join protocol, §10.5). */
+static void ring_build(struct ring *r, unsigned n)
+{
+    r->net = fake_net_new(LAT);
+    r->n = n;
+    for (unsigned i = 0; i < n; i++) {
+        struct node *nd = mk_node(r, i);
+        CU_ASSERT_EQUAL_FATAL(node_join(nd, i ? &r->h[0]->addr : NULL), NODE_OK);
+        fake_net_run_until(r->net, fake_net_now(r->net) + 2 * ENV_S);
+    }
+    fake_net_run_until(r->net, fake_net_now(r->net) + 30 * ENV_S);
+}
+
+static void ring_free(struct ring *r)
+{
+    for (unsigned i = 0; i < r->n; i++) {
+        node_free(r->h[i]->node);
+        r->h[i]->node = NULL;
+    }
+    /* Every timer belonged to a node: none may survive it. */
+    CU_ASSERT_EQUAL(fake_net_pending_timers(r->net), 0);
+    fake_net_free(r->net);
+}
+
+/* The live peer responsible for k: the first live id at or after k (§10.1). */
+static unsigned oracle(const struct ring *r, const struct id *k)
+{
+    int best = -1;
+    struct id bd = {0, 0};
+    for (unsigned i = 0; i < r->n; i++) {
+        if (r->h[i]->down || !r->h[i]->node || !node_is_joined(r->h[i]->node))
+            continue;
+        struct id d = id_dist(k, node_id(r->h[i]->node));
+        if (best < 0 || id_cmp(&d, &bd) < 0) {
+            best = (int)i;
+            bd = d;
+        }
+    }
+    return (unsigned)best;
+}
+
+/* Lookups from every live peer in turn; returns how many failed or reached a peer other than
+ * the responsible one. */
+static unsigned lookup_failures(struct ring *r, unsigned count)
+{
+    unsigned bad = 0;
+    for (unsigned q = 0; q < count; q++) {
+        unsigned from = q % r->n;
+        if (r->h[from]->down)
+            continue;
+        char name[32];
+        snprintf(name, sizeof name, "key-%u", q);
+        struct id k = id_hash(name, strlen(name));
+        CU_ASSERT_EQUAL(node_lookup(r->h[from]->node, &k, q), NODE_OK);
+        fake_net_run_until(r->net, fake_net_now(r->net) + 2 * ENV_S);
+        const struct env_event *ev = fake_host_last_event(r->h[from], ENV_EV_LOOKUP_DONE);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
+        CU_ASSERT_EQUAL(ev->cookie, q);
+        unsigned want = oracle(r, &k);
+        if (ev->status != NODE_OK || !id_eq(&ev->responder, node_id(r->h[want]->node)))
+            bad++;
+    }
+    return bad;
+}
+
+static void test_alone(void)
+{
+    struct ring r = {.net = fake_net_new(LAT), .n = 1};
+    struct node *a = mk_node(&r, 0);
+    CU_ASSERT_EQUAL(node_lookup(a, &(struct id){1, 2}, 7), NODE_E_STATE);
+    CU_ASSERT_EQUAL(node_join(a, NULL), NODE_OK);
+    CU_ASSERT_TRUE(node_is_joined(a));
+    CU_ASSERT_EQUAL(fake_host_count_events(r.h[0], ENV_EV_JOIN_DONE), 1);
+    CU_ASSERT_EQUAL(node_lookup(a, &(struct id){1, 2}, 7), NODE_OK);
+    fake_net_run_until(r.net, ENV_S);
+    const struct env_event *ev = fake_host_last_event(r.h[0], ENV_EV_LOOKUP_DONE);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
+    CU_ASSERT_EQUAL(ev->status, NODE_OK);
+    CU_ASSERT_EQUAL(ev->hops, 0);
+    CU_ASSERT_TRUE(id_eq(&ev->responder, node_id(a)));
+    ring_free(&r);
+}
+
+static void test_join_and_route(void)
+{
+    struct ring r;
+    ring_build(&r, 12);
+    for (unsigned i = 0; i < r.n; i++) {
+        CU_ASSERT_TRUE(node_is_joined(r.h[i]->node));
+        /* The first successor is the next id around the ring. */
+        struct node_peer s;
+        CU_ASSERT_EQUAL_FATAL(node_successors(r.h[i]->node, &s, 1), 1);
+        struct id after = id_add(node_id(r.h[i]->node), &(struct id){0, 1});
+        CU_ASSERT_TRUE(id_eq(&s.id, node_id(r.h[oracle(&r, &after)]->node)));
+    }
+    CU_ASSERT_EQUAL(lookup_failures(&r, 60), 0);
+    ring_free(&r);
+}
+
+struct fetch_result {
+    int calls, status;
+    char value[64];
+    uint64_t generation;
+};
+
+static void on_fetch(void *ud, int status, const struct wire_fetch_ans *ans)
+{
+    struct fetch_result *f = ud;
+    f->calls++;
+    f->status = status;
+    if (status == NODE_OK && ans->n_kinds && ans->kinds[0].n_values) {
+        const struct wire_stored_data *d = &ans->kinds[0].values[0];
+        snprintf(f->value, sizeof f->value, "%.*s", (int)d->value.len, (const char *)d->value.p);
+        f->generation = ans->kinds[0].generation;
+    }
+}
+
+static void on_store(void *ud, int status)
+{
+    *(int *)ud = status;
+}
+
+static int store_value(struct ring *r, unsigned via, const char *name, const char *value)
+{
+    struct id k = id_hash(name, strlen(name));
+    struct node_value v = {.value = (const uint8_t *)value, .value_len = (uint32_t)strlen(value),
+                           .exists = true, .lifetime = 3600};
+    int status = 99;
+    CU_ASSERT_EQUAL(node_store(r->h[via]->node, &k, NODE_KIND_VALUE, &v, 1, on_store, &status),
+                    NODE_OK);
+    fake_net_run_until(r->net, fake_net_now(r->net) + 20 * ENV_S);
+    return status;
+}
+
+static struct fetch_result fetch_value(struct ring *r, unsigned via, const char *name)
+{
+    struct fetch_result f = {0};
+    struct id k = id_hash(name, strlen(name));
+    CU_ASSERT_EQUAL(node_fetch(r->h[via]->node, &k, NODE_KIND_VALUE, 2, on_fetch, &f), NODE_OK);
+    fake_net_run_until(r->net, fake_net_now(r->net) + 20 * ENV_S);
+    CU_ASSERT_EQUAL(f.calls, 1);
+    return f;
+}
+
+static unsigned holders(const struct ring *r, const char *name)
+{
+    struct id k = id_hash(name, strlen(name));
+    unsigned n = 0;
+    for (unsigned i = 0; i < r->n; i++)
+        n += !r->h[i]->down && r->h[i]->node && node_holds(r->h[i]->node, &k, NODE_KIND_VALUE);
+    return n;
+}
+
+static void test_store_fetch_replicas(void)
+{
+    struct ring r;
+    ring_build(&r, 10);
+    CU_ASSERT_EQUAL(store_value(&r, 2, "alice", "sip:alice@10.0.0.3"), NODE_OK);
+    struct fetch_result f = fetch_value(&r, 7, "alice");
+    CU_ASSERT_EQUAL(f.status, NODE_OK);
+    CU_ASSERT_STRING_EQUAL(f.value, "sip:alice@10.0.0.3");
+    CU_ASSERT_EQUAL(f.generation, 1);
+    /* The responsible peer and its two successors (§10.4). */
+    CU_ASSERT_EQUAL(holders(&r, "alice"), 3);
+    struct id k = id_hash("alice", 5);
+    CU_ASSERT_TRUE(node_holds(r.h[oracle(&r, &k)]->node, &k, NODE_KIND_VALUE));
+    /* A second store bumps the generation; an absent name is not found. */
+    CU_ASSERT_EQUAL(store_value(&r, 4, "alice", "sip:alice@10.0.0.9"), NODE_OK);
+    f = fetch_value(&r, 0, "alice");
+    CU_ASSERT_STRING_EQUAL(f.value, "sip:alice@10.0.0.9");
+    CU_ASSERT_EQUAL(f.generation, 2);
+    f = fetch_value(&r, 5, "nobody");
+    CU_ASSERT_EQUAL(f.status, NODE_E_NOT_FOUND);
+    ring_free(&r);
+}
+
+static void test_crash_keeps_data(void)
+{
+    struct ring r;
+    ring_build(&r, 10);
+    CU_ASSERT_EQUAL(store_value(&r, 1, "bob", "sip:bob@10.0.0.2"), NODE_OK);
+    struct id k = id_hash("bob", 3);
+    unsigned owner = oracle(&r, &k);
+    r.h[owner]->down = true; /* crash: no Leave, no handover */
+    fake_net_run_until(r.net, fake_net_now(r.net) + 60 * ENV_S);
+    unsigned via = (owner + 3) % r.n;
+    struct fetch_result f = fetch_value(&r, via, "bob");
+    CU_ASSERT_EQUAL(f.status, NODE_OK);
+    CU_ASSERT_STRING_EQUAL(f.value, "sip:bob@10.0.0.2");
+    /* Replication restored: the new owner and two successors. */
+    CU_ASSERT_EQUAL(holders(&r, "bob"), 3);
+    CU_ASSERT_EQUAL(lookup_failures(&r, 30), 0);
+    ring_free(&r);
+}
+
+static void test_leave_hands_over(void)
+{
+    struct ring r;
+    ring_build(&r, 8);
+    CU_ASSERT_EQUAL(store_value(&r, 3, "carol", "sip:carol@10.0.0.4"), NODE_OK);
+    struct id k = id_hash("carol", 5);
+    unsigned owner = oracle(&r, &k);
+    node_leave(r.h[owner]->node);
+    fake_net_run_until(r.net, fake_net_now(r.net) + ENV_S);
+    r.h[owner]->down = true;
+    fake_net_run_until(r.net, fake_net_now(r.net) + 30 * ENV_S);
+    /* No peer keeps the leaver in its neighbour table. */
+    for (unsigned i = 0; i < r.n; i++) {
+        if (i == owner)
+            continue;
+        struct node_peer rt[64];
+        size_t n = node_routing_table(r.h[i]->node, rt, 64);
+        for (size_t j = 0; j < n; j++)
+            CU_ASSERT_FALSE(id_eq(&rt[j].id, node_id(r.h[owner]->node)));
+    }
+    struct fetch_result f = fetch_value(&r, (owner + 1) % r.n, "carol");
+    CU_ASSERT_EQUAL(f.status, NODE_OK);
+    CU_ASSERT_EQUAL(holders(&r, "carol"), 3);
+    ring_free(&r);
+}
+
+static void test_retransmission(void)
+{
+    struct ring r;
+    ring_build(&r, 6);
+    struct id k = id_hash("key-x", 5);
+    unsigned from = (oracle(&r, &k) + 2) % r.n;
+    fake_net_drop_next(r.net, 1); /* the request's first transmission is lost */
+    CU_ASSERT_EQUAL(node_lookup(r.h[from]->node, &k, 9), NODE_OK);
+    fake_net_run_until(r.net, fake_net_now(r.net) + 10 * ENV_S);
+    const struct env_event *ev = fake_host_last_event(r.h[from], ENV_EV_LOOKUP_DONE);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
+    CU_ASSERT_EQUAL(ev->status, NODE_OK);
+    CU_ASSERT_TRUE(ev->latency >= 3 * ENV_S); /* one overlay-reliability-timer */
+    CU_ASSERT_EQUAL(node_get_stats(r.h[from]->node)->retransmissions, 1);
+    ring_free(&r);
+}
+
+static void test_malformed_dropped(void)
+{
+    struct ring r;
+    ring_build(&r, 4);
+    struct env_addr evil = {0x7f000001, 9999};
+    uint8_t junk[200];
+    uint64_t x = 42;
+    for (unsigned t = 0; t < 200; t++) {
+        for (size_t i = 0; i < sizeof junk; i++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            junk[i] = (uint8_t)(x >> 56);
+        }
+        if (t % 3 == 0)
+            junk[0] = 128; /* a data frame around garbage */
+        fake_net_inject(r.net, r.h[1], &evil, junk, 1 + t % sizeof junk);
+    }
+    fake_net_run_until(r.net, fake_net_now(r.net) + ENV_S);
+    CU_ASSERT_EQUAL(fake_host_count_events(r.h[1], ENV_EV_MSG_DROPPED), 200);
+    CU_ASSERT_EQUAL(node_get_stats(r.h[1]->node)->dropped_malformed, 200);
+    CU_ASSERT_EQUAL(lookup_failures(&r, 12), 0);
+    ring_free(&r);
+}
+
+static void test_install_ring(void)
+{
+    /* A ring installed directly (the simulator's stable start) routes like a joined one. */
+    struct ring r = {.net = fake_net_new(LAT), .n = 16};
+    struct node_peer all[16];
+    for (unsigned i = 0; i < r.n; i++) {
+        mk_node(&r, i);
+        all[i].id = *node_id(r.h[i]->node);
+        all[i].addr = r.h[i]->addr;
+    }
+    for (unsigned i = 0; i < r.n; i++) {
+        struct node_peer succ[4], pred[4];
+        /* Successors and predecessors by brute force over all ids. */
+        for (unsigned j = 0; j < 4; j++) {
+            const struct id *ref = j ? &succ[j - 1].id : node_id(r.h[i]->node);
+            int best = -1;
+            struct id bd = {0, 0};
+            for (unsigned q = 0; q < r.n; q++) {
+                if (id_eq(&all[q].id, ref))
+                    continue;
+                struct id d = id_dist(ref, &all[q].id);
+                if (best < 0 || id_cmp(&d, &bd) < 0)
+                    best = (int)q, bd = d;
+            }
+            succ[j] = all[best];
+        }
+        for (unsigned j = 0; j < 4; j++) {
+            const struct id *ref = j ? &pred[j - 1].id : node_id(r.h[i]->node);
+            int best = -1;
+            struct id bd = {0, 0};
+            for (unsigned q = 0; q < r.n; q++) {
+                if (id_eq(&all[q].id, ref))
+                    continue;
+                struct id d = id_dist(&all[q].id, ref);
+                if (best < 0 || id_cmp(&d, &bd) < 0)
+                    best = (int)q, bd = d;
+            }
+            pred[j] = all[best];
+        }
+        node_install_ring(r.h[i]->node, pred, 4, succ, 4, all, 16);
+    }
+    CU_ASSERT_EQUAL(lookup_failures(&r, 64), 0);
+    ring_free(&r);
+}
+
+CU_TestInfo test_node_tests[] = {
+    {"a lone peer answers everything with 0 hops", test_alone},
+    {"12 peers join through the protocol and route to the responsible peer", test_join_and_route},
+    {"store, fetch, generation counters, 2 replicas", test_store_fetch_replicas},
+    {"a crashed owner's data survives on replicas", test_crash_keeps_data},
+    {"a leaving peer hands its data over", test_leave_hands_over},
+    {"a lost request is retransmitted end to end", test_retransmission},
+    {"malformed datagrams are counted and dropped", test_malformed_dropped},
+    {"an installed ring routes correctly", test_install_ring},
+    CU_TEST_INFO_NULL,
+};
