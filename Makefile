@@ -27,8 +27,11 @@ CORE_OBJS := core/id.o core/env.o core/wire.o core/storage.o core/chord.o core/n
 SIM_OBJS  := sim/engine.o sim/scenario.o sim/world.o sim/pcap.o sim/cli.o
 NET_OBJS  := net/udp.o net/cli.o
 CLI_OBJS  := cli/main.o
-TEST_OBJS := tests/main.o tests/fake_env.o tests/test_id.o tests/test_wire.o tests/test_node.o \
+TEST_OBJS := tests/main.o tests/fake_env.o tests/ring.o tests/test_id.o tests/test_wire.o tests/test_node.o \
              tests/test_storage.o tests/test_engine.o tests/test_scenario.o tests/test_world.o
+
+GIT_REV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+sim/cli.o: CPPFLAGS += -DP2PSIP_GIT_REV='"$(GIT_REV)"'
 
 BIN := p2psip
 ALL_OBJS := $(CORE_OBJS) $(SIM_OBJS) $(NET_OBJS) $(CLI_OBJS) $(TEST_OBJS)
