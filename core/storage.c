@@ -424,7 +424,6 @@ void storage_on_stat(struct node *n, const struct wire_message *m)
                 continue;
             struct wire_stored_meta *md = &ans.kinds[i].values[ans.kinds[i].n_values++];
             uint32_t len = (uint32_t)g_bytes_get_size(sv->value);
-            md->value_length = len;
             md->storage_time = sv->storage_time;
             md->lifetime = sv->lifetime;
             md->model = r->model;

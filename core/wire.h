@@ -147,11 +147,17 @@ struct wire_message {
     struct wire_security sec;
 };
 
-/* Decodes only the forwarding header (enough to forward).  *header_len receives its size. */
+/* Decodes only the forwarding header (enough to forward).  *header_len receives its size.
+ * Besides the lists' syntax it checks what a forwarder must trust: the token and version
+ * (WIRE_E_UNSUPPORTED), that the message is unfragmented (fragment = WIRE_FRAGMENT_LAST up
+ * to the reserved bits, else WIRE_E_UNSUPPORTED) and that h.length equals len
+ * (WIRE_E_TRUNCATED when it is larger, WIRE_E_INVALID when smaller).  It never allocates. */
 int wire_decode_header(const uint8_t *buf, size_t len, struct wire_header *h, size_t *header_len);
-/* Decodes a whole message; checks that h.length equals len. */
+/* Decodes a whole message: the header as above, then MessageContents and SecurityBlock,
+ * which must end exactly at len. */
 int wire_decode_message(const uint8_t *buf, size_t len, struct wire_message *m);
-/* Appends a whole message; h->length is ignored and computed.  extensions may be NULL. */
+/* Appends a whole message; h->length is ignored and computed.  extensions may be NULL (none);
+ * sec may be NULL (wire_security_none). */
 void wire_encode_message(GByteArray *out, const struct wire_header *h, uint16_t code,
                          const struct wire_bytes *body, const struct wire_bytes *extensions,
                          const struct wire_security *sec);
@@ -237,6 +243,11 @@ struct wire_candidate {
     uint8_t type;
     struct env_addr rel_addr; /* srflx and relay only */
     struct wire_bytes extensions; /* raw IceExtension sequence */
+    /* IPv6 (IpAddressPort type 2, §6.3.1.1): when is_v6 the address is addr6 and the port is
+     * addr.port; likewise rel_is_v6 selects rel_addr6 with rel_addr.port. */
+    uint8_t addr6[16];
+    bool rel_is_v6;
+    uint8_t rel_addr6[16];
 };
 struct wire_attach { /* AttachReqAns: the request and the answer share a body */
     struct wire_bytes ufrag, password, role;
@@ -327,6 +338,10 @@ struct wire_fetch_ans {
     struct wire_fetch_kind *kinds;
 };
 struct wire_stored_meta {
+    /* StoredMetaData's leading value_length: like StoredData's length, the bytes of the rest
+     * of the structure (§7.4.3.2 "same as the corresponding fields in StoredData").  The
+     * encoder computes it and the decoder checks it; the stored value's own length is
+     * meta_value_length. */
     uint32_t value_length;
     uint64_t storage_time;
     uint32_t lifetime;
