@@ -3,7 +3,7 @@
  * scenario_load() parses the file, applies --set overrides (dotted keys), checks every key
  * and value, and fills struct scenario.  Every error names FILE:LINE:COLUMN and the key
  * (for an override: "--set KEY=VALUE" instead of the position), so that the command line can
- * print it and exit 2.  docs/scenarios.md documents every key; scenario_write_resolved()
+ * print it and exit 2.  docs/scenarios.md documents every key; scenario_to_yaml()
  * writes the fully resolved scenario (defaults included) back as YAML for the results folder.
  *
  * Durations are written as a number with a unit ("200ms", "10s", "5m", "2h"; a bare number
