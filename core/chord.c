@@ -37,15 +37,30 @@
 
 enum { CHORD_LEAVE_FROM_SUCC = 1, CHORD_LEAVE_FROM_PRED = 2 };
 
+/* A finger: a node_peer with its slot packed into what would be padding (24 bytes). */
 struct finger {
-    struct node_peer p;
+    struct id id;
+    uint32_t ip;
+    uint16_t port;
     uint8_t slot;
 };
 
+static struct node_peer finger_peer(const struct finger *f)
+{
+    struct node_peer p = {f->id, {f->ip, f->port}};
+    return p;
+}
+
+static void finger_set(struct finger *f, const struct node_peer *p)
+{
+    f->id = p->id;
+    f->ip = p->addr.ip;
+    f->port = p->addr.port;
+}
+
 struct chord {
     struct topology base;
-    struct node_peer pred[CHORD_MAX_NEIGHBORS];
-    struct node_peer succ[CHORD_MAX_NEIGHBORS];
+    struct node_peer *pred, *succ; /* max_pred() and max_succ() entries */
     uint8_t n_pred, n_succ;
     uint8_t n_fingers, cap_fingers;
     struct finger *fingers; /* sorted by slot */
@@ -165,17 +180,17 @@ static void finger_consider(struct chord *c, const struct node_peer *p)
     while (i < c->n_fingers && c->fingers[i].slot < s)
         i++;
     if (i < c->n_fingers && c->fingers[i].slot == s) {
-        struct id e = id_dist(SELF(c), &c->fingers[i].p.id);
-        if (id_cmp(&d, &e) < 0 || id_eq(&c->fingers[i].p.id, &p->id))
-            c->fingers[i].p = *p;
+        struct id e = id_dist(SELF(c), &c->fingers[i].id);
+        if (id_cmp(&d, &e) < 0 || id_eq(&c->fingers[i].id, &p->id))
+            finger_set(&c->fingers[i], p);
         return;
     }
     if (c->n_fingers == c->cap_fingers) {
-        c->cap_fingers = (uint8_t)(c->cap_fingers ? MIN(2 * c->cap_fingers, CHORD_MAX_FINGERS) : 8);
+        c->cap_fingers = (uint8_t)MIN(c->cap_fingers + 4, CHORD_MAX_FINGERS);
         c->fingers = g_renew(struct finger, c->fingers, c->cap_fingers);
     }
     memmove(&c->fingers[i + 1], &c->fingers[i], (c->n_fingers - i) * sizeof *c->fingers);
-    c->fingers[i].p = *p;
+    finger_set(&c->fingers[i], p);
     c->fingers[i].slot = (uint8_t)s;
     c->n_fingers++;
 }
@@ -183,7 +198,7 @@ static void finger_consider(struct chord *c, const struct node_peer *p)
 static bool finger_remove(struct chord *c, const struct id *id)
 {
     for (unsigned i = 0; i < c->n_fingers; i++)
-        if (id_eq(&c->fingers[i].p.id, id)) {
+        if (id_eq(&c->fingers[i].id, id)) {
             memmove(&c->fingers[i], &c->fingers[i + 1], (c->n_fingers - i - 1) * sizeof *c->fingers);
             c->n_fingers--;
             return true;
@@ -231,8 +246,10 @@ static bool chord_next_hop(const struct topology *t, const struct id *k, struct 
             found = true;                                                                          \
         }                                                                                          \
     } while (0)
-    for (unsigned i = 0; i < c->n_fingers; i++)
-        CONSIDER(c->fingers[i].p);
+    for (unsigned i = 0; i < c->n_fingers; i++) {
+        struct node_peer fp = finger_peer(&c->fingers[i]);
+        CONSIDER(fp);
+    }
     for (unsigned i = 0; i < c->n_succ; i++)
         CONSIDER(c->succ[i]);
     for (unsigned i = 0; i < c->n_pred; i++)
@@ -285,7 +302,7 @@ static void update_body(const struct chord *c, GByteArray *b, uint8_t type)
     }
     if (type == WIRE_CHORD_FULL)
         for (unsigned i = 0; i < c->n_fingers && i < WIRE_MAX_UPDATE_IDS; i++)
-            u->fingers[u->n_fingers++] = c->fingers[i].p.id; /* ascending: sorted by slot */
+            u->fingers[u->n_fingers++] = c->fingers[i].id; /* ascending: sorted by slot */
     wire_encode_chord_update(b, u);
     g_free(u);
 }
@@ -602,8 +619,10 @@ static void lose_peer(struct chord *c, const struct id *peer)
     if (!changed)
         return;
     /* Replace from the rest of the routing table (§10.7.1). */
-    for (unsigned i = 0; i < c->n_fingers; i++)
-        neighbor_consider(c, &c->fingers[i].p);
+    for (unsigned i = 0; i < c->n_fingers; i++) {
+        struct node_peer fp = finger_peer(&c->fingers[i]);
+        neighbor_consider(c, &fp);
+    }
     if (node_routes(N(c))) {
         if (was_succ0 && c->n_succ)
             query_table(c, &c->succ[0].id);
@@ -887,8 +906,8 @@ static size_t chord_routing_table(const struct topology *t, struct node_peer *ou
         if (!in_list(out, (unsigned)n, &c->pred[i].id))
             out[n++] = c->pred[i];
     for (unsigned i = 0; i < c->n_fingers && n < max; i++)
-        if (!in_list(out, (unsigned)n, &c->fingers[i].p.id))
-            out[n++] = c->fingers[i].p;
+        if (!in_list(out, (unsigned)n, &c->fingers[i].id))
+            out[n++] = finger_peer(&c->fingers[i]);
     return n;
 }
 
@@ -911,7 +930,8 @@ static size_t chord_predecessors(const struct topology *t, struct node_peer *out
 static size_t chord_memory(const struct topology *t)
 {
     const struct chord *c = (const struct chord *)t;
-    return sizeof *c + c->cap_fingers * sizeof(struct finger);
+    return sizeof *c + (max_succ(c) + max_pred(c)) * sizeof(struct node_peer) +
+           c->cap_fingers * sizeof(struct finger);
 }
 
 static void chord_destroy(struct topology *t)
@@ -923,6 +943,7 @@ static void chord_destroy(struct topology *t)
     env_timer_stop(&n->env, c->reactive_timer);
     env_timer_stop(&n->env, c->join_timer);
     g_free(c->fingers);
+    g_free(c->succ); /* pred shares the allocation */
     g_free(c);
 }
 
@@ -951,5 +972,7 @@ struct topology *chord_new(struct node *n)
     struct chord *c = g_new0(struct chord, 1);
     c->base.ops = &chord_ops;
     c->base.node = n;
+    c->succ = g_new(struct node_peer, max_succ(c) + max_pred(c));
+    c->pred = c->succ + max_succ(c);
     return &c->base;
 }

@@ -109,13 +109,11 @@ struct node *node_new(const struct env *env, const struct node_config *cfg, cons
     id_to_bytes(self, n->self_bytes);
     n->addr = *addr;
     n->state = NODE_IDLE;
-    n->conns = g_array_new(FALSE, FALSE, sizeof(struct conn));
+    n->born = env_now(env);
     n->txns = g_ptr_array_new();
     g_queue_init(&n->dup_cache);
-    if (!cfg->client) {
-        n->store = storage_new();
-        n->topo = chord_new(n);
-    }
+    if (!cfg->client)
+        n->topo = chord_new(n); /* the store is created by the first Store (storage.c) */
     return n;
 }
 
@@ -150,27 +148,36 @@ void node_free(struct node *n)
     if (n->topo)
         n->topo->ops->destroy(n->topo);
     storage_free(n->store);
-    g_array_free(n->conns, TRUE);
+    g_free(n->conns);
     g_free(n);
 }
 
 /* ---- connection table -------------------------------------------------------------------- */
 
+/* Milliseconds since the node was created, plus one so that 0 can mean "none". */
+static uint32_t node_ms(const struct node *n)
+{
+    return (uint32_t)((env_now(&n->env) - n->born) / ENV_MS) + 1;
+}
+
+static uint32_t node_s(const struct node *n)
+{
+    return (uint32_t)((env_now(&n->env) - n->born) / ENV_S);
+}
+
 struct conn *node_conn_find(struct node *n, const struct id *id)
 {
-    struct conn *c = (struct conn *)n->conns->data;
-    for (guint i = 0; i < n->conns->len; i++)
-        if (id_eq(&c[i].id, id))
-            return &c[i];
+    for (unsigned i = 0; i < n->n_conns; i++)
+        if (id_eq(&n->conns[i].id, id))
+            return &n->conns[i];
     return NULL;
 }
 
 static struct conn *conn_find_addr(struct node *n, const struct env_addr *a)
 {
-    struct conn *c = (struct conn *)n->conns->data;
-    for (guint i = 0; i < n->conns->len; i++)
-        if (env_addr_eq(&c[i].addr, a))
-            return &c[i];
+    for (unsigned i = 0; i < n->n_conns; i++)
+        if (env_addr_eq(&n->conns[i].addr, a))
+            return &n->conns[i];
     return NULL;
 }
 
@@ -184,22 +191,34 @@ struct conn *node_conn_add(struct node *n, const struct id *id, const struct env
             /* The node moved (or restarted): a new association. */
             c->addr = *addr;
             c->tx_seq = 0;
-            c->rx_any = false;
-            c->first_unacked = 0;
+            c->rx_mask = 0;
+            c->unacked_ms = 0;
         }
         return c;
     }
-    struct conn nc = {.id = *id, .addr = *addr, .last_used = env_now(&n->env)};
-    g_array_append_val(n->conns, nc);
-    return &g_array_index(n->conns, struct conn, n->conns->len - 1);
+    /* Grow by a few entries at a time: tables are small and memory per peer counts. */
+    if (n->n_conns == n->cap_conns) {
+        n->cap_conns = (uint16_t)(n->cap_conns + 8);
+        n->conns = g_renew(struct conn, n->conns, n->cap_conns);
+    }
+    c = &n->conns[n->n_conns++];
+    memset(c, 0, sizeof *c);
+    c->id = *id;
+    c->addr = *addr;
+    c->last_used_s = node_s(n);
+    return c;
+}
+
+static void conn_remove_at(struct node *n, unsigned i)
+{
+    n->conns[i] = n->conns[--n->n_conns];
 }
 
 void node_conn_remove(struct node *n, const struct id *id)
 {
-    struct conn *c = (struct conn *)n->conns->data;
-    for (guint i = 0; i < n->conns->len; i++)
-        if (id_eq(&c[i].id, id)) {
-            g_array_remove_index_fast(n->conns, i);
+    for (unsigned i = 0; i < n->n_conns; i++)
+        if (id_eq(&n->conns[i].id, id)) {
+            conn_remove_at(n, i);
             return;
         }
 }
@@ -245,28 +264,23 @@ static void link_check(void *arg)
 {
     struct node *n = arg;
     n->link_timer = 0;
-    env_time now = env_now(&n->env), tmo = link_timeout(n), next = 0;
-    GArray *dead = NULL;
-    struct conn *c = (struct conn *)n->conns->data;
-    for (guint i = 0; i < n->conns->len; i++) {
-        if (!c[i].first_unacked)
+    uint32_t now = node_ms(n), tmo = (uint32_t)(link_timeout(n) / ENV_MS), next = 0;
+    struct id dead[16];
+    unsigned n_dead = 0;
+    for (unsigned i = 0; i < n->n_conns; i++) {
+        const struct conn *c = &n->conns[i];
+        if (!c->unacked_ms)
             continue;
-        env_time due = c[i].first_unacked + tmo;
-        if (due <= now) {
-            if (!dead)
-                dead = g_array_new(FALSE, FALSE, sizeof(struct id));
-            g_array_append_val(dead, c[i].id);
-        } else if (!next || due - now < next) {
-            next = due - now;
-        }
+        uint32_t due = c->unacked_ms + tmo;
+        if (due <= now && n_dead < G_N_ELEMENTS(dead))
+            dead[n_dead++] = c->id;
+        else if (!next || due - now < next)
+            next = due > now ? due - now : 1;
     }
     if (next)
-        link_arm(n, next);
-    if (dead) {
-        for (guint i = 0; i < dead->len; i++)
-            link_failed(n, g_array_index(dead, struct id, i));
-        g_array_free(dead, TRUE);
-    }
+        link_arm(n, (env_time)next * ENV_MS);
+    for (unsigned i = 0; i < n_dead; i++)
+        link_failed(n, dead[i]);
 }
 
 /* Frames and sends the message in b (which starts with WIRE_FRAME_DATA_OVERHEAD spare bytes)
@@ -277,10 +291,9 @@ static void link_send(struct node *n, struct conn *c, const struct env_addr *to,
     uint32_t seq = 0;
     if (c) {
         seq = c->tx_seq++;
-        env_time now = env_now(&n->env);
-        c->last_used = now;
-        if (!c->first_unacked)
-            c->first_unacked = now;
+        c->last_used_s = node_s(n);
+        if (!c->unacked_ms)
+            c->unacked_ms = node_ms(n);
         link_arm(n, link_timeout(n));
         to = &c->addr;
     }
@@ -317,13 +330,12 @@ static void link_ack(struct node *n, const struct env_addr *to, uint32_t seq, ui
  * set when seq - d (1 <= d <= 31) is among the packets received. */
 static uint32_t rx_window(struct conn *c, uint32_t seq)
 {
-    if (!c->rx_any) {
-        c->rx_any = true;
+    if (!(c->rx_mask & 1)) {
         c->rx_last = seq;
-        c->rx_mask = 0;
+        c->rx_mask = 1;
     } else if (seq > c->rx_last) {
         uint32_t d = seq - c->rx_last;
-        c->rx_mask = d >= 32 ? 0 : (c->rx_mask << d) | (1u << d);
+        c->rx_mask = d >= 32 ? 1 : (c->rx_mask << d) | (1u << d) | 1;
         c->rx_last = seq;
     } else if (seq < c->rx_last && c->rx_last - seq < 32) {
         c->rx_mask |= 1u << (c->rx_last - seq);
@@ -855,10 +867,10 @@ void node_receive(struct node *n, const struct env_addr *from, const uint8_t *bu
     if (f.type == WIRE_FRAME_ACK) {
         if (c) {
             if (f.sequence + 1 == c->tx_seq)
-                c->first_unacked = 0;
-            else if (c->first_unacked)
-                c->first_unacked = env_now(&n->env);
-            c->last_used = env_now(&n->env);
+                c->unacked_ms = 0;
+            else if (c->unacked_ms)
+                c->unacked_ms = node_ms(n);
+            c->last_used_s = node_s(n);
         }
         return;
     }
@@ -879,7 +891,7 @@ void node_receive(struct node *n, const struct env_addr *from, const uint8_t *bu
     uint32_t received = c ? rx_window(c, f.sequence) : 0;
     link_ack(n, from, f.sequence, received);
     if (c)
-        c->last_used = env_now(&n->env);
+        c->last_used_s = node_s(n);
     if (h->overlay != n->cfg.overlay) {
         g_free(h);
         drop(n, len, "another overlay");
@@ -1079,15 +1091,18 @@ static void maintenance(void *arg)
     while ((d = g_queue_peek_head(&n->dup_cache)) && d->expires <= now)
         dup_free(g_queue_pop_head(&n->dup_cache));
     if (n->topo) {
+        /* Connections that no routing table names are kept while they may still carry the
+         * response to a request routed through them (twice the request lifetime). */
         struct node_peer rt[256];
         size_t nrt = n->topo->ops->routing_table(n->topo, rt, G_N_ELEMENTS(rt));
-        for (guint i = 0; i < n->conns->len;) {
-            struct conn *c = &g_array_index(n->conns, struct conn, i);
-            bool used = now - c->last_used < 2 * n->cfg.update_interval;
+        uint32_t keep_s = (uint32_t)(2 * n->cfg.request_lifetime / ENV_S), now_s = node_s(n);
+        for (unsigned i = 0; i < n->n_conns;) {
+            const struct conn *c = &n->conns[i];
+            bool used = now_s - c->last_used_s < keep_s || c->unacked_ms;
             for (size_t j = 0; !used && j < nrt; j++)
                 used = id_eq(&rt[j].id, &c->id);
-            if (!used && !c->first_unacked)
-                g_array_remove_index_fast(n->conns, i);
+            if (!used)
+                conn_remove_at(n, i);
             else
                 i++;
         }

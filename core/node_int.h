@@ -17,11 +17,12 @@ struct conn {
     struct env_addr addr;
     uint32_t tx_seq;        /* next sequence number to send */
     uint32_t rx_last;       /* highest sequence received */
-    uint32_t rx_mask;       /* bit k set: rx_last - k - 1 was received */
-    env_time first_unacked; /* send time of the oldest unacknowledged frame; 0 = none */
-    env_time last_used;     /* last frame sent or received */
-    bool rx_any;
+    uint32_t rx_mask;       /* bit d (1..31) set: rx_last - d was received; bit 0: any */
+    uint32_t unacked_ms;    /* node_ms() when the oldest unacknowledged frame left; 0 none */
+    uint32_t last_used_s;   /* node seconds of the last frame sent or received */
 };
+/* Connection Table entries are the largest part of a peer's memory, hence the 32-bit times
+ * relative to the node's creation (good for 49 days). */
 
 enum node_state { NODE_IDLE, NODE_JOINING, NODE_JOINED, NODE_LEAVING, NODE_LEFT };
 
@@ -37,7 +38,9 @@ struct node {
     enum node_state state;
     env_time started;
     struct topology *topo;
-    GArray *conns;        /* struct conn, unordered */
+    struct conn *conns;   /* unordered */
+    uint16_t n_conns, cap_conns;
+    env_time born;        /* env_now() at node_new: the origin of the conns' times */
     GPtrArray *txns;      /* struct txn *, pending transactions this node originated */
     GQueue dup_cache;     /* struct dup_entry *, oldest first (§6.2.1 request lifetime) */
     struct storage *store;

@@ -90,6 +90,8 @@ void storage_free(struct storage *s)
 
 static struct srec *find(const struct storage *s, const struct id *res, uint32_t kind)
 {
+    if (!s)
+        return NULL;
     struct srec k = {.res = *res, .kind = kind};
     return g_tree_lookup(s->recs, &k);
 }
@@ -255,6 +257,9 @@ static void replicate(struct node *n, struct srec *r, const struct node_peer *re
 
 void storage_on_store(struct node *n, const struct wire_message *m)
 {
+    /* Created on first use: most peers of a large simulated ring never store anything. */
+    if (!n->store)
+        n->store = storage_new();
     struct storage *s = n->store;
     struct wire_store_req req;
     memset(&req, 0, sizeof req);
@@ -481,7 +486,8 @@ void storage_on_find(struct node *n, const struct wire_message *m)
     uint8_t ids[64][ID_BYTES];
     for (uint8_t i = 0; i < req.n_kinds && i < G_N_ELEMENTS(ans->results); i++) {
         struct find_walk w = {.kind = req.kinds[i], .from = id_from_bytes(req.resource.p)};
-        g_tree_foreach(n->store->recs, find_closest, &w);
+        if (n->store)
+            g_tree_foreach(n->store->recs, find_closest, &w);
         ans->results[i].kind = req.kinds[i];
         if (w.found) {
             id_to_bytes(&w.best, ids[i]);
@@ -518,7 +524,8 @@ static gboolean collect(gpointer key, gpointer value, gpointer data)
 static GPtrArray *records(struct node *n, const struct id *from, const struct id *upto)
 {
     struct walk w = {.n = n, .list = g_ptr_array_new(), .from = from, .upto = upto};
-    g_tree_foreach(n->store->recs, collect, &w);
+    if (n->store)
+        g_tree_foreach(n->store->recs, collect, &w);
     return w.list;
 }
 
