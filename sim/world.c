@@ -768,7 +768,8 @@ GArray *world_sorted_latencies(const struct world *w)
 {
     GArray *a = g_array_sized_new(FALSE, FALSE, sizeof(env_time), w->m.latency->len);
     g_array_append_vals(a, w->m.latency->data, w->m.latency->len);
-    qsort(a->data, a->len, sizeof(env_time), world_time_cmp);
+    if (a->len)
+        qsort(a->data, a->len, sizeof(env_time), world_time_cmp);
     return a;
 }
 
