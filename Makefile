@@ -11,7 +11,7 @@ ifeq ($(SANITIZE),1)
 OPT      := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDSAN    := -fsanitize=address,undefined
 endif
-PKGS     := glib-2.0 yaml-0.1
+PKGS     := glib-2.0 yaml-0.1 igraph
 CPPFLAGS += -MMD -MP -D_GNU_SOURCE
 CFLAGS   += -std=c11 $(OPT) $(WARN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
@@ -24,17 +24,21 @@ DEBS := build-essential pkg-config libglib2.0-dev libyaml-dev libcunit1-dev tsha
 
 # ---- objects ----------------------------------------------------------------------------------
 CORE_OBJS := core/id.o core/env.o core/wire.o core/storage.o core/chord.o core/node.o
-SIM_OBJS  := sim/engine.o sim/scenario.o sim/world.o sim/pcap.o sim/cli.o
+SIM_OBJS  := sim/engine.o sim/scenario.o sim/dist.o sim/underlay.o sim/churn.o sim/world.o \
+             sim/pcap.o sim/sweep.o sim/expect.o sim/cli.o
+ANA_OBJS  := analysis/graph.o analysis/plot.o analysis/compare.o
 NET_OBJS  := net/udp.o net/cli.o
 CLI_OBJS  := cli/main.o
 TEST_OBJS := tests/main.o tests/fake_env.o tests/ring.o tests/test_id.o tests/test_wire.o tests/test_node.o \
-             tests/test_storage.o tests/test_engine.o tests/test_scenario.o tests/test_world.o
+             tests/test_storage.o tests/test_engine.o tests/test_scenario.o tests/test_world.o \
+             tests/test_dist.o tests/test_underlay.o tests/test_churn.o tests/test_graph.o \
+             tests/test_sweep.o tests/test_expect.o tests/test_plot.o
 
 GIT_REV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 sim/cli.o: CPPFLAGS += -DP2PSIP_GIT_REV='"$(GIT_REV)"'
 
 BIN := p2psip
-ALL_OBJS := $(CORE_OBJS) $(SIM_OBJS) $(NET_OBJS) $(CLI_OBJS) $(TEST_OBJS)
+ALL_OBJS := $(CORE_OBJS) $(SIM_OBJS) $(ANA_OBJS) $(NET_OBJS) $(CLI_OBJS) $(TEST_OBJS)
 
 .PHONY: all deps test unit-test script-test demo bench check-purity format clean
 all: deps $(BIN)
@@ -59,13 +63,13 @@ $(DEPS_STAMP): Makefile
 libp2psip-core.a: $(CORE_OBJS)
 	$(AR) rcs $@ $^
 
-$(BIN): $(CLI_OBJS) $(SIM_OBJS) $(NET_OBJS) libp2psip-core.a
+$(BIN): $(CLI_OBJS) $(SIM_OBJS) $(ANA_OBJS) $(NET_OBJS) libp2psip-core.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 # Every object waits for the packages (order-only: the stamp's time does not force rebuilds).
 $(ALL_OBJS): | $(DEPS_STAMP)
 
-tests/run_tests: $(TEST_OBJS) $(SIM_OBJS:sim/cli.o=) libp2psip-core.a
+tests/run_tests: $(TEST_OBJS) $(SIM_OBJS:sim/cli.o=) $(ANA_OBJS) libp2psip-core.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS) $(TEST_LDLIBS)
 
 # ---- tests ------------------------------------------------------------------------------------

@@ -23,6 +23,10 @@ static const char usage[] =
     "        store VALUE under NAME in the overlay through a running peer\n"
     "  fetch --peer ADDR:PORT NAME\n"
     "        print the value stored under NAME (exit 0), or exit 1 when there is none\n"
+    "  plot RUN_DIR...\n"
+    "        (re)render a run's or a sweep's gnuplot figures (PNG and SVG)\n"
+    "  compare RUN_DIR...\n"
+    "        print runs' summaries side by side and write overlaid plots\n"
     "\n"
     "Run 'p2psip COMMAND --help' for a command's options.\n"
     "Exit codes: 0 success, 1 not found, 2 usage or scenario error, 3 failed expectations.\n";
@@ -50,6 +54,10 @@ int main(int argc, char **argv)
         return net_cli_store(argc - 1, argv + 1);
     if (!strcmp(cmd, "fetch"))
         return net_cli_fetch(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plot"))
+        return plot_cli_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "compare"))
+        return compare_cli_main(argc - 1, argv + 1);
     fprintf(stderr, "p2psip: unknown command '%s'\n\n%s", cmd, usage);
     return 2;
 }

@@ -18,8 +18,74 @@
 
 #include "../core/env.h"
 
-enum scenario_latency_model { SCENARIO_LATENCY_CONSTANT, SCENARIO_LATENCY_UNIFORM };
+enum scenario_latency_model {
+    SCENARIO_LATENCY_CONSTANT,
+    SCENARIO_LATENCY_UNIFORM,
+    SCENARIO_LATENCY_COORDINATES, /* synthetic coordinates: Euclidean + height */
+    SCENARIO_LATENCY_MATRIX,      /* one-way milliseconds from a file */
+};
 enum scenario_join { SCENARIO_JOIN_INSTANT, SCENARIO_JOIN_PROTOCOL };
+
+/* A probability distribution with named parameters (sim/dist.h samples it).  Which
+ * parameters apply depends on the kind; the loader checks that exactly the needed ones are
+ * given and positive:
+ *   constant:    value                       (key .value)
+ *   exponential: mean                        (key .mean)
+ *   pareto:      shape (alpha > 1) and either scale (x_m) or mean
+ *   weibull:     shape (k) and either scale (lambda) or median
+ *   lognormal:   sigma and either median (= e^mu) or mean
+ * Time-valued parameters are durations (held in microseconds). */
+enum scenario_dist_kind {
+    SCENARIO_DIST_NONE,
+    SCENARIO_DIST_CONSTANT,
+    SCENARIO_DIST_EXPONENTIAL,
+    SCENARIO_DIST_PARETO,
+    SCENARIO_DIST_WEIBULL,
+    SCENARIO_DIST_LOGNORMAL,
+};
+struct scenario_dist {
+    enum scenario_dist_kind kind; /* .dist: constant|exponential|pareto|weibull|lognormal */
+    env_time value;               /* .value */
+    env_time mean;                /* .mean */
+    env_time scale;               /* .scale */
+    env_time median;              /* .median */
+    double shape;                 /* .shape */
+    double sigma;                 /* .sigma */
+};
+
+/* A scripted event (churn.events: a list of mappings). */
+enum scenario_event_action {
+    SCENARIO_EVENT_FAIL,        /* crash `fraction` of the live peers at once */
+    SCENARIO_EVENT_PARTITION,   /* split the network into `groups` groups (by peer index) */
+    SCENARIO_EVENT_HEAL,        /* remove the partition */
+    SCENARIO_EVENT_FLASH_CROWD, /* `peers` new peers join over `over` */
+};
+struct scenario_event {
+    env_time at;                        /* at: (required) */
+    enum scenario_event_action action;  /* action: fail | partition | heal | flash_crowd */
+    double fraction;                    /* fraction: (fail) in (0, 1] */
+    uint32_t groups;                    /* groups: (partition) >= 2 */
+    uint32_t peers;                     /* peers: (flash_crowd) >= 1 */
+    env_time over;                      /* over: (flash_crowd) 10s, joins spread uniformly */
+};
+
+/* An expectation (expect: metric: "OP NUMBER"), checked against summary.tsv at the end. */
+struct scenario_expect {
+    char *metric; /* a summary.tsv metric name */
+    char *op;     /* one of >=, <=, >, <, ==, != */
+    double value;
+    char *where;  /* "FILE:LINE:COLUMN" of the expectation, for messages */
+};
+
+/* One swept key (sweep: KEY: [V1, V2, ...]); keys are crossed in file order. */
+struct scenario_sweep {
+    char *key;        /* a dotted scenario key */
+    GPtrArray *values; /* char * strings, applied like --set KEY=VALUE */
+};
+
+enum scenario_churn_model { SCENARIO_CHURN_NONE, SCENARIO_CHURN_SESSIONS, SCENARIO_CHURN_TRACE };
+enum scenario_arrivals { SCENARIO_ARRIVALS_SYSTEM, SCENARIO_ARRIVALS_PER_PEER };
+enum scenario_popularity { SCENARIO_POPULARITY_UNIFORM, SCENARIO_POPULARITY_ZIPF };
 
 struct scenario {
     char *file;  /* path it was read from */
@@ -40,16 +106,45 @@ struct scenario {
         bool reactive;            /* overlay.reactive: true */
         env_time reliability_timer; /* overlay.reliability_timer: 3s */
     } overlay;
+    uint32_t seeds; /* seeds: 1; runs per sweep point with seeds seed, seed+1, ... */
     struct {
-        enum scenario_latency_model model; /* latency.model: constant | uniform */
+        enum scenario_latency_model model; /* latency.model: constant|uniform|coordinates|matrix */
         double ms;     /* latency.ms: 50 (constant, one-way) */
         double min_ms; /* latency.min_ms: 10 (uniform, per message) */
         double max_ms; /* latency.max_ms: 100 */
+        uint32_t dims;       /* latency.dims: 2 (coordinates: Euclidean dimensions) */
+        double side_ms;      /* latency.side_ms: 150 (coordinates: side of the cube, ms) */
+        double height_ms;    /* latency.height_ms: 10 (coordinates: mean access height, ms,
+                                exponential) */
+        char *matrix;        /* latency.matrix: "" (matrix: file of one-way ms, see docs) */
+        double jitter_ms;    /* latency.jitter_ms: 0 (added per message, exponential mean) */
     } latency;
     struct {
+        double loss;          /* network.loss: 0 (probability a datagram is lost) */
+        uint64_t upload_bps;  /* network.upload: 0 = unlimited ("1Mbit", "512kbit", bits/s) */
+        uint64_t download_bps; /* network.download: 0 = unlimited */
+        uint32_t queue_bytes; /* network.queue: 65536 (bytes per access-link queue) */
+    } network;
+    struct {
+        enum scenario_churn_model model; /* churn.model: none | sessions | trace */
+        struct scenario_dist session;    /* churn.session.*: time a peer stays up */
+        struct scenario_dist downtime;   /* churn.downtime.*: time a peer stays down */
+        char *trace;                     /* churn.trace: "" (file of "TIME PEER up|down") */
+        double graceful;                 /* churn.graceful: 0.5 (fraction of departures that
+                                            Leave; the rest crash) */
+        env_time start;                  /* churn.start: 0 (churn begins) */
+        GArray *events;                  /* churn.events: struct scenario_event, sorted by at */
+    } churn;
+    struct {
         env_time start;          /* workload.start: 10s; measurement starts here (warm-up) */
-        uint64_t lookups;        /* workload.lookups: 1000 total lookups (0 = none) */
-        double lookup_rate;      /* workload.lookup_rate: 100 per second, whole system, Poisson */
+        uint64_t lookups;        /* workload.lookups: 1000 total lookups (0 = no limit) */
+        double lookup_rate;      /* workload.lookup_rate: 100/s, Poisson (0 = no lookups) */
+        enum scenario_arrivals arrivals; /* workload.arrivals: system | per_peer: whether the
+                                            rates are for the whole system or each live peer */
+        enum scenario_popularity popularity; /* workload.popularity: uniform | zipf (keys) */
+        double zipf_alpha;       /* workload.zipf_alpha: 1.0 */
+        env_time refresh;        /* workload.refresh: 0 (owners re-store records this often;
+                                    0 = never) */
         uint64_t keys;           /* workload.keys: 0 = lookups pick random ids */
         uint64_t keys_per_peer;  /* workload.keys_per_peer: 0; when set, keys = peers * this */
         uint64_t records;        /* workload.records: 0 records stored by random peers at start */
@@ -59,11 +154,22 @@ struct scenario {
         double fetch_rate;       /* workload.fetch_rate: 100 per second */
     } workload;
     struct {
+        env_time interval;   /* metrics.interval: 10s (time-series step) */
+        GArray *snapshots;   /* metrics.snapshots: [] (env_time: overlay graph snapshots) */
+    } metrics;
+    struct {
         char *pcap;  /* output.pcap: "" (empty = none); file name inside the run folder */
+        bool plots;  /* output.plots: true (render gnuplot PNG/SVG when gnuplot exists) */
     } output;
+    GPtrArray *expect; /* expect: struct scenario_expect *, in file order */
+    GPtrArray *sweep;  /* sweep: struct scenario_sweep *, in file order */
 };
 
-/* Loads path and applies overrides ("key=value" strings, dotted keys, NULL-terminated or
+/* Rates are written "0.5/s", "30/min", "2/h" (a bare number is per second) and held per
+ * second; bandwidths "1Mbit", "512kbit", "10Gbit", "800bit" (also "kB", "MB" for bytes) held
+ * in bits per second; sizes "64KB", "1MB" or bytes.
+ *
+ * Loads path and applies overrides ("key=value" strings, dotted keys, NULL-terminated or
  * NULL).  Returns NULL and sets *err (domain SCENARIO_ERROR) on any problem. */
 struct scenario *scenario_load(const char *path, const char *const *overrides, GError **err);
 void scenario_free(struct scenario *s);

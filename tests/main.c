@@ -16,6 +16,13 @@ SUITE(test_node_tests)
 SUITE(test_engine_tests)
 SUITE(test_scenario_tests)
 SUITE(test_world_tests)
+SUITE(test_dist_tests)
+SUITE(test_underlay_tests)
+SUITE(test_churn_tests)
+SUITE(test_graph_tests)
+SUITE(test_sweep_tests)
+SUITE(test_expect_tests)
+SUITE(test_plot_tests)
 #undef SUITE
 
 struct suite_ref {
@@ -29,7 +36,10 @@ int main(int argc, char **argv)
         {"id", test_id_tests},         {"wire", test_wire_tests},
         {"storage", test_storage_tests}, {"node", test_node_tests},
         {"engine", test_engine_tests}, {"scenario", test_scenario_tests},
-        {"world", test_world_tests},
+        {"world", test_world_tests},   {"dist", test_dist_tests},
+        {"underlay", test_underlay_tests}, {"churn", test_churn_tests},
+        {"graph", test_graph_tests},   {"sweep", test_sweep_tests},
+        {"expect", test_expect_tests}, {"plot", test_plot_tests},
     };
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
