@@ -492,6 +492,7 @@ static void txn_finish(struct node *n, struct txn *t, int status, const struct w
     g_ptr_array_remove_index_fast(n->txns, i);
     node_txn_fn done = t->done;
     void *arg = t->arg;
+    n->finishing_transmissions = t->transmissions;
     txn_free(t);
     if (done)
         done(n, arg, status, resp);
@@ -917,6 +918,7 @@ static void report(struct node *n, struct op *op, int status, const struct wire_
                                      : ENV_EV_FETCH_DONE;
     ev.latency = env_now(&n->env) - op->started;
     ev.responder = n->self;
+    ev.retransmits = n->finishing_transmissions ? n->finishing_transmissions - 1 : 0;
     if (resp) {
         ev.hops = resp->h.n_via;
         if (resp->h.n_via > 0)

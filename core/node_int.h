@@ -49,6 +49,7 @@ struct node {
     bool have_client_peer;
     struct env_addr client_peer; /* clients: the peer everything goes through */
     struct node_stats stats;
+    unsigned finishing_transmissions; /* transmissions of the transaction being completed */
 };
 
 /* Completion of a request this node originated.  arg, when not NULL, must be g_malloc'd:

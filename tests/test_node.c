@@ -150,6 +150,7 @@ static void test_retransmission(void)
     CU_ASSERT_EQUAL(ev->status, NODE_OK);
     CU_ASSERT_TRUE(ev->latency >= 3 * ENV_S); /* one overlay-reliability-timer */
     CU_ASSERT_EQUAL(node_get_stats(r.h[from]->node)->retransmissions, 1);
+    CU_ASSERT_EQUAL(ev->retransmits, 1);
     ring_free(&r);
 }
 
