@@ -24,7 +24,9 @@
  * RouteQuery(send_update) (§10.8); invalid finger slots are searched every ping_interval with
  * the RFC's exponentially weighted choice (Alternative 1), by an Attach to a random id in
  * the slot.  Leaving (§10.9): Leave with ChordLeaveData to every neighbour.
- * Partition detection (§10.7.4.4) is not implemented yet.
+ * Partition detection (§10.7.4.4): every partition_interval a peer Pings the id after its own
+ * through one of its configured bootstrap peers and Attaches to a responder that is not its
+ * successor, which merges two rings once a partition heals.
  */
 #include <string.h>
 
@@ -64,7 +66,8 @@ struct chord {
     uint8_t n_pred, n_succ;
     uint8_t n_fingers, cap_fingers;
     struct finger *fingers; /* sorted by slot */
-    env_timer update_timer, finger_timer, reactive_timer, join_timer;
+    env_timer update_timer, finger_timer, reactive_timer, join_timer, partition_timer;
+    unsigned partition_round; /* which bootstrap the next partition check goes through */
     /* Joining state. */
     bool have_ap;
     struct node_peer ap;
@@ -684,6 +687,7 @@ static void chord_on_request(struct topology *t, const struct wire_message *m)
 
 static void stabilize(void *arg);
 static void refresh_fingers(void *arg);
+static void check_partition(void *arg);
 
 static env_time jitter(struct chord *c, env_time period)
 {
@@ -698,6 +702,47 @@ static void start_timers(struct chord *c)
     if (!c->finger_timer && n->cfg.ping_interval)
         c->finger_timer = env_timer_start(&n->env, jitter(c, n->cfg.ping_interval),
                                           refresh_fingers, c);
+    if (!c->partition_timer && n->cfg.partition_interval && n->cfg.n_bootstraps)
+        c->partition_timer = env_timer_start(&n->env, jitter(c, n->cfg.partition_interval),
+                                             check_partition, c);
+}
+
+/* §10.7.4.4: the answer to a Ping for our successor position, routed by a bootstrap peer.
+ * A responder we do not have as successor means the overlay the bootstrap sees is not
+ * ours (a partition healed, or our successor is stale): Attach to it through the same
+ * bootstrap with send_update, so both rings learn of each other and merge through their
+ * Updates. */
+static void partition_answer(struct node *n, void *arg, int status, const struct wire_message *resp)
+{
+    struct env_addr *via = arg;
+    struct chord *c = (struct chord *)n->topo;
+    struct id responder;
+    if (status == NODE_OK && node_routes(n) && resp->h.n_via > 0 &&
+        wire_dest_id(&resp->h.via[0], &responder) == 0 && !id_eq(&responder, SELF(c)) &&
+        !(c->n_succ && id_eq(&responder, &c->succ[0].id)) && !node_conn_find(n, &responder))
+        node_attach_bootstrap(n, &responder, via, NULL, NULL);
+    g_free(via);
+}
+
+static void check_partition(void *arg)
+{
+    struct chord *c = arg;
+    struct node *n = N(c);
+    c->partition_timer = 0;
+    if (!node_routes(n))
+        return;
+    const struct env_addr *b = &n->cfg.bootstraps[c->partition_round++ % n->cfg.n_bootstraps];
+    if (!env_addr_eq(b, &n->addr)) {
+        struct id one = {0, 1};
+        struct node_dest d = {WIRE_DEST_RESOURCE, id_add(SELF(c), &one)};
+        GByteArray *body = g_byte_array_new();
+        struct wire_ping_req ping = {{NULL, 0}};
+        wire_encode_ping_req(body, &ping);
+        node_request(n, &d, 1, WIRE_PING_REQ, body, b, partition_answer,
+                     g_memdup2(b, sizeof *b));
+        g_byte_array_free(body, TRUE);
+    }
+    start_timers(c);
 }
 
 static void stabilize(void *arg)
@@ -942,6 +987,7 @@ static void chord_destroy(struct topology *t)
     env_timer_stop(&n->env, c->finger_timer);
     env_timer_stop(&n->env, c->reactive_timer);
     env_timer_stop(&n->env, c->join_timer);
+    env_timer_stop(&n->env, c->partition_timer);
     g_free(c->fingers);
     g_free(c->succ); /* pred shares the allocation */
     g_free(c);

@@ -80,6 +80,7 @@ void node_config_default(struct node_config *c)
     c->reactive = true;
     c->client = false;
     c->max_value_size = 64 * 1024;
+    c->partition_interval = 120 * ENV_S;
 }
 
 int node_kind_model(uint32_t kind, void *unused)
@@ -1121,6 +1122,8 @@ int node_join(struct node *n, const struct env_addr *bootstrap)
         return NODE_E_STATE;
     n->state = NODE_JOINING;
     n->started = env_now(&n->env);
+    if (bootstrap && n->cfg.n_bootstraps == 0)
+        n->cfg.bootstraps[n->cfg.n_bootstraps++] = *bootstrap;
     return n->topo->ops->join(n->topo, bootstrap);
 }
 

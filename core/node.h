@@ -41,6 +41,8 @@ enum {
 /* Data model of a known kind (enum wire_model), 0 when unknown.  Fits wire_model_fn. */
 int node_kind_model(uint32_t kind, void *unused);
 
+#define NODE_MAX_BOOTSTRAPS 4
+
 struct node_config {
     uint32_t overlay;            /* id_overlay_hash(overlay name) */
     uint8_t initial_ttl;         /* 100 (§6.3.2) */
@@ -58,6 +60,13 @@ struct node_config {
     bool reactive;               /* chord-reactive (§10): Update at once on a change */
     bool client;                 /* a client (§4.2): neither routes nor stores */
     uint32_t max_value_size;     /* largest value accepted by Store, bytes */
+    /* Bootstrap peers (§11.4) kept for partition detection (§10.7.4.4): every
+     * partition_interval a joined peer Pings its own successor position through one of
+     * them and Attaches to a responder it did not know.  node_join() adds its bootstrap
+     * address when the list is empty.  0 bootstraps or interval 0: no detection. */
+    struct env_addr bootstraps[NODE_MAX_BOOTSTRAPS];
+    unsigned n_bootstraps;
+    env_time partition_interval; /* 120 s */
 };
 /* Fills c with RFC 6940's defaults, except update_interval 60 s and ping_interval 60 s
  * (RFC defaults 600 s and 3600 s suit deployments, not minutes-long simulations). */

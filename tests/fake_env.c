@@ -20,6 +20,7 @@ struct fake_net {
     env_time now, latency;
     uint64_t seq, next_handle, datagrams;
     unsigned drop_next;
+    unsigned groups;
     GList *events; /* sorted by (at, seq) */
     GPtrArray *hosts;
 };
@@ -66,6 +67,8 @@ static void f_send(void *ctx, const struct env_addr *to, const uint8_t *buf, siz
     }
     struct fake_host *dst = host_by_addr(net, to);
     if (!dst)
+        return;
+    if (net->groups > 1 && (h->addr.ip % net->groups) != (dst->addr.ip % net->groups))
         return;
     struct fake_ev *ev = g_new0(struct fake_ev, 1);
     ev->at = net->now + net->latency;
@@ -205,6 +208,11 @@ void fake_net_run_until(struct fake_net *net, env_time until)
     }
     if (until > net->now)
         net->now = until;
+}
+
+void fake_net_partition(struct fake_net *net, unsigned groups)
+{
+    net->groups = groups;
 }
 
 void fake_net_drop_next(struct fake_net *net, unsigned n)

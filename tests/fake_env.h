@@ -38,6 +38,9 @@ env_time fake_net_now(const struct fake_net *net);
 void fake_net_run_until(struct fake_net *net, env_time until);
 /* Drop the next n datagrams sent anywhere (to test retransmission). */
 void fake_net_drop_next(struct fake_net *net, unsigned n);
+/* Splits the hosts into `groups` groups by index (host i in group i mod groups); datagrams
+ * between groups are lost.  0 or 1 heals. */
+void fake_net_partition(struct fake_net *net, unsigned groups);
 /* Pending timers (for teardown checks). */
 size_t fake_net_pending_timers(const struct fake_net *net);
 /* Datagrams sent so far. */

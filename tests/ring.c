@@ -14,6 +14,7 @@ struct node *mk_node(struct ring *r, unsigned i)
     node_config_default(&cfg);
     cfg.update_interval = 10 * ENV_S;
     cfg.ping_interval = 10 * ENV_S;
+    cfg.partition_interval = 20 * ENV_S;
     char name[32];
     snprintf(name, sizeof name, "node-%u", i);
     struct id id = id_hash(name, strlen(name));

@@ -222,7 +222,24 @@ static void test_install_ring(void)
     ring_free(&r);
 }
 
+/* Two halves that lost each other during a partition merge again after it heals, through
+ * the partition check of §10.7.4.4 (a Ping for the own successor via a bootstrap peer). */
+static void test_partition_heals(void)
+{
+    struct ring r;
+    ring_build(&r, 12);
+    fake_net_partition(r.net, 2);
+    fake_net_run_until(r.net, fake_net_now(r.net) + 60 * ENV_S);
+    /* Each half has become a ring of its own: some lookups now answer wrongly. */
+    CU_ASSERT_TRUE(lookup_failures(&r, 24) > 0);
+    fake_net_partition(r.net, 0);
+    fake_net_run_until(r.net, fake_net_now(r.net) + 180 * ENV_S);
+    CU_ASSERT_EQUAL(lookup_failures(&r, 48), 0);
+    ring_free(&r);
+}
+
 CU_TestInfo test_node_tests[] = {
+    {"a partitioned overlay merges after the partition heals", test_partition_heals},
     {"a lone peer answers everything with 0 hops", test_alone},
     {"12 peers join through the protocol and route to the responsible peer", test_join_and_route},
     {"store, fetch, generation counters, 2 replicas", test_store_fetch_replicas},
