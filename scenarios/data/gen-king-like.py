@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""gen-king-like.py — writes a SYNTHETIC "King-like" one-way latency matrix for the matrix
+underlay model (latency.model: matrix; format in sim/underlay.h and docs/underlay.md).
+
+This is not the King data set (Gummadi, Saroiu and Gribble, "King: Estimating Latency between
+Arbitrary Internet End Hosts", IMW 2002), which is not available offline.  It imitates its
+broad shape: hosts clustered in regions (continents and coasts), one-way delays whose median
+is about 70 ms, a heavy upper tail to about 300 ms, and routing detours that break the
+triangle inequality as measured Internet delays do.
+
+Model, per host h in region r(h):
+  position p(h): uniform in a disc of radius R[r] (ms) around the region's centre;
+  access a(h):   log-normal, median 1.5 ms, sigma 1.0, capped at 30 ms (a few slow links);
+and per unordered pair {i, j}:
+  core(i, j) = BASE[r(i)][r(j)] + |p(i) - p(j)|            (BASE: typical one-way ms)
+  detour     = log-normal, median 1.05, sigma 0.15         (route inflation, symmetric)
+  latency    = core * detour + a(i) + a(j), rounded to 0.1 ms;  latency(i, i) = 0.
+The matrix is symmetric.  Python's random.Random with a fixed seed makes the output
+byte-identical on every run.
+
+Usage: python3 scenarios/data/gen-king-like.py [HOSTS [SEED]] > scenarios/data/king-like-256.txt
+Statistics of the result are printed on stderr (and as comments in the file).
+"""
+import math
+import random
+import sys
+
+# region: (share of the hosts, disc radius in ms).  King's DNS servers were mostly in North
+# America and Europe; the shares follow that bias.
+REGIONS = [
+    ("na-east", 0.28, 8.0),
+    ("na-west", 0.14, 7.0),
+    ("europe", 0.30, 9.0),
+    ("east-asia", 0.16, 14.0),
+    ("south-america", 0.06, 10.0),
+    ("oceania", 0.06, 8.0),
+]
+
+# Typical one-way delay between region centres, ms (half of common inter-continental RTTs).
+BASE = {
+    ("na-east", "na-west"): 32,
+    ("na-east", "europe"): 42,
+    ("na-east", "east-asia"): 95,
+    ("na-east", "south-america"): 62,
+    ("na-east", "oceania"): 100,
+    ("na-west", "europe"): 70,
+    ("na-west", "east-asia"): 60,
+    ("na-west", "south-america"): 85,
+    ("na-west", "oceania"): 78,
+    ("europe", "east-asia"): 115,
+    ("europe", "south-america"): 105,
+    ("europe", "oceania"): 150,
+    ("east-asia", "south-america"): 155,
+    ("east-asia", "oceania"): 62,
+    ("south-america", "oceania"): 150,
+}
+
+
+def base(r1, r2):
+    if r1 == r2:
+        return 0.0
+    return float(BASE.get((r1, r2), BASE.get((r2, r1))))
+
+
+def assign_regions(hosts):
+    """Region names for every host: shares rounded, remainder to the largest region."""
+    names = []
+    for name, share, _ in REGIONS:
+        names += [name] * int(round(share * hosts))
+    names = names[:hosts]
+    while len(names) < hosts:
+        names.append(REGIONS[0][0])
+    return names
+
+
+def generate(hosts, seed):
+    rng = random.Random(seed)
+    radius = {name: r for name, _, r in REGIONS}
+    region = assign_regions(hosts)
+    rng.shuffle(region)
+    pos = []
+    access = []
+    for h in range(hosts):
+        # uniform in a disc: sqrt of a uniform for the radius
+        rho = radius[region[h]] * math.sqrt(rng.random())
+        theta = 2 * math.pi * rng.random()
+        pos.append((rho * math.cos(theta), rho * math.sin(theta)))
+        access.append(min(30.0, rng.lognormvariate(math.log(1.5), 1.0)))
+    m = [[0.0] * hosts for _ in range(hosts)]
+    for i in range(hosts):
+        for j in range(i + 1, hosts):
+            core = base(region[i], region[j]) + math.dist(pos[i], pos[j])
+            detour = rng.lognormvariate(math.log(1.05), 0.15)
+            v = round(core * detour + access[i] + access[j], 1)
+            m[i][j] = m[j][i] = v
+    return region, m
+
+
+def quantile(sorted_values, q):
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+def statistics(m):
+    n = len(m)
+    v = sorted(m[i][j] for i in range(n) for j in range(n) if i != j)
+    violations = 0
+    checked = 0
+    rng = random.Random(1)
+    for _ in range(20000):
+        a, b, c = rng.sample(range(n), 3)
+        checked += 1
+        violations += m[a][c] > m[a][b] + m[b][c]
+    return [
+        ("pairs", len(v)),
+        ("min_ms", v[0]),
+        ("p10_ms", quantile(v, 0.10)),
+        ("median_ms", quantile(v, 0.50)),
+        ("mean_ms", round(sum(v) / len(v), 1)),
+        ("p90_ms", quantile(v, 0.90)),
+        ("p99_ms", quantile(v, 0.99)),
+        ("max_ms", v[-1]),
+        ("triangle_violations", "%.1f%%" % (100.0 * violations / checked)),
+    ]
+
+
+def main(argv):
+    hosts = int(argv[1]) if len(argv) > 1 else 256
+    seed = int(argv[2]) if len(argv) > 2 else 20240601
+    region, m = generate(hosts, seed)
+    stats = statistics(m)
+    out = sys.stdout
+    out.write("# king-like-%d.txt — SYNTHETIC one-way latency matrix, milliseconds.\n" % hosts)
+    out.write("# Not the King data set: generated by scenarios/data/gen-king-like.py %d %d\n"
+              % (hosts, seed))
+    out.write("# (model in that script and docs/underlay.md).  Row = sender, column = receiver;\n")
+    out.write("# symmetric, 0 on the diagonal.  Peer i of a scenario uses host i mod %d.\n" % hosts)
+    counts = {name: region.count(name) for name, _, _ in REGIONS}
+    out.write("# hosts per region: %s\n"
+              % ", ".join("%s %d" % (k, counts[k]) for k, _, _ in REGIONS))
+    out.write("# statistics over the off-diagonal entries: %s\n"
+              % ", ".join("%s %s" % kv for kv in stats))
+    out.write("%d\n" % hosts)
+    for row in m:
+        out.write(" ".join("%.1f" % x for x in row))
+        out.write("\n")
+    for k, v in stats:
+        sys.stderr.write("%s\t%s\n" % (k, v))
+
+
+if __name__ == "__main__":
+    main(sys.argv)
