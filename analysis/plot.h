@@ -4,7 +4,7 @@
  * hop-count histogram (hops.tsv), the latency CDF (latency_cdf.tsv), success and alive peers
  * over time (timeseries.tsv); for a sweep (runs.tsv, aggregate.tsv) each metric against the
  * swept parameter, one line per variant with 95 % confidence intervals.  The gnuplot scripts
- * are kept next to the figures (plots/*.gp) so a user can restyle them.  When gnuplot is not
+ * are kept next to the figures (plots/NAME.gp) so a user can restyle them.  When gnuplot is not
  * installed, plot functions say so and return FALSE without failing the run.
  */
 #ifndef P2PSIP_ANALYSIS_PLOT_H

@@ -58,6 +58,11 @@ static void route_out(struct node *n, struct wire_header *h, const uint8_t *msg,
 static void deliver_local(struct node *n, const struct wire_header *h, const uint8_t *msg,
                           size_t len, size_t hdr_len);
 static void txn_transmit(struct txn *t);
+static void attach_done(struct node *n, void *arg, int status, const struct wire_message *resp);
+struct attach_ctx {
+    node_attach_fn cb;
+    void *arg;
+};
 
 /* ---- configuration and kinds ------------------------------------------------------------ */
 
@@ -137,7 +142,11 @@ void node_free(struct node *n)
         return;
     for (guint i = 0; i < n->txns->len; i++) {
         struct txn *t = n->txns->pdata[i];
-        g_free(t->arg); /* a pending request's arg is g_malloc'd memory (node_int.h) */
+        /* A pending request's arg is g_malloc'd memory (node_int.h); an Attach's wraps the
+         * caller's own. */
+        if (t->done == attach_done && t->arg)
+            g_free(((struct attach_ctx *)t->arg)->arg);
+        g_free(t->arg);
         txn_free(t);
     }
     g_ptr_array_free(n->txns, TRUE);
@@ -710,11 +719,6 @@ static void on_attach(struct node *n, const struct wire_message *m)
     if (n->topo && a.send_update)
         n->topo->ops->send_update(n->topo, &origin);
 }
-
-struct attach_ctx {
-    node_attach_fn cb;
-    void *arg;
-};
 
 static void attach_done(struct node *n, void *arg, int status, const struct wire_message *resp)
 {

@@ -1,16 +1,18 @@
 /* world.c — the simulated world (world.h): virtual peers on one discrete-event engine, the
- * underlay, the oracle, the workload and the metrics.
+ * underlay, churn, the oracle, the workload, the metrics and their result files.
  *
  * The oracle follows CHORD-RELOAD, RFC 6940 §10.1 (a peer is responsible for the keys in
  * (predecessor, self]); the instant ring's fingers follow §10.3 (finger i points at the
- * successor of self + 2^(128-i)); the workload and the path-length metric follow Stoica et
- * al., "Chord: A Scalable Peer-to-peer Lookup Service", SIGCOMM 2001, §6.3 (random keys,
- * path length of each lookup).
+ * successor of self + 2^(128-i)); a peer that comes up joins by §10.5 and a graceful
+ * departure leaves by §10.9; the workload and the path-length metric follow Stoica et al.,
+ * "Chord: A Scalable Peer-to-peer Lookup Service", SIGCOMM 2001, §6.3 (random keys, path
+ * length of each lookup), and the churn metrics those of §6.4–6.5 (lookup failures while
+ * peers come and go).  Zipf key popularity is the usual p(rank r) ∝ 1 / r^alpha.
  *
- * Memory: a peer costs a struct world_peer (56 bytes) and an oracle slot (24 bytes) here,
- * plus its node in the core.  The env is not stored per peer: node_new copies it, and its
- * ops table is one static const shared by every peer.  Messages in flight cost one g_malloc
- * each (header and bytes together), linked so that world_free can release what is pending.
+ * Memory: a peer slot costs a struct world_peer (80 bytes) and, while joined, an oracle slot
+ * (24 bytes, in chunks of at most 512), plus its node in the core while it is up.  The env
+ * is not stored per peer: node_new copies it, and its ops table is one static const shared by
+ * every peer.  Datagrams in flight are carved from 64 KB blocks (see struct world_block).
  */
 #include "world.h"
 
@@ -18,29 +20,50 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../analysis/graph.h"
 #include "../core/node.h"
 #include "../core/wire.h"
+#include "churn.h"
 #include "engine.h"
 #include "pcap.h"
+#include "underlay.h"
 
-/* Random streams of the run seed beyond the peers' own (peer i uses stream i). */
+/* Random streams of the run seed beyond the peers' own (peer i uses stream i).  The churn
+ * module and the underlay derive their streams from the seed themselves. */
 #define WORLD_STREAM_IDS ((uint64_t)1 << 32)
 #define WORLD_STREAM_JOIN (((uint64_t)1 << 32) + 1)
 #define WORLD_STREAM_WORKLOAD (((uint64_t)1 << 32) + 2)
 
-/* Cookies tell the workload's requests apart: the top two bits carry the kind of request. */
-#define WORLD_TAG_SHIFT 62
-enum { WORLD_TAG_NONE, WORLD_TAG_LOOKUP, WORLD_TAG_STORE, WORLD_TAG_FETCH };
+/* Cookies tell the workload's requests apart: the top four bits carry the kind of request;
+ * a lookup also carries the oracle's answer when it was issued (peer index + 1, 0 for none)
+ * in the next 24 bits, and every request a sequence number or record index in the low 36. */
+#define WORLD_TAG_SHIFT 60
+#define WORLD_WHO_SHIFT 36
+#define WORLD_WHO_MASK UINT64_C(0xffffff)
+#define WORLD_SEQ_MASK ((UINT64_C(1) << WORLD_WHO_SHIFT) - 1)
+enum { WORLD_TAG_NONE, WORLD_TAG_LOOKUP, WORLD_TAG_STORE, WORLD_TAG_FETCH, WORLD_TAG_REFRESH };
 
 #define WORLD_FINGERS_MAX 128
+#define WORLD_NO_PEER UINT32_MAX
+/* Records-lost probe: besides the responsible peer and its `replicas` successors, this many
+ * further successors are asked (a replica can sit one or two places further while the ring
+ * repairs itself after a join or a crash). */
+#define WORLD_LOST_PROBE_EXTRA 3
+/* Graph snapshots: mean shortest path sampled from at most this many sources. */
+#define WORLD_GRAPH_SOURCES 500
+/* Oracle chunk size (slots); see the oracle section. */
+#define WORLD_CHUNK 512
 
 struct world_peer {
     struct world *w;
-    struct node *node;
+    struct node *node;  /* NULL while down (and after a graceful leave has gone out) */
     struct sim_rng rng; /* stream = index */
+    struct id id;       /* kept across sessions: a rejoin has the same Node-ID */
+    sim_handle linger;  /* pending free of a node that left gracefully */
     uint32_t index;
-    bool alive;  /* receives datagrams */
-    bool joined; /* in the oracle */
+    bool up;          /* started and not departed: receives datagrams */
+    bool joined;      /* in the oracle */
+    bool join_called; /* node_join was called on the current node */
 };
 
 /* An oracle entry: a joined peer's Node-ID. */
@@ -49,46 +72,119 @@ struct world_slot {
     uint32_t index;
 };
 
-/* A datagram in flight: one allocation, header and bytes. */
-struct world_msg {
-    struct world_msg *prev, *next;
+/* The oracle: the joined peers sorted by Node-ID, as a list of chunks of at most WORLD_CHUNK
+ * slots (never empty) with the number of slots before each chunk.  Lookups by key are two
+ * binary searches, by rank one; a join or departure moves at most one chunk's slots and
+ * updates one counter per chunk.  A flat sorted array would move N/2 slots per change: fine
+ * at 10^5 peers, 12 MB per change at 10^6 with a thousand changes per simulated second;
+ * chunks keep that at 6 KB plus N/WORLD_CHUNK counters. */
+struct world_chunk {
+    uint32_t n;
+    struct world_slot s[WORLD_CHUNK];
+};
+struct world_oracle {
+    struct world_chunk **chunk;
+    uint32_t *before; /* slots in the chunks before chunk i */
+    uint32_t n_chunks, cap;
+    uint32_t n;
+};
+
+/* Datagrams in flight live in blocks carved in order (a bump allocator).  A block is freed
+ * when its last datagram has been delivered and it is no longer the one being carved (or
+ * carved again from the start when it is); datagrams arrive within seconds, so few blocks
+ * are alive at once, and world_free frees those still holding some.  This saves a malloc
+ * and a free per datagram and keeps delivery from touching anything but the datagram and
+ * its block's header. */
+#define WORLD_BLOCK_BYTES (64 * 1024)
+struct world_block {
+    struct world_block *prev, *next; /* every live block */
     struct world *w;
-    struct env_addr to;
-    uint32_t from;
+    size_t used, size;
+    uint64_t live; /* datagrams not yet delivered */
+    uint8_t data[];
+};
+
+/* A datagram in flight, header and bytes together, 8-byte aligned inside its block. */
+struct world_msg {
+    struct world_block *block;
+    uint32_t to, from; /* peer indexes */
     uint32_t len;
     uint8_t bytes[];
+};
+
+/* A workload record: who stored it first (and refreshes it) and until when it lives. */
+struct world_record {
+    struct world *w;
+    struct id res;
+    env_time expires; /* issue time of the last successful store + lifetime */
+    uint32_t owner;   /* WORLD_NO_PEER when the first store had no peer to go through */
+    bool stored;      /* a store succeeded at least once */
+};
+
+/* Key popularity: the cumulative distribution over ranks 0..n-1, sampled by binary search. */
+struct world_zipf {
+    double *cdf;
+    uint64_t n;
+};
+
+/* What the current time-series window has seen. */
+struct world_window {
+    uint64_t lookups, correct, answered, hops, latency_us, bytes;
 };
 
 struct world {
     const struct scenario *sc;
     struct sim_engine *engine;
+    struct underlay *underlay;
+    struct churn *churn;
     bool verbose;
+    char *out_dir;
     struct pcap_writer *pcap;
     struct node_config cfg;
 
-    uint32_t n_peers;
+    uint32_t n_peers; /* slots */
     struct world_peer *peers;
-    struct world_slot *oracle; /* joined peers sorted by Node-ID; capacity n_peers */
-    uint32_t n_oracle;
+    struct world_oracle oracle;
+    uint32_t n_alive;
+    int64_t first_joiner; /* the peer that started the overlay, -1 before */
 
-    struct world_msg *in_flight; /* doubly linked list head */
-    env_time latency_const;
-    env_time latency_min, latency_span;
+    /* Live peer-microseconds (the integral of n_alive), whole run and measured window. */
+    env_time alive_since;
+    uint64_t alive_us, alive_us_measured;
+
+    struct world_block *blocks; /* every block holding datagrams, and the current one */
+    struct world_block *cur;    /* the block being carved */
 
     struct sim_rng join_rng;
     uint32_t next_join;
 
     struct sim_rng wl_rng;
     uint64_t n_keys;
-    uint8_t *value;          /* the records' value bytes (value_size of them) */
-    GArray *stored;          /* uint32_t indices of records stored successfully */
-    uint64_t records_issued; /* stores issued so far */
+    struct world_zipf key_zipf, record_zipf;
+    uint8_t *value; /* the records' value bytes (value_size of them) */
+    GArray *stored; /* uint32_t indices of records stored successfully */
+    struct world_record *records;
+    uint64_t records_issued; /* first stores issued so far */
     uint64_t fetches_issued;
+
+    struct world_window win;
+    uint64_t alive_us_tick; /* alive_us at the last time-series step */
+    GArray *series;         /* struct world_sample */
+
+    GArray *snapshot_times; /* env_time, sorted */
+    guint next_snapshot;
+    GError *snapshot_error; /* the first failed snapshot */
 
     struct world_metrics m;
 };
 
 /* ---- small helpers ------------------------------------------------------------------------ */
+
+static int world_time_cmp(const void *a, const void *b)
+{
+    env_time x = *(const env_time *)a, y = *(const env_time *)b;
+    return x < y ? -1 : x > y;
+}
 
 struct env_addr world_addr(uint32_t index)
 {
@@ -96,18 +192,13 @@ struct env_addr world_addr(uint32_t index)
     return a;
 }
 
-/* Index of the peer at addr, or -1 when no peer has that address. */
+/* Index of the peer at addr, or -1 when no peer slot has that address. */
 static int64_t world_index_of(const struct world *w, const struct env_addr *addr)
 {
     if (addr->port != WORLD_PORT || addr->ip <= WORLD_IP_BASE)
         return -1;
     uint64_t i = (uint64_t)addr->ip - WORLD_IP_BASE - 1;
     return i < w->n_peers ? (int64_t)i : -1;
-}
-
-static env_time world_ms(double ms)
-{
-    return ms <= 0 ? 0 : (env_time)llround(ms * 1000.0);
 }
 
 static struct id world_random_id(struct sim_rng *r)
@@ -125,9 +216,21 @@ static struct id world_named_id(const char *prefix, uint64_t i)
     return id_hash(name, (size_t)len);
 }
 
-static uint64_t world_cookie(unsigned tag, uint64_t seq)
+struct id world_record_id(uint64_t i)
 {
-    return ((uint64_t)tag << WORLD_TAG_SHIFT) | seq;
+    return world_named_id("record", i);
+}
+
+struct id world_key_id(uint64_t r)
+{
+    return world_named_id("key", r);
+}
+
+static uint64_t world_cookie(unsigned tag, int64_t who, uint64_t seq)
+{
+    uint64_t w = who >= 0 ? (uint64_t)who + 1 : 0;
+    return ((uint64_t)tag << WORLD_TAG_SHIFT) | ((w & WORLD_WHO_MASK) << WORLD_WHO_SHIFT) |
+           (seq & WORLD_SEQ_MASK);
 }
 
 size_t world_rank(size_t n, double p)
@@ -153,13 +256,13 @@ static int world_slot_cmp(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* Position of the first slot whose id is >= k (n_oracle when every id is smaller). */
-static uint32_t world_lower_bound(const struct world *w, const struct id *k)
+/* First slot of chunk c whose id is >= k (c->n when none). */
+static uint32_t oracle_chunk_lower(const struct world_chunk *c, const struct id *k)
 {
-    uint32_t lo = 0, hi = w->n_oracle;
+    uint32_t lo = 0, hi = c->n;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (id_cmp(&w->oracle[mid].id, k) < 0)
+        if (id_cmp(&c->s[mid].id, k) < 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -167,41 +270,262 @@ static uint32_t world_lower_bound(const struct world *w, const struct id *k)
     return lo;
 }
 
-/* Position of the slot responsible for k: the first id >= k, wrapping to the smallest. */
+/* First chunk whose last id is >= k (n_chunks when none). */
+static uint32_t oracle_chunk_of(const struct world_oracle *o, const struct id *k)
+{
+    uint32_t lo = 0, hi = o->n_chunks;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const struct world_chunk *c = o->chunk[mid];
+        if (id_cmp(&c->s[c->n - 1].id, k) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Rank of the first slot whose id is >= k (o->n when every id is smaller). */
+static uint32_t oracle_lower_bound(const struct world_oracle *o, const struct id *k)
+{
+    uint32_t c = oracle_chunk_of(o, k);
+    if (c == o->n_chunks)
+        return o->n;
+    return o->before[c] + oracle_chunk_lower(o->chunk[c], k);
+}
+
+/* The slot of rank r (0 <= r < o->n). */
+static const struct world_slot *oracle_at(const struct world_oracle *o, uint32_t r)
+{
+    g_assert(r < o->n);
+    uint32_t lo = 0, hi = o->n_chunks; /* first chunk with before > r */
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (o->before[mid] <= r)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    uint32_t c = lo - 1;
+    return &o->chunk[c]->s[r - o->before[c]];
+}
+
+/* Puts chunk ch at position at of the chunk list; before[at] is left for the caller. */
+static void oracle_insert_chunk(struct world_oracle *o, uint32_t at, struct world_chunk *ch)
+{
+    if (o->n_chunks == o->cap) {
+        o->cap = o->cap ? 2 * o->cap : 16;
+        o->chunk = g_renew(struct world_chunk *, o->chunk, o->cap);
+        o->before = g_renew(uint32_t, o->before, o->cap);
+    }
+    memmove(&o->chunk[at + 1], &o->chunk[at], (o->n_chunks - at) * sizeof *o->chunk);
+    memmove(&o->before[at + 1], &o->before[at], (o->n_chunks - at) * sizeof *o->before);
+    o->chunk[at] = ch;
+    o->n_chunks++;
+}
+
+static void oracle_insert(struct world_oracle *o, const struct world_slot *s)
+{
+    if (o->n_chunks == 0) {
+        struct world_chunk *ch = g_new(struct world_chunk, 1);
+        ch->n = 1;
+        ch->s[0] = *s;
+        oracle_insert_chunk(o, 0, ch);
+        o->before[0] = 0;
+        o->n = 1;
+        return;
+    }
+    uint32_t c = oracle_chunk_of(o, &s->id);
+    if (c == o->n_chunks)
+        c--;
+    struct world_chunk *ch = o->chunk[c];
+    if (ch->n == WORLD_CHUNK) {
+        uint32_t half = WORLD_CHUNK / 2;
+        struct world_chunk *right = g_new(struct world_chunk, 1);
+        right->n = WORLD_CHUNK - half;
+        memcpy(right->s, &ch->s[half], right->n * sizeof *right->s);
+        ch->n = half;
+        oracle_insert_chunk(o, c + 1, right);
+        o->before[c + 1] = o->before[c] + half;
+        if (id_cmp(&s->id, &ch->s[half - 1].id) > 0) {
+            c++;
+            ch = right;
+        }
+    }
+    uint32_t pos = oracle_chunk_lower(ch, &s->id);
+    g_assert(pos == ch->n || !id_eq(&ch->s[pos].id, &s->id));
+    memmove(&ch->s[pos + 1], &ch->s[pos], (ch->n - pos) * sizeof *ch->s);
+    ch->s[pos] = *s;
+    ch->n++;
+    for (uint32_t i = c + 1; i < o->n_chunks; i++)
+        o->before[i]++;
+    o->n++;
+}
+
+static void oracle_remove(struct world_oracle *o, const struct id *id)
+{
+    uint32_t c = oracle_chunk_of(o, id);
+    g_assert(c < o->n_chunks);
+    struct world_chunk *ch = o->chunk[c];
+    uint32_t pos = oracle_chunk_lower(ch, id);
+    g_assert(pos < ch->n && id_eq(&ch->s[pos].id, id));
+    memmove(&ch->s[pos], &ch->s[pos + 1], (ch->n - pos - 1) * sizeof *ch->s);
+    ch->n--;
+    o->n--;
+    for (uint32_t i = c + 1; i < o->n_chunks; i++)
+        o->before[i]--;
+    if (ch->n == 0) {
+        g_free(ch);
+        memmove(&o->chunk[c], &o->chunk[c + 1], (o->n_chunks - c - 1) * sizeof *o->chunk);
+        memmove(&o->before[c], &o->before[c + 1], (o->n_chunks - c - 1) * sizeof *o->before);
+        o->n_chunks--;
+    }
+}
+
+/* Fills an empty oracle from n sorted slots, chunks three quarters full. */
+static void oracle_load(struct world_oracle *o, const struct world_slot *s, uint32_t n)
+{
+    g_assert(o->n == 0);
+    const uint32_t fill = WORLD_CHUNK * 3 / 4;
+    for (uint32_t at = 0; at < n; at += fill) {
+        struct world_chunk *ch = g_new(struct world_chunk, 1);
+        ch->n = MIN(fill, n - at);
+        memcpy(ch->s, &s[at], ch->n * sizeof *s);
+        oracle_insert_chunk(o, o->n_chunks, ch);
+        o->before[o->n_chunks - 1] = at;
+    }
+    o->n = n;
+}
+
+static void oracle_clear(struct world_oracle *o)
+{
+    for (uint32_t i = 0; i < o->n_chunks; i++)
+        g_free(o->chunk[i]);
+    g_free(o->chunk);
+    g_free(o->before);
+    memset(o, 0, sizeof *o);
+}
+
+/* ---- datagrams in flight ------------------------------------------------------------------ */
+
+static void world_block_free(struct world *w, struct world_block *b)
+{
+    if (b->prev)
+        b->prev->next = b->next;
+    else
+        w->blocks = b->next;
+    if (b->next)
+        b->next->prev = b->prev;
+    if (w->cur == b)
+        w->cur = NULL;
+    g_free(b);
+}
+
+static struct world_msg *world_msg_new(struct world *w, size_t len)
+{
+    size_t need = (sizeof(struct world_msg) + len + 7) & ~(size_t)7;
+    struct world_block *b = w->cur;
+    if (!b || b->size - b->used < need) {
+        if (b && b->live == 0)
+            world_block_free(w, b);
+        size_t size = MAX(WORLD_BLOCK_BYTES, need);
+        b = g_malloc(sizeof *b + size);
+        b->w = w;
+        b->used = 0;
+        b->size = size;
+        b->live = 0;
+        b->prev = NULL;
+        b->next = w->blocks;
+        if (w->blocks)
+            w->blocks->prev = b;
+        w->blocks = b;
+        w->cur = b;
+    }
+    struct world_msg *msg = (struct world_msg *)(b->data + b->used);
+    b->used += need;
+    b->live++;
+    msg->block = b;
+    msg->len = (uint32_t)len;
+    return msg;
+}
+
+static void world_msg_free(struct world_msg *msg)
+{
+    struct world_block *b = msg->block;
+    struct world *w = b->w;
+    if (--b->live > 0)
+        return;
+    if (b == w->cur)
+        b->used = 0;
+    else
+        world_block_free(w, b);
+}
+
+/* Rank of the slot responsible for k: the first id >= k, wrapping to the smallest. */
 static uint32_t world_responsible_pos(const struct world *w, const struct id *k)
 {
-    uint32_t pos = world_lower_bound(w, k);
-    return pos == w->n_oracle ? 0 : pos;
+    uint32_t pos = oracle_lower_bound(&w->oracle, k);
+    return pos == w->oracle.n ? 0 : pos;
 }
 
 int64_t world_responsible(const struct world *w, const struct id *k)
 {
-    if (w->n_oracle == 0)
+    if (w->oracle.n == 0)
         return -1;
-    return w->oracle[world_responsible_pos(w, k)].index;
+    return oracle_at(&w->oracle, world_responsible_pos(w, k))->index;
 }
 
-/* Adds a peer that just joined.  A sorted-array insertion is O(N) per join; joins are rare
- * next to lookups, and the array keeps lookups at O(log N) with 24 bytes per peer. */
+/* Adds a peer that just joined. */
 static void world_oracle_add(struct world *w, struct world_peer *p)
 {
-    if (p->joined)
+    if (p->joined || !p->up)
         return;
-    struct world_slot s = {.id = *node_id(p->node), .index = p->index};
-    uint32_t pos = world_lower_bound(w, &s.id);
-    g_assert(pos == w->n_oracle || !id_eq(&w->oracle[pos].id, &s.id));
-    memmove(&w->oracle[pos + 1], &w->oracle[pos], (w->n_oracle - pos) * sizeof s);
-    w->oracle[pos] = s;
-    w->n_oracle++;
+    struct world_slot s = {.id = p->id, .index = p->index};
+    oracle_insert(&w->oracle, &s);
     p->joined = true;
 }
 
-/* A uniformly chosen joined peer, or NULL when none has joined. */
+static void world_oracle_drop(struct world *w, struct world_peer *p)
+{
+    if (!p->joined)
+        return;
+    oracle_remove(&w->oracle, &p->id);
+    p->joined = false;
+}
+
+/* A uniformly chosen joined peer, or NULL when none has joined (no draw then). */
 static struct world_peer *world_random_joined(struct world *w, struct sim_rng *r)
 {
-    if (w->n_oracle == 0)
+    if (w->oracle.n == 0)
         return NULL;
-    return &w->peers[w->oracle[sim_rng_below(r, w->n_oracle)].index];
+    return &w->peers[oracle_at(&w->oracle, (uint32_t)sim_rng_below(r, w->oracle.n))->index];
+}
+
+/* ---- live peer-seconds -------------------------------------------------------------------- */
+
+/* Brings the integrals of n_alive up to now; call before n_alive changes. */
+static void world_alive_account(struct world *w)
+{
+    env_time now = sim_now(w->engine);
+    if (now <= w->alive_since)
+        return;
+    w->alive_us += (uint64_t)w->n_alive * (now - w->alive_since);
+    env_time start = w->sc->workload.start;
+    if (now > start)
+        w->alive_us_measured += (uint64_t)w->n_alive * (now - MAX(w->alive_since, start));
+    w->alive_since = now;
+}
+
+/* Mean number of live peers over the measured window so far (n_alive before it starts). */
+static double world_alive_mean(const struct world *w)
+{
+    env_time now = sim_now(w->engine), start = w->sc->workload.start;
+    if (now <= start)
+        return w->n_alive;
+    uint64_t us = w->alive_us_measured;
+    if (now > w->alive_since)
+        us += (uint64_t)w->n_alive * (now - MAX(w->alive_since, start));
+    return (double)us / (double)(now - start);
 }
 
 /* ---- metrics from the core's events ------------------------------------------------------- */
@@ -224,34 +548,78 @@ const char *world_slot_name(unsigned slot)
     return wire_code_name((uint16_t)slot);
 }
 
+enum world_class world_slot_class(unsigned slot)
+{
+    switch (slot) {
+    case WIRE_PING_REQ:
+    case WIRE_PING_ANS:
+    case WIRE_STORE_REQ:
+    case WIRE_STORE_ANS:
+    case WIRE_FETCH_REQ:
+    case WIRE_FETCH_ANS:
+        return WORLD_CLASS_APPLICATION;
+    default:
+        return WORLD_CLASS_MAINTENANCE;
+    }
+}
+
+const char *world_class_name(enum world_class c)
+{
+    return c == WORLD_CLASS_APPLICATION ? "application" : "maintenance";
+}
+
 static void world_on_lookup(struct world *w, const struct env_event *ev)
 {
     struct world_metrics *m = &w->m;
     m->lookups_completed++;
+    w->win.lookups++;
+    m->lookup_retransmits += ev->retransmits; /* end-to-end, RFC 6940 §6.2.1 */
     if (ev->status == NODE_E_TIMEOUT)
         m->lookup_timeouts++;
     if (ev->status != NODE_OK)
         return;
     m->lookups_answered++;
     int64_t who = world_responsible(w, &ev->key);
-    if (who >= 0 && id_eq(node_id(w->peers[who].node), &ev->responder))
+    if (who >= 0 && id_eq(&w->peers[who].id, &ev->responder)) {
         m->lookups_correct++;
+        w->win.correct++;
+        int64_t then = (int64_t)((ev->cookie >> WORLD_WHO_SHIFT) & WORLD_WHO_MASK) - 1;
+        if (then >= 0 && (uint64_t)then < w->n_peers && id_eq(&w->peers[then].id, &ev->responder))
+            m->lookups_consistent++;
+    }
     uint32_t hops = ev->hops;
     m->hops_hist[hops < 255 ? hops : 255]++;
+    m->hops_sum += hops;
     g_array_append_val(m->hops, hops);
     env_time lat = ev->latency;
     g_array_append_val(m->latency, lat);
+    w->win.answered++;
+    w->win.hops += hops;
+    w->win.latency_us += lat;
 }
 
-static void world_on_store(struct world *w, const struct env_event *ev)
+static void world_on_store(struct world *w, const struct env_event *ev, bool refresh)
 {
+    uint64_t rec = ev->cookie & WORLD_SEQ_MASK;
+    g_assert(rec < w->records_issued);
+    struct world_record *r = &w->records[rec];
     if (ev->status != NODE_OK) {
-        w->m.stores_failed++;
+        if (refresh)
+            w->m.refreshes_failed++;
+        else
+            w->m.stores_failed++;
+        return;
+    }
+    env_time issued = sim_now(w->engine) - ev->latency;
+    r->expires = issued + (env_time)w->sc->workload.record_lifetime * ENV_S;
+    if (refresh) {
+        w->m.refreshes_ok++;
         return;
     }
     w->m.stores_ok++;
-    uint32_t rec = (uint32_t)(ev->cookie & ((UINT64_C(1) << WORLD_TAG_SHIFT) - 1));
-    g_array_append_val(w->stored, rec);
+    r->stored = true;
+    uint32_t idx = (uint32_t)rec;
+    g_array_append_val(w->stored, idx);
 }
 
 static void world_on_fetch(struct world *w, const struct env_event *ev)
@@ -269,22 +637,15 @@ static void world_on_fetch(struct world *w, const struct env_event *ev)
 static void world_deliver(void *arg)
 {
     struct world_msg *msg = arg;
-    struct world *w = msg->w;
-    if (msg->prev)
-        msg->prev->next = msg->next;
-    else
-        w->in_flight = msg->next;
-    if (msg->next)
-        msg->next->prev = msg->prev;
-
-    int64_t to = world_index_of(w, &msg->to);
-    if (to >= 0 && w->peers[to].alive) {
+    struct world *w = msg->block->w;
+    struct world_peer *p = &w->peers[msg->to];
+    if (p->up && p->node) {
         struct env_addr from = world_addr(msg->from);
-        node_receive(w->peers[to].node, &from, msg->bytes, msg->len);
+        node_receive(p->node, &from, msg->bytes, msg->len);
     } else {
         w->m.dropped_undeliverable++;
     }
-    g_free(msg);
+    world_msg_free(msg);
 }
 
 static void world_env_send(void *ctx, const struct env_addr *to, const uint8_t *buf, size_t len)
@@ -292,26 +653,36 @@ static void world_env_send(void *ctx, const struct env_addr *to, const uint8_t *
     struct world_peer *p = ctx;
     struct world *w = p->w;
     g_assert(len <= UINT32_MAX);
+    env_time now = sim_now(w->engine);
     if (w->pcap) {
         struct env_addr from = world_addr(p->index);
-        pcap_write_udp(w->pcap, sim_now(w->engine), &from, to, buf, len);
+        pcap_write_udp(w->pcap, now, &from, to, buf, len);
     }
-    env_time delay = w->latency_const;
-    if (w->latency_span)
-        delay = w->latency_min + (env_time)(sim_rng_unit(&p->rng) * (double)w->latency_span);
+    int64_t dst = world_index_of(w, to);
+    if (dst < 0) {
+        w->m.dropped_undeliverable++;
+        return;
+    }
+    env_time arrive = now;
+    switch (underlay_send(w->underlay, p->index, (uint32_t)dst, len, now, &p->rng, &arrive)) {
+    case UNDERLAY_DELIVER:
+        break;
+    case UNDERLAY_LOST:
+        w->m.dropped_loss++;
+        return;
+    case UNDERLAY_QUEUE_FULL:
+        w->m.dropped_queue++;
+        return;
+    case UNDERLAY_PARTITIONED:
+        w->m.dropped_partition++;
+        return;
+    }
 
-    struct world_msg *msg = g_malloc(sizeof *msg + len);
-    msg->w = w;
-    msg->to = *to;
+    struct world_msg *msg = world_msg_new(w, len);
+    msg->to = (uint32_t)dst;
     msg->from = p->index;
-    msg->len = (uint32_t)len;
     memcpy(msg->bytes, buf, len);
-    msg->prev = NULL;
-    msg->next = w->in_flight;
-    if (w->in_flight)
-        w->in_flight->prev = msg;
-    w->in_flight = msg;
-    sim_schedule(w->engine, delay, world_deliver, msg);
+    sim_schedule_at(w->engine, arrive, world_deliver, msg);
 }
 
 static env_timer world_env_timer_start(void *ctx, env_time delay, env_timer_fn fn, void *arg)
@@ -361,6 +732,7 @@ static void world_env_event(void *ctx, const struct env_event *ev)
         world_oracle_add(w, p);
         break;
     case ENV_EV_MSG_SENT:
+        w->win.bytes += ev->bytes;
         if (measuring) {
             struct world_traffic *t = &w->m.traffic[world_slot_of(ev->code)];
             t->count++;
@@ -378,8 +750,8 @@ static void world_env_event(void *ctx, const struct env_event *ev)
             world_on_lookup(w, ev);
         break;
     case ENV_EV_STORE_DONE:
-        if (measuring && tag == WORLD_TAG_STORE)
-            world_on_store(w, ev);
+        if (tag == WORLD_TAG_STORE || tag == WORLD_TAG_REFRESH)
+            world_on_store(w, ev, tag == WORLD_TAG_REFRESH);
         break;
     case ENV_EV_FETCH_DONE:
         if (measuring && tag == WORLD_TAG_FETCH)
@@ -398,11 +770,117 @@ static const struct env_ops world_env_ops = {
     .event = world_env_event,
 };
 
-/* ---- joining ------------------------------------------------------------------------------ */
+/* ---- peers coming and going --------------------------------------------------------------- */
+
+/* Creates the peer's node (with the Node-ID it always has); the peer is up from now on. */
+static void world_peer_start(struct world *w, struct world_peer *p)
+{
+    g_assert(!p->up && !p->node);
+    struct env e = {.ops = &world_env_ops, .ctx = p};
+    struct env_addr addr = world_addr(p->index);
+    p->node = node_new(&e, &w->cfg, &p->id, &addr);
+    p->join_called = false;
+    world_alive_account(w);
+    w->n_alive++;
+    p->up = true;
+}
+
+/* Joins through a uniformly chosen joined peer; while none has joined, through the peer
+ * that started the overlay, or as the first peer of a new overlay. */
+static void world_peer_join(struct world *w, struct world_peer *p)
+{
+    p->join_called = true;
+    struct world_peer *via = world_random_joined(w, &w->join_rng);
+    if (!via && w->first_joiner >= 0 && w->peers[w->first_joiner].up)
+        via = &w->peers[w->first_joiner];
+    if (!via || via == p) {
+        w->first_joiner = p->index;
+        node_join(p->node, NULL);
+        return;
+    }
+    struct env_addr boot = world_addr(via->index);
+    node_join(p->node, &boot);
+}
+
+static void world_linger_end(void *arg)
+{
+    struct world_peer *p = arg;
+    p->linger = 0;
+    node_free(p->node);
+    p->node = NULL;
+}
+
+/* The peer stops: out of the oracle and deaf at once.  A graceful departure runs
+ * node_leave (Leave to the neighbours, data handed to the successor: those datagrams are
+ * already in flight when it returns) and frees the node at the next event; a crash frees it
+ * now, and datagrams still travelling to it are dropped on arrival. */
+static void world_peer_stop(struct world *w, struct world_peer *p, bool graceful)
+{
+    if (!p->up)
+        return;
+    world_alive_account(w);
+    w->n_alive--;
+    p->up = false;
+    world_oracle_drop(w, p);
+    if (graceful) {
+        node_leave(p->node);
+        p->linger = sim_schedule(w->engine, 0, world_linger_end, p);
+    } else {
+        node_free(p->node);
+        p->node = NULL;
+    }
+}
+
+static void world_churn_up(void *ud, uint32_t index)
+{
+    struct world *w = ud;
+    g_assert(index < w->n_peers);
+    struct world_peer *p = &w->peers[index];
+    if (p->up)
+        return;
+    if (p->node) { /* still lingering after a graceful leave */
+        sim_cancel(w->engine, p->linger);
+        world_linger_end(p);
+    }
+    world_peer_start(w, p);
+    world_peer_join(w, p);
+}
+
+static void world_churn_down(void *ud, uint32_t index, bool graceful)
+{
+    struct world *w = ud;
+    g_assert(index < w->n_peers);
+    world_peer_stop(w, &w->peers[index], graceful);
+}
+
+void world_peer_up(struct world *w, uint32_t index)
+{
+    world_churn_up(w, index);
+}
+
+void world_peer_down(struct world *w, uint32_t index, bool graceful)
+{
+    world_churn_down(w, index, graceful);
+}
+
+static bool world_churn_is_up(void *ud, uint32_t index)
+{
+    const struct world *w = ud;
+    return index < w->n_peers && w->peers[index].up;
+}
+
+static void world_churn_partition(void *ud, uint32_t groups)
+{
+    struct world *w = ud;
+    underlay_partition(w->underlay, groups);
+}
+
+/* ---- joining the initial peers ------------------------------------------------------------ */
 
 static struct node_peer world_node_peer(const struct world *w, uint32_t pos)
 {
-    struct node_peer np = {.id = w->oracle[pos].id, .addr = world_addr(w->oracle[pos].index)};
+    const struct world_slot *s = oracle_at(&w->oracle, pos);
+    struct node_peer np = {.id = s->id, .addr = world_addr(s->index)};
     return np;
 }
 
@@ -412,7 +890,7 @@ static struct node_peer world_node_peer(const struct world *w, uint32_t pos)
 static void world_install(struct world *w, uint32_t pos)
 {
     const struct scenario *sc = w->sc;
-    uint32_t n = w->n_oracle;
+    uint32_t n = w->oracle.n;
     uint32_t others = n - 1;
     uint32_t n_succ = MIN(sc->overlay.successors, others);
     uint32_t n_pred = MIN(sc->overlay.predecessors, others);
@@ -426,58 +904,109 @@ static void world_install(struct world *w, uint32_t pos)
     for (uint32_t i = 0; i < n_pred; i++)
         pred[i] = world_node_peer(w, (pos + n - 1 - i) % n);
 
-    const struct id *self = &w->oracle[pos].id;
+    const struct world_slot *me = oracle_at(&w->oracle, pos);
+    const struct id self = me->id;
     for (unsigned i = 1; i <= 128 && others > 0; i++) {
-        struct id target = id_add_pow2(self, 128 - i);
-        if (n_succ > 0 && id_in_oc(&target, self, &succ[n_succ - 1].id))
+        struct id target = id_add_pow2(&self, 128 - i);
+        if (n_succ > 0 && id_in_oc(&target, &self, &succ[n_succ - 1].id))
             break;
         uint32_t f = world_responsible_pos(w, &target);
         if (f == pos)
             continue;
-        if (n_fingers > 0 && id_eq(&fingers[n_fingers - 1].id, &w->oracle[f].id))
+        struct node_peer fp = world_node_peer(w, f);
+        if (n_fingers > 0 && id_eq(&fingers[n_fingers - 1].id, &fp.id))
             continue;
-        fingers[n_fingers++] = world_node_peer(w, f);
+        fingers[n_fingers++] = fp;
     }
-    struct world_peer *p = &w->peers[w->oracle[pos].index];
-    p->alive = true;
+    struct world_peer *p = &w->peers[me->index];
     node_install_ring(p->node, pred, n_pred, succ, n_succ, fingers, n_fingers);
 }
 
-/* instant: every peer joins at t = 0 with the stable ring the oracle describes. */
+/* instant: every peer up at t = 0 joins with the stable ring the oracle describes. */
 static void world_join_instant(struct world *w)
 {
-    for (uint32_t i = 0; i < w->n_peers; i++) {
-        w->oracle[i].id = *node_id(w->peers[i].node);
-        w->oracle[i].index = i;
-        w->peers[i].joined = true;
+    struct world_slot *s = g_new(struct world_slot, w->sc->peers);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < w->sc->peers; i++) {
+        struct world_peer *p = &w->peers[i];
+        if (!p->up)
+            continue;
+        s[n].id = p->id;
+        s[n].index = i;
+        p->joined = true;
+        p->join_called = true;
+        n++;
     }
-    w->n_oracle = w->n_peers;
-    qsort(w->oracle, w->n_oracle, sizeof *w->oracle, world_slot_cmp);
-    for (uint32_t i = 1; i < w->n_oracle; i++)
-        g_assert(!id_eq(&w->oracle[i - 1].id, &w->oracle[i].id));
-    for (uint32_t pos = 0; pos < w->n_oracle; pos++)
+    qsort(s, n, sizeof *s, world_slot_cmp);
+    for (uint32_t i = 1; i < n; i++)
+        g_assert(!id_eq(&s[i - 1].id, &s[i].id));
+    oracle_load(&w->oracle, s, n);
+    g_free(s);
+    for (uint32_t pos = 0; pos < n; pos++)
         world_install(w, pos);
 }
 
-/* protocol: peer 0 starts the overlay at t = 0; every join_interval the next peer joins
- * through a uniformly chosen peer that has already joined (peer 0 while none has). */
+/* protocol: every join_interval the next of the scenario's peers joins (the first starts the
+ * overlay), through a uniformly chosen peer that has already joined.  A peer that churn took
+ * down before its turn, or already started, is skipped without shifting the schedule. */
 static void world_join_next(void *arg)
 {
     struct world *w = arg;
     struct world_peer *p = &w->peers[w->next_join++];
-    p->alive = true;
-    if (p->index == 0) {
-        node_join(p->node, NULL);
-    } else {
-        struct world_peer *via = world_random_joined(w, &w->join_rng);
-        struct env_addr boot = world_addr(via ? via->index : 0);
-        node_join(p->node, &boot);
-    }
-    if (w->next_join < w->n_peers)
+    if (p->up && p->node && !p->join_called)
+        world_peer_join(w, p);
+    if (w->next_join < w->sc->peers)
         sim_schedule(w->engine, w->sc->overlay.join_interval, world_join_next, w);
 }
 
 /* ---- the workload ------------------------------------------------------------------------- */
+
+/* p(rank r) ∝ 1 / (r + 1)^alpha over n ranks. */
+static void world_zipf_init(struct world_zipf *z, uint64_t n, double alpha)
+{
+    z->n = n;
+    z->cdf = g_new(double, n);
+    double sum = 0;
+    for (uint64_t r = 0; r < n; r++) {
+        sum += pow((double)(r + 1), -alpha);
+        z->cdf[r] = sum;
+    }
+    for (uint64_t r = 0; r < n; r++)
+        z->cdf[r] /= sum;
+    z->cdf[n - 1] = 1.0;
+}
+
+/* The first rank whose cumulative probability exceeds a uniform draw. */
+static uint64_t world_zipf_sample(const struct world_zipf *z, struct sim_rng *r)
+{
+    double u = sim_rng_unit(r);
+    uint64_t lo = 0, hi = z->n - 1;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (z->cdf[mid] > u)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+static struct id world_pick_key(struct world *w)
+{
+    if (w->key_zipf.n > 0)
+        return world_key_id(world_zipf_sample(&w->key_zipf, &w->wl_rng));
+    if (w->n_keys > 0)
+        return world_key_id(sim_rng_below(&w->wl_rng, w->n_keys));
+    return world_random_id(&w->wl_rng);
+}
+
+/* The arrival rate now: for the whole system, or per live (joined) peer. */
+static double world_rate(const struct world *w, double rate)
+{
+    if (w->sc->workload.arrivals == SCENARIO_ARRIVALS_PER_PEER)
+        return rate * w->oracle.n;
+    return rate;
+}
 
 static env_time world_gap(struct world *w, double rate)
 {
@@ -485,30 +1014,54 @@ static env_time world_gap(struct world *w, double rate)
     return (env_time)llround(sim_rng_exp(&w->wl_rng, mean_us));
 }
 
+static void world_lookup_next(void *arg);
+static void world_lookup_wait(void *arg);
+
+/* Schedules the next lookup arrival: Poisson at the current rate (a system-wide process
+ * whose rate is re-evaluated at each arrival); while the rate is 0 (no live peer for
+ * per-peer arrivals), looks again in a second. */
+static void world_lookup_schedule(struct world *w)
+{
+    const struct scenario *sc = w->sc;
+    if (sc->workload.lookups > 0 && w->m.lookups_issued >= sc->workload.lookups)
+        return;
+    double rate = world_rate(w, sc->workload.lookup_rate);
+    if (rate <= 0)
+        sim_schedule(w->engine, ENV_S, world_lookup_wait, w);
+    else
+        sim_schedule(w->engine, world_gap(w, rate), world_lookup_next, w);
+}
+
+static void world_lookup_wait(void *arg)
+{
+    world_lookup_schedule(arg);
+}
+
+/* A lookup of a key from a uniformly chosen joined peer (Stoica et al. §6.3). */
 static void world_lookup_next(void *arg)
 {
     struct world *w = arg;
-    const struct scenario *sc = w->sc;
     uint64_t seq = w->m.lookups_issued++;
     struct world_peer *p = world_random_joined(w, &w->wl_rng);
-    struct id key;
-    if (w->n_keys > 0)
-        key = world_named_id("key", sim_rng_below(&w->wl_rng, w->n_keys));
-    else
-        key = world_random_id(&w->wl_rng);
-    if (!p || node_lookup(p->node, &key, world_cookie(WORLD_TAG_LOOKUP, seq)) != NODE_OK)
+    struct id key = world_pick_key(w);
+    uint64_t cookie = world_cookie(WORLD_TAG_LOOKUP, world_responsible(w, &key), seq);
+    if (!p || node_lookup(p->node, &key, cookie) != NODE_OK) {
         w->m.lookups_completed++; /* could not even start: a failure */
-    if (w->m.lookups_issued < sc->workload.lookups)
-        sim_schedule(w->engine, world_gap(w, sc->workload.lookup_rate), world_lookup_next, w);
+        w->win.lookups++;
+    }
+    world_lookup_schedule(w);
 }
+
+static void world_refresh(void *arg);
 
 static void world_store_next(void *arg)
 {
     struct world *w = arg;
     const struct scenario *sc = w->sc;
     uint64_t rec = w->records_issued++;
+    struct world_record *r = &w->records[rec];
     struct world_peer *p = world_random_joined(w, &w->wl_rng);
-    struct id res = world_named_id("record", rec);
+    r->owner = p ? p->index : WORLD_NO_PEER;
     struct node_value v = {
         .value = w->value,
         .value_len = sc->workload.value_size,
@@ -516,9 +1069,11 @@ static void world_store_next(void *arg)
         .lifetime = sc->workload.record_lifetime,
     };
     w->m.stores++;
-    if (!p || node_store(p->node, &res, NODE_KIND_VALUE, &v, world_cookie(WORLD_TAG_STORE, rec),
-                         NULL, NULL) != NODE_OK)
+    if (!p || node_store(p->node, &r->res, NODE_KIND_VALUE, &v,
+                         world_cookie(WORLD_TAG_STORE, -1, rec), NULL, NULL) != NODE_OK)
         w->m.stores_failed++;
+    if (p && sc->workload.refresh > 0)
+        sim_schedule(w->engine, sc->workload.refresh, world_refresh, r);
     if (w->records_issued < sc->workload.records) {
         /* Evenly spread over one second from workload.start. */
         env_time at = sc->workload.start + w->records_issued * ENV_S / sc->workload.records;
@@ -526,6 +1081,53 @@ static void world_store_next(void *arg)
     }
 }
 
+/* The owner re-stores its record (a fresh lifetime) every workload.refresh; while the owner
+ * is down or not yet joined again, that round is skipped. */
+static void world_refresh(void *arg)
+{
+    struct world_record *r = arg;
+    struct world *w = r->w;
+    const struct scenario *sc = w->sc;
+    struct world_peer *p = &w->peers[r->owner];
+    if (p->up && p->joined) {
+        struct node_value v = {
+            .value = w->value,
+            .value_len = sc->workload.value_size,
+            .exists = true,
+            .lifetime = sc->workload.record_lifetime,
+        };
+        uint64_t rec = (uint64_t)(r - w->records);
+        w->m.refreshes++;
+        if (node_store(p->node, &r->res, NODE_KIND_VALUE, &v,
+                       world_cookie(WORLD_TAG_REFRESH, -1, rec), NULL, NULL) != NODE_OK)
+            w->m.refreshes_failed++;
+    }
+    sim_schedule(w->engine, sc->workload.refresh, world_refresh, r);
+}
+
+static void world_fetch_next(void *arg);
+static void world_fetch_wait(void *arg);
+
+static void world_fetch_schedule(struct world *w)
+{
+    const struct scenario *sc = w->sc;
+    if (w->fetches_issued >= sc->workload.fetches)
+        return;
+    double rate = world_rate(w, sc->workload.fetch_rate);
+    if (rate <= 0)
+        sim_schedule(w->engine, ENV_S, world_fetch_wait, w);
+    else
+        sim_schedule(w->engine, world_gap(w, rate), world_fetch_next, w);
+}
+
+static void world_fetch_wait(void *arg)
+{
+    world_fetch_schedule(arg);
+}
+
+/* A fetch of a record from a uniformly chosen joined peer: with uniform popularity, one of
+ * the records stored successfully so far (any record when none has been yet); with Zipf,
+ * record r with p ∝ 1 / (r + 1)^alpha. */
 static void world_fetch_next(void *arg)
 {
     struct world *w = arg;
@@ -533,37 +1135,188 @@ static void world_fetch_next(void *arg)
     uint64_t seq = w->fetches_issued++;
     struct world_peer *p = world_random_joined(w, &w->wl_rng);
     uint64_t rec;
-    if (w->stored->len > 0)
+    if (w->record_zipf.n > 0)
+        rec = world_zipf_sample(&w->record_zipf, &w->wl_rng);
+    else if (w->stored->len > 0)
         rec = g_array_index(w->stored, uint32_t, sim_rng_below(&w->wl_rng, w->stored->len));
     else
         rec = sim_rng_below(&w->wl_rng, MAX(sc->workload.records, 1));
-    struct id res = world_named_id("record", rec);
+    struct id res = world_record_id(rec);
     w->m.fetches++;
-    if (!p || node_fetch(p->node, &res, NODE_KIND_VALUE, world_cookie(WORLD_TAG_FETCH, seq), NULL,
-                         NULL) != NODE_OK)
+    if (!p || node_fetch(p->node, &res, NODE_KIND_VALUE, world_cookie(WORLD_TAG_FETCH, -1, seq),
+                         NULL, NULL) != NODE_OK)
         w->m.fetches_failed++;
-    if (w->fetches_issued < sc->workload.fetches)
-        sim_schedule(w->engine, world_gap(w, sc->workload.fetch_rate), world_fetch_next, w);
+    world_fetch_schedule(w);
 }
 
-/* Lookups start at workload.start (Poisson from there); stores are spread evenly over the
- * first second; fetches follow once every store has been issued, picking records whose
- * store succeeded (any record when none has yet). */
+/* Lookups start at workload.start (Poisson from there; lookups 0 = no limit, lookup_rate 0 =
+ * none); stores are spread evenly over the first second; fetches follow once every store has
+ * been issued. */
 static void world_schedule_workload(struct world *w)
 {
     const struct scenario *sc = w->sc;
     env_time start = sc->workload.start;
-    if (sc->workload.lookups > 0)
-        sim_schedule_at(w->engine, start + world_gap(w, sc->workload.lookup_rate),
-                        world_lookup_next, w);
+    bool per_peer = sc->workload.arrivals == SCENARIO_ARRIVALS_PER_PEER;
+    if (sc->workload.lookup_rate > 0) {
+        if (per_peer) /* the rate depends on who has joined by then */
+            sim_schedule_at(w->engine, start, world_lookup_wait, w);
+        else
+            sim_schedule_at(w->engine, start + world_gap(w, sc->workload.lookup_rate),
+                            world_lookup_next, w);
+    }
     if (sc->workload.records > 0)
         sim_schedule_at(w->engine, start, world_store_next, w);
-    if (sc->workload.fetches > 0)
-        sim_schedule_at(w->engine, start + ENV_S + world_gap(w, sc->workload.fetch_rate),
-                        world_fetch_next, w);
+    if (sc->workload.fetches > 0 && sc->workload.fetch_rate > 0) {
+        if (per_peer)
+            sim_schedule_at(w->engine, start + ENV_S, world_fetch_wait, w);
+        else
+            sim_schedule_at(w->engine, start + ENV_S + world_gap(w, sc->workload.fetch_rate),
+                            world_fetch_next, w);
+    }
+}
+
+/* ---- records lost, the time series, graph snapshots --------------------------------------- */
+
+/* Whether a live peer holds the record: the responsible peer, its replica successors and a
+ * few more are asked (not every peer: records live on the responsible peer's side). */
+static bool world_record_held(const struct world *w, const struct id *res)
+{
+    uint32_t n = w->oracle.n;
+    if (n == 0)
+        return false;
+    uint32_t pos = world_responsible_pos(w, res);
+    uint32_t probes = MIN(n, w->sc->overlay.replicas + 1 + WORLD_LOST_PROBE_EXTRA);
+    for (uint32_t i = 0; i < probes; i++) {
+        const struct world_slot *s = oracle_at(&w->oracle, (pos + i) % n);
+        const struct node *node = w->peers[s->index].node;
+        if (node && node_holds(node, res, NODE_KIND_VALUE))
+            return true;
+    }
+    return false;
+}
+
+uint64_t world_records_lost(const struct world *w)
+{
+    env_time now = sim_now(w->engine);
+    uint64_t lost = 0;
+    for (uint64_t i = 0; i < w->records_issued; i++) {
+        const struct world_record *r = &w->records[i];
+        if (r->stored && now < r->expires && !world_record_held(w, &r->res))
+            lost++;
+    }
+    return lost;
+}
+
+static void world_tick(void *arg)
+{
+    struct world *w = arg;
+    env_time now = sim_now(w->engine);
+    world_alive_account(w);
+    uint64_t alive_us = w->alive_us - w->alive_us_tick;
+    w->alive_us_tick = w->alive_us;
+    const struct world_window *win = &w->win;
+    struct world_sample s = {
+        .t = now,
+        .alive = w->n_alive,
+        .joined = w->oracle.n,
+        .lookups = win->lookups,
+        .lookups_correct = win->correct,
+        .answered = win->answered,
+        .records_lost = world_records_lost(w),
+    };
+    if (win->answered > 0) {
+        s.hops_mean = (double)win->hops / (double)win->answered;
+        s.latency_ms_mean = (double)win->latency_us / (double)win->answered / 1000.0;
+    }
+    if (alive_us > 0)
+        s.bytes_per_peer_per_s = (double)win->bytes / ((double)alive_us / ENV_S);
+    g_array_append_val(w->series, s);
+    memset(&w->win, 0, sizeof w->win);
+    env_time next = now + w->sc->metrics.interval;
+    if (next <= w->sc->duration)
+        sim_schedule_at(w->engine, next, world_tick, w);
+}
+
+/* Every live peer's routing table as edges (peer index -> peer index), analysed and written
+ * by graph_snapshot as DIR/graph-t<seconds>.graphml plus rows of graph.tsv and degree.tsv. */
+static void world_snapshot(void *arg)
+{
+    struct world *w = arg;
+    env_time now = sim_now(w->engine);
+    w->next_snapshot++;
+    size_t max = w->sc->overlay.successors + w->sc->overlay.predecessors + WORLD_FINGERS_MAX;
+    struct node_peer *rt = g_new(struct node_peer, max);
+    uint8_t *alive = g_new0(uint8_t, w->n_peers);
+    GArray *from = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+    GArray *to = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+    for (uint32_t i = 0; i < w->n_peers; i++) {
+        const struct world_peer *p = &w->peers[i];
+        if (!p->up || !p->node)
+            continue;
+        alive[i] = 1;
+        size_t k = node_routing_table(p->node, rt, max);
+        for (size_t e = 0; e < k; e++) {
+            int64_t j = world_index_of(w, &rt[e].addr);
+            if (j < 0 || (uint32_t)j == i)
+                continue;
+            uint32_t dst = (uint32_t)j;
+            g_array_append_val(from, i);
+            g_array_append_val(to, dst);
+        }
+    }
+    struct graph_edges g = {
+        .n_vertices = w->n_peers,
+        .alive = alive,
+        .n_edges = from->len,
+        .from = (const uint32_t *)from->data,
+        .to = (const uint32_t *)to->data,
+    };
+    char tag[48];
+    if (now % ENV_S == 0)
+        g_snprintf(tag, sizeof tag, "t%llu", (unsigned long long)(now / ENV_S));
+    else
+        g_snprintf(tag, sizeof tag, "t%.3f", (double)now / ENV_S);
+    double hops = w->m.hops->len ? (double)w->m.hops_sum / w->m.hops->len : -1.0;
+    struct graph_metrics gm;
+    GError *err = NULL;
+    if (graph_snapshot(w->out_dir ? w->out_dir : ".", tag, (double)now / ENV_S, &g, hops,
+                       WORLD_GRAPH_SOURCES, w->sc->seed, &gm, &err))
+        w->m.snapshots++;
+    else if (!w->snapshot_error)
+        w->snapshot_error = err;
+    else
+        g_error_free(err);
+    g_array_unref(from);
+    g_array_unref(to);
+    g_free(alive);
+    g_free(rt);
+}
+
+static void world_schedule_metrics(struct world *w)
+{
+    const struct scenario *sc = w->sc;
+    if (sc->metrics.interval > 0 && sc->metrics.interval <= sc->duration)
+        sim_schedule_at(w->engine, sc->metrics.interval, world_tick, w);
+    w->snapshot_times = g_array_new(FALSE, FALSE, sizeof(env_time));
+    if (sc->metrics.snapshots)
+        for (guint i = 0; i < sc->metrics.snapshots->len; i++) {
+            env_time t = g_array_index(sc->metrics.snapshots, env_time, i);
+            if (t <= sc->duration)
+                g_array_append_val(w->snapshot_times, t);
+        }
+    if (w->snapshot_times->len > 1)
+        qsort(w->snapshot_times->data, w->snapshot_times->len, sizeof(env_time), world_time_cmp);
+    for (guint i = 0; i < w->snapshot_times->len; i++)
+        sim_schedule_at(w->engine, g_array_index(w->snapshot_times, env_time, i), world_snapshot,
+                        w);
 }
 
 /* ---- building and running ----------------------------------------------------------------- */
+
+static bool world_churn_active(const struct scenario *sc)
+{
+    return sc->churn.model != SCENARIO_CHURN_NONE || (sc->churn.events && sc->churn.events->len);
+}
 
 static void world_config(struct world *w)
 {
@@ -579,6 +1332,16 @@ static void world_config(struct world *w)
     w->cfg.reliability_timer = sc->overlay.reliability_timer;
     if (w->cfg.max_value_size < sc->workload.value_size)
         w->cfg.max_value_size = sc->workload.value_size;
+    /* Under churn the overlay's configuration lists bootstrap peers (RFC 6940 §11.4): the
+     * first few of the scenario's peers.  Partition detection (§10.7.4.4) pings through them,
+     * which is how two rings that grew apart during a partition find each other after it
+     * heals.  Without churn nothing splits the ring, and a node keeps only the peer it joined
+     * through (node_join's default). */
+    if (world_churn_active(sc)) {
+        w->cfg.n_bootstraps = MIN(NODE_MAX_BOOTSTRAPS, sc->peers);
+        for (unsigned i = 0; i < w->cfg.n_bootstraps; i++)
+            w->cfg.bootstraps[i] = world_addr(i);
+    }
 }
 
 static bool world_check(const struct scenario *sc, GError **err)
@@ -595,7 +1358,117 @@ static bool world_check(const struct scenario *sc, GError **err)
                     sc->peers, WORLD_MAX_PEERS);
         return false;
     }
+    uint64_t keys =
+        sc->workload.keys ? sc->workload.keys : sc->workload.keys_per_peer * (uint64_t)sc->peers;
+    if (sc->workload.popularity == SCENARIO_POPULARITY_ZIPF && keys == 0) {
+        g_set_error(err, SCENARIO_ERROR, SCENARIO_ERROR_VALUE,
+                    "%s: workload.popularity: zipf needs a key population (workload.keys or "
+                    "workload.keys_per_peer > 0)",
+                    sc->file);
+        return false;
+    }
+    if (sc->workload.popularity == SCENARIO_POPULARITY_ZIPF && !(sc->workload.zipf_alpha >= 0)) {
+        g_set_error(err, SCENARIO_ERROR, SCENARIO_ERROR_VALUE,
+                    "%s: workload.zipf_alpha: %g must be >= 0", sc->file, sc->workload.zipf_alpha);
+        return false;
+    }
+    if (sc->workload.records >= WORLD_SEQ_MASK) {
+        g_set_error(err, SCENARIO_ERROR, SCENARIO_ERROR_VALUE,
+                    "%s: workload.records: %llu is too many", sc->file,
+                    (unsigned long long)sc->workload.records);
+        return false;
+    }
     return true;
+}
+
+/* Churn first (it decides how many peer slots flash crowds need), then the underlay for that
+ * many peers. */
+static bool world_models(struct world *w, GError **err)
+{
+    const struct scenario *sc = w->sc;
+    w->n_peers = sc->peers;
+    if (world_churn_active(sc)) {
+        struct churn_hooks hooks = {
+            .ud = w,
+            .up = world_churn_up,
+            .down = world_churn_down,
+            .is_up = world_churn_is_up,
+            .partition = world_churn_partition,
+        };
+        w->churn = churn_new(sc, w->engine, sc->peers, &hooks, sc->seed, err);
+        if (!w->churn)
+            return false;
+        uint32_t max = churn_max_peers(w->churn);
+        if (max > WORLD_MAX_PEERS) {
+            g_set_error(err, SCENARIO_ERROR, SCENARIO_ERROR_VALUE,
+                        "%s: churn.events: flash crowds bring the peers to %u, more than %u "
+                        "(one 10.0.0.0/8 address each)",
+                        sc->file, max, WORLD_MAX_PEERS);
+            return false;
+        }
+        w->n_peers = MAX(max, sc->peers);
+    }
+    w->underlay = underlay_new(sc, w->n_peers, sc->seed, err);
+    return w->underlay != NULL;
+}
+
+static bool world_open_pcap(struct world *w, const struct world_options *opt, GError **err)
+{
+    const struct scenario *sc = w->sc;
+    char *path = NULL;
+    if (opt && opt->pcap_path && opt->pcap_path[0])
+        path = g_strdup(opt->pcap_path);
+    else if (sc->output.pcap && sc->output.pcap[0])
+        path = g_build_filename(w->out_dir ? w->out_dir : ".", sc->output.pcap, NULL);
+    if (!path)
+        return true;
+    w->pcap = pcap_open(path, err);
+    g_free(path);
+    return w->pcap != NULL;
+}
+
+static void world_workload_init(struct world *w)
+{
+    const struct scenario *sc = w->sc;
+    sim_rng_init(&w->join_rng, sc->seed, WORLD_STREAM_JOIN);
+    sim_rng_init(&w->wl_rng, sc->seed, WORLD_STREAM_WORKLOAD);
+    w->n_keys =
+        sc->workload.keys ? sc->workload.keys : sc->workload.keys_per_peer * (uint64_t)sc->peers;
+    if (sc->workload.popularity == SCENARIO_POPULARITY_ZIPF) {
+        world_zipf_init(&w->key_zipf, w->n_keys, sc->workload.zipf_alpha);
+        if (sc->workload.records > 0)
+            world_zipf_init(&w->record_zipf, sc->workload.records, sc->workload.zipf_alpha);
+    }
+    w->value = g_malloc(MAX(sc->workload.value_size, 1));
+    for (uint32_t i = 0; i < sc->workload.value_size; i++)
+        w->value[i] = (uint8_t)('a' + i % 26);
+    w->records = g_new0(struct world_record, sc->workload.records);
+    for (uint64_t i = 0; i < sc->workload.records; i++) {
+        w->records[i].w = w;
+        w->records[i].res = world_record_id(i);
+        w->records[i].owner = WORLD_NO_PEER;
+    }
+}
+
+/* Every slot gets its Node-ID now (drawn in index order from the id stream, so the scenario's
+ * peers have the same ids with or without flash crowds); the peers up at time 0 get a node. */
+static void world_peers_init(struct world *w)
+{
+    const struct scenario *sc = w->sc;
+    w->peers = g_new0(struct world_peer, w->n_peers);
+    w->first_joiner = -1;
+    struct sim_rng ids;
+    sim_rng_init(&ids, sc->seed, WORLD_STREAM_IDS);
+    for (uint32_t i = 0; i < w->n_peers; i++) {
+        struct world_peer *p = &w->peers[i];
+        p->w = w;
+        p->index = i;
+        p->id = world_random_id(&ids);
+        sim_rng_init(&p->rng, sc->seed, i);
+    }
+    for (uint32_t i = 0; i < sc->peers; i++)
+        if (!w->churn || churn_initially_up(w->churn, i))
+            world_peer_start(w, &w->peers[i]);
 }
 
 struct world *world_new(const struct scenario *sc, const struct world_options *opt, GError **err)
@@ -605,61 +1478,28 @@ struct world *world_new(const struct scenario *sc, const struct world_options *o
     struct world *w = g_new0(struct world, 1);
     w->sc = sc;
     w->verbose = opt && opt->verbose;
-    if (sc->output.pcap && sc->output.pcap[0]) {
-        char *path =
-            g_build_filename(opt && opt->out_dir ? opt->out_dir : ".", sc->output.pcap, NULL);
-        w->pcap = pcap_open(path, err);
-        g_free(path);
-        if (!w->pcap) {
-            g_free(w);
-            return NULL;
-        }
-    }
+    w->out_dir = g_strdup(opt ? opt->out_dir : NULL);
     w->engine = sim_engine_new();
-    world_config(w);
-
-    if (sc->latency.model == SCENARIO_LATENCY_UNIFORM) {
-        w->latency_min = world_ms(sc->latency.min_ms);
-        env_time max = world_ms(sc->latency.max_ms);
-        w->latency_span = max > w->latency_min ? max - w->latency_min : 0;
-        w->latency_const = w->latency_min;
-    } else {
-        w->latency_const = world_ms(sc->latency.ms);
-    }
-
     w->m.hops = g_array_new(FALSE, FALSE, sizeof(uint32_t));
     w->m.latency = g_array_new(FALSE, FALSE, sizeof(env_time));
     w->stored = g_array_new(FALSE, FALSE, sizeof(uint32_t));
-    sim_rng_init(&w->join_rng, sc->seed, WORLD_STREAM_JOIN);
-    sim_rng_init(&w->wl_rng, sc->seed, WORLD_STREAM_WORKLOAD);
-    w->n_keys =
-        sc->workload.keys ? sc->workload.keys : sc->workload.keys_per_peer * (uint64_t)sc->peers;
-    w->value = g_malloc(MAX(sc->workload.value_size, 1));
-    for (uint32_t i = 0; i < sc->workload.value_size; i++)
-        w->value[i] = (uint8_t)('a' + i % 26);
-
-    /* Peers and their nodes; Node-IDs are random from the run seed's id stream. */
-    w->n_peers = sc->peers;
-    w->peers = g_new0(struct world_peer, w->n_peers);
-    w->oracle = g_new(struct world_slot, w->n_peers);
-    struct sim_rng ids;
-    sim_rng_init(&ids, sc->seed, WORLD_STREAM_IDS);
-    for (uint32_t i = 0; i < w->n_peers; i++) {
-        struct world_peer *p = &w->peers[i];
-        p->w = w;
-        p->index = i;
-        sim_rng_init(&p->rng, sc->seed, i);
-        struct env e = {.ops = &world_env_ops, .ctx = p};
-        struct id self = world_random_id(&ids);
-        struct env_addr addr = world_addr(i);
-        p->node = node_new(&e, &w->cfg, &self, &addr);
+    w->series = g_array_new(FALSE, FALSE, sizeof(struct world_sample));
+    world_config(w);
+    if (!world_models(w, err) || !world_open_pcap(w, opt, err)) {
+        world_free(w);
+        return NULL;
     }
+    world_workload_init(w);
+    world_peers_init(w);
 
     if (sc->overlay.join == SCENARIO_JOIN_INSTANT)
         world_join_instant(w);
     else
         sim_schedule_at(w->engine, 0, world_join_next, w);
     world_schedule_workload(w);
+    if (w->churn)
+        churn_start(w->churn);
+    world_schedule_metrics(w);
     return w;
 }
 
@@ -667,22 +1507,31 @@ void world_free(struct world *w)
 {
     if (!w)
         return;
-    for (uint32_t i = 0; i < w->n_peers; i++)
-        node_free(w->peers[i].node);
-    while (w->in_flight) {
-        struct world_msg *next = w->in_flight->next;
-        g_free(w->in_flight);
-        w->in_flight = next;
-    }
+    if (w->peers)
+        for (uint32_t i = 0; i < w->n_peers; i++)
+            if (w->peers[i].node)
+                node_free(w->peers[i].node);
+    while (w->blocks)
+        world_block_free(w, w->blocks);
+    churn_free(w->churn);
     sim_engine_free(w->engine);
+    underlay_free(w->underlay);
     if (w->pcap)
         pcap_close(w->pcap);
     g_array_unref(w->m.hops);
     g_array_unref(w->m.latency);
     g_array_unref(w->stored);
+    g_array_unref(w->series);
+    if (w->snapshot_times)
+        g_array_unref(w->snapshot_times);
+    g_clear_error(&w->snapshot_error);
+    g_free(w->key_zipf.cdf);
+    g_free(w->record_zipf.cdf);
+    g_free(w->records);
     g_free(w->value);
-    g_free(w->oracle);
+    oracle_clear(&w->oracle);
     g_free(w->peers);
+    g_free(w->out_dir);
     g_free(w);
 }
 
@@ -714,7 +1563,7 @@ void world_run(struct world *w, world_progress_fn progress, void *ud)
     }
 }
 
-/* ---- introspection and the summary -------------------------------------------------------- */
+/* ---- introspection ------------------------------------------------------------------------ */
 
 env_time world_now(const struct world *w)
 {
@@ -736,6 +1585,11 @@ const struct world_metrics *world_metrics(const struct world *w)
     return &w->m;
 }
 
+const GArray *world_timeseries(const struct world *w)
+{
+    return w->series;
+}
+
 uint32_t world_peers(const struct world *w)
 {
     return w->n_peers;
@@ -743,24 +1597,37 @@ uint32_t world_peers(const struct world *w)
 
 uint32_t world_joined(const struct world *w)
 {
-    return w->n_oracle;
+    return w->oracle.n;
+}
+
+uint32_t world_alive(const struct world *w)
+{
+    return w->n_alive;
+}
+
+bool world_is_up(const struct world *w, uint32_t index)
+{
+    g_assert(index < w->n_peers);
+    return w->peers[index].up;
 }
 
 struct node *world_node(const struct world *w, uint32_t index)
 {
     g_assert(index < w->n_peers);
-    return w->peers[index].node;
+    return w->peers[index].up ? w->peers[index].node : NULL;
 }
+
+const struct id *world_peer_id(const struct world *w, uint32_t index)
+{
+    g_assert(index < w->n_peers);
+    return &w->peers[index].id;
+}
+
+/* ---- the summary -------------------------------------------------------------------------- */
 
 static int world_u32_cmp(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static int world_time_cmp(const void *a, const void *b)
-{
-    env_time x = *(const env_time *)a, y = *(const env_time *)b;
     return x < y ? -1 : x > y;
 }
 
@@ -807,13 +1674,42 @@ static void world_summarize_latency(const struct world *w, struct world_summary 
     g_array_unref(a);
 }
 
+static void world_summarize_traffic(const struct world *w, struct world_summary *s)
+{
+    const struct world_metrics *m = &w->m;
+    for (unsigned i = 1; i < WORLD_SLOTS; i++) {
+        s->messages += m->traffic[i].count;
+        s->message_bytes += m->traffic[i].bytes;
+    }
+    s->acks = m->traffic[0].count;
+    s->ack_bytes = m->traffic[0].bytes;
+    for (unsigned i = 0; i < WORLD_SLOTS; i++) {
+        if (world_slot_class(i) == WORLD_CLASS_APPLICATION) {
+            s->application_messages += m->traffic[i].count;
+            s->application_bytes += m->traffic[i].bytes;
+        } else {
+            s->maintenance_messages += m->traffic[i].count;
+            s->maintenance_bytes += m->traffic[i].bytes;
+        }
+    }
+    /* Live peer-seconds: the mean number of live peers times the measured window (exactly
+     * peers × measured_s without churn). */
+    double per = s->alive_mean * s->measured_s;
+    if (per > 0) {
+        s->bytes_per_peer_per_s = (double)(s->message_bytes + s->ack_bytes) / per;
+        s->messages_per_peer_per_s = (double)s->messages / per;
+        s->application_bytes_per_peer_per_s = (double)s->application_bytes / per;
+        s->maintenance_bytes_per_peer_per_s = (double)s->maintenance_bytes / per;
+    }
+}
+
 void world_summarize(const struct world *w, struct world_summary *s)
 {
     const struct world_metrics *m = &w->m;
     const struct scenario *sc = w->sc;
     memset(s, 0, sizeof *s);
-    s->peers = w->n_peers;
-    s->joined = w->n_oracle;
+    s->peers = sc->peers;
+    s->joined = w->oracle.n;
     env_time start = MIN(sc->workload.start, sc->duration);
     s->measured_s = (double)(sc->duration - start) / ENV_S;
     s->lookups = m->lookups_issued;
@@ -823,6 +1719,10 @@ void world_summarize(const struct world *w, struct world_summary *s)
     s->lookups_unfinished = m->lookups_issued - m->lookups_completed;
     s->lookup_success =
         m->lookups_completed ? (double)m->lookups_correct / m->lookups_completed : 1.0;
+    s->lookup_consistency =
+        m->lookups_completed ? (double)m->lookups_consistent / m->lookups_completed : 1.0;
+    s->retransmits_per_lookup =
+        m->lookups_completed ? (double)m->lookup_retransmits / m->lookups_completed : 0.0;
     world_summarize_hops(w, s);
     world_summarize_latency(w, s);
     s->stores = m->stores;
@@ -832,17 +1732,233 @@ void world_summarize(const struct world *w, struct world_summary *s)
     s->fetches_found = m->fetches_found;
     s->fetches_not_found = m->fetches_not_found;
     s->fetches_failed = m->fetches_failed;
-    for (unsigned i = 1; i < WORLD_SLOTS; i++) {
-        s->messages += m->traffic[i].count;
-        s->message_bytes += m->traffic[i].bytes;
-    }
-    s->acks = m->traffic[0].count;
-    s->ack_bytes = m->traffic[0].bytes;
-    if (s->measured_s > 0) {
-        double per = (double)s->peers * s->measured_s;
-        s->bytes_per_peer_per_s = (double)(s->message_bytes + s->ack_bytes) / per;
-        s->messages_per_peer_per_s = (double)s->messages / per;
-    }
+    s->alive_end = w->n_alive;
+    s->alive_mean = world_alive_mean(w);
+    world_summarize_traffic(w, s);
     s->events = sim_events_run(w->engine);
     s->dropped = m->dropped_undeliverable + m->dropped_malformed;
+    for (uint64_t i = 0; i < w->records_issued; i++)
+        s->records_stored += w->records[i].stored;
+    s->records_lost = world_records_lost(w);
+    s->refreshes = m->refreshes;
+    s->refreshes_ok = m->refreshes_ok;
+    s->refreshes_failed = m->refreshes_failed;
+    if (w->churn) {
+        s->joins = churn_joins(w->churn);
+        s->leaves = churn_leaves(w->churn);
+        s->crashes = churn_crashes(w->churn);
+    }
+    s->joins_completed = m->joins_done;
+    s->dropped_undeliverable = m->dropped_undeliverable;
+    s->dropped_malformed = m->dropped_malformed;
+    s->dropped_loss = m->dropped_loss;
+    s->dropped_queue = m->dropped_queue;
+    s->dropped_partition = m->dropped_partition;
+    s->links_failed = m->links_failed;
+    s->snapshots = m->snapshots;
+}
+
+/* ---- summary rows and result files -------------------------------------------------------- */
+
+static void world_row_u(GArray *rows, const char *name, uint64_t v)
+{
+    struct world_row r = {.name = name, .value = (double)v};
+    g_snprintf(r.text, sizeof r.text, "%llu", (unsigned long long)v);
+    g_array_append_val(rows, r);
+}
+
+/* A real value written with `decimals` digits after the point; value holds what was written. */
+static void world_row_f(GArray *rows, const char *name, double v, int decimals)
+{
+    struct world_row r = {.name = name};
+    g_snprintf(r.text, sizeof r.text, "%.*f", decimals, v);
+    r.value = g_ascii_strtod(r.text, NULL);
+    g_array_append_val(rows, r);
+}
+
+GArray *world_summary_rows(const struct world *w, const struct world_summary *given)
+{
+    struct world_summary own;
+    const struct world_summary *s = given;
+    if (!s) {
+        world_summarize(w, &own);
+        s = &own;
+    }
+    const struct scenario *sc = w->sc;
+    GArray *rows = g_array_new(FALSE, FALSE, sizeof(struct world_row));
+    /* The foundation's rows, unchanged in name, order and format. */
+    world_row_u(rows, "peers", s->peers);
+    world_row_u(rows, "joined", s->joined);
+    world_row_u(rows, "seed", sc->seed);
+    world_row_f(rows, "duration_s", (double)sc->duration / ENV_S, 3);
+    world_row_f(rows, "measured_s", s->measured_s, 3);
+    world_row_u(rows, "lookups", s->lookups);
+    world_row_u(rows, "lookups_completed", s->lookups_completed);
+    world_row_u(rows, "lookups_correct", s->lookups_correct);
+    world_row_u(rows, "lookup_timeouts", s->lookup_timeouts);
+    world_row_u(rows, "lookups_unfinished", s->lookups_unfinished);
+    world_row_f(rows, "lookup_success", s->lookup_success, 6);
+    world_row_f(rows, "hops_mean", s->hops_mean, 4);
+    world_row_u(rows, "hops_p50", s->hops_p50);
+    world_row_u(rows, "hops_p99", s->hops_p99);
+    world_row_u(rows, "hops_max", s->hops_max);
+    world_row_f(rows, "latency_ms_mean", s->latency_ms_mean, 3);
+    world_row_f(rows, "latency_ms_p50", s->latency_ms_p50, 3);
+    world_row_f(rows, "latency_ms_p95", s->latency_ms_p95, 3);
+    world_row_f(rows, "latency_ms_p99", s->latency_ms_p99, 3);
+    world_row_f(rows, "latency_ms_max", s->latency_ms_max, 3);
+    world_row_u(rows, "stores", s->stores);
+    world_row_u(rows, "stores_ok", s->stores_ok);
+    world_row_u(rows, "stores_failed", s->stores_failed);
+    world_row_u(rows, "fetches", s->fetches);
+    world_row_u(rows, "fetches_found", s->fetches_found);
+    world_row_u(rows, "fetches_not_found", s->fetches_not_found);
+    world_row_u(rows, "fetches_failed", s->fetches_failed);
+    world_row_u(rows, "messages", s->messages);
+    world_row_u(rows, "message_bytes", s->message_bytes);
+    world_row_u(rows, "acks", s->acks);
+    world_row_u(rows, "ack_bytes", s->ack_bytes);
+    world_row_f(rows, "messages_per_peer_per_s", s->messages_per_peer_per_s, 4);
+    world_row_f(rows, "bytes_per_peer_per_s", s->bytes_per_peer_per_s, 3);
+    world_row_u(rows, "dropped", s->dropped);
+    world_row_u(rows, "events", s->events);
+    /* The experiments' rows. */
+    world_row_f(rows, "lookup_consistency", s->lookup_consistency, 6);
+    world_row_f(rows, "retransmits_per_lookup", s->retransmits_per_lookup, 4);
+    world_row_u(rows, "application_messages", s->application_messages);
+    world_row_u(rows, "application_bytes", s->application_bytes);
+    world_row_u(rows, "maintenance_messages", s->maintenance_messages);
+    world_row_u(rows, "maintenance_bytes", s->maintenance_bytes);
+    world_row_f(rows, "application_bytes_per_peer_per_s", s->application_bytes_per_peer_per_s, 3);
+    world_row_f(rows, "maintenance_bytes_per_peer_per_s", s->maintenance_bytes_per_peer_per_s, 3);
+    world_row_u(rows, "records_stored", s->records_stored);
+    world_row_u(rows, "records_lost", s->records_lost);
+    world_row_u(rows, "refreshes", s->refreshes);
+    world_row_u(rows, "refreshes_ok", s->refreshes_ok);
+    world_row_u(rows, "refreshes_failed", s->refreshes_failed);
+    world_row_u(rows, "alive_peers_end", s->alive_end);
+    world_row_f(rows, "alive_peers_mean", s->alive_mean, 3);
+    world_row_u(rows, "joins", s->joins);
+    world_row_u(rows, "joins_completed", s->joins_completed);
+    world_row_u(rows, "leaves", s->leaves);
+    world_row_u(rows, "crashes", s->crashes);
+    world_row_u(rows, "dropped_undeliverable", s->dropped_undeliverable);
+    world_row_u(rows, "dropped_malformed", s->dropped_malformed);
+    world_row_u(rows, "dropped_loss", s->dropped_loss);
+    world_row_u(rows, "dropped_queue", s->dropped_queue);
+    world_row_u(rows, "dropped_partition", s->dropped_partition);
+    world_row_u(rows, "links_failed", s->links_failed);
+    world_row_u(rows, "snapshots", s->snapshots);
+    return rows;
+}
+
+#define U64(x) ((unsigned long long)(x))
+
+static char *world_hops_tsv(const struct world *w)
+{
+    const struct world_metrics *m = &w->m;
+    GString *g = g_string_new("hops\tcount\n");
+    uint32_t max = 0;
+    for (uint32_t h = 0; h < 256; h++)
+        if (m->hops_hist[h])
+            max = h;
+    if (m->hops->len > 0)
+        for (uint32_t h = 0; h <= max; h++)
+            g_string_append_printf(g, "%u\t%llu\n", h, U64(m->hops_hist[h]));
+    return g_string_free(g, FALSE);
+}
+
+/* The empirical CDF: one line per distinct latency, with the fraction at or below it. */
+static char *world_latency_tsv(const struct world *w)
+{
+    GString *g = g_string_new("latency_ms\tfraction\n");
+    GArray *a = world_sorted_latencies(w);
+    const env_time *x = (const env_time *)a->data;
+    for (guint i = 0; i < a->len; i++)
+        if (i + 1 == a->len || x[i + 1] != x[i])
+            g_string_append_printf(g, "%.3f\t%.6f\n", x[i] / 1000.0, (double)(i + 1) / a->len);
+    g_array_unref(a);
+    return g_string_free(g, FALSE);
+}
+
+/* RELOAD codes first, the ACK last. */
+static char *world_messages_tsv(const struct world *w)
+{
+    GString *g = g_string_new("type\tcount\tbytes\n");
+    for (unsigned slot = 1; slot <= WORLD_SLOTS; slot++) {
+        unsigned i = slot % WORLD_SLOTS;
+        const struct world_traffic *t = &w->m.traffic[i];
+        if (t->count > 0)
+            g_string_append_printf(g, "%s\t%llu\t%llu\n", world_slot_name(i), U64(t->count),
+                                   U64(t->bytes));
+    }
+    return g_string_free(g, FALSE);
+}
+
+static char *world_traffic_tsv(const struct world *w)
+{
+    env_time start = MIN(w->sc->workload.start, w->sc->duration);
+    double per = world_alive_mean(w) * ((double)(w->sc->duration - start) / ENV_S);
+    GString *g = g_string_new("class\ttype\tcount\tbytes\tper_peer_per_s\n");
+    for (unsigned c = WORLD_CLASS_APPLICATION; c <= WORLD_CLASS_MAINTENANCE; c++)
+        for (unsigned slot = 1; slot <= WORLD_SLOTS; slot++) {
+            unsigned i = slot % WORLD_SLOTS;
+            const struct world_traffic *t = &w->m.traffic[i];
+            if (t->count == 0 || world_slot_class(i) != c)
+                continue;
+            g_string_append_printf(g, "%s\t%s\t%llu\t%llu\t%.3f\n", world_class_name(c),
+                                   world_slot_name(i), U64(t->count), U64(t->bytes),
+                                   per > 0 ? (double)t->bytes / per : 0.0);
+        }
+    return g_string_free(g, FALSE);
+}
+
+/* Long format: one (time, metric, value) per line; a window without completed lookups has no
+ * lookup_success row, one without answered lookups no hops_mean or latency_ms_mean row. */
+static char *world_timeseries_tsv(const struct world *w)
+{
+    GString *g = g_string_new("time_s\tmetric\tvalue\n");
+    for (guint i = 0; i < w->series->len; i++) {
+        const struct world_sample *s = &g_array_index(w->series, struct world_sample, i);
+        double t = (double)s->t / ENV_S;
+        g_string_append_printf(g, "%.3f\talive_peers\t%u\n", t, s->alive);
+        g_string_append_printf(g, "%.3f\tjoined_peers\t%u\n", t, s->joined);
+        g_string_append_printf(g, "%.3f\tlookups\t%llu\n", t, U64(s->lookups));
+        if (s->lookups > 0)
+            g_string_append_printf(g, "%.3f\tlookup_success\t%.6f\n", t,
+                                   (double)s->lookups_correct / s->lookups);
+        if (s->answered > 0) {
+            g_string_append_printf(g, "%.3f\thops_mean\t%.4f\n", t, s->hops_mean);
+            g_string_append_printf(g, "%.3f\tlatency_ms_mean\t%.3f\n", t, s->latency_ms_mean);
+        }
+        g_string_append_printf(g, "%.3f\tbytes_per_peer_per_s\t%.3f\n", t, s->bytes_per_peer_per_s);
+        g_string_append_printf(g, "%.3f\trecords_lost\t%llu\n", t, U64(s->records_lost));
+    }
+    return g_string_free(g, FALSE);
+}
+
+/* Writes dir/name from text (taken). */
+static gboolean world_write(const char *dir, const char *name, char *text, GError **err)
+{
+    char *path = g_build_filename(dir, name, NULL);
+    gboolean ok = g_file_set_contents(path, text, -1, err);
+    g_free(path);
+    g_free(text);
+    return ok;
+}
+
+gboolean world_write_results(const struct world *w, const char *dir, GError **err)
+{
+    if (!world_write(dir, "hops.tsv", world_hops_tsv(w), err) ||
+        !world_write(dir, "latency_cdf.tsv", world_latency_tsv(w), err) ||
+        !world_write(dir, "messages.tsv", world_messages_tsv(w), err) ||
+        !world_write(dir, "traffic.tsv", world_traffic_tsv(w), err) ||
+        !world_write(dir, "timeseries.tsv", world_timeseries_tsv(w), err))
+        return FALSE;
+    if (w->snapshot_error) {
+        g_set_error_literal(err, w->snapshot_error->domain, w->snapshot_error->code,
+                            w->snapshot_error->message);
+        return FALSE;
+    }
+    return TRUE;
 }
