@@ -15,6 +15,13 @@
  *      is written in the same syntax as the file), then cross-key rules are checked.
  * A new key is one row in scenario_keys[]; scenario_free() and scenario_to_yaml() follow the
  * same table, so they never need to learn about it.
+ *
+ * Most keys hold one value (a string, number, duration, rate, bandwidth, size, choice...).
+ * Four hold structures and have their own parsers: churn.events (a sequence of mappings),
+ * metrics.snapshots (a sequence of durations), expect (metric -> "OP NUMBER") and sweep
+ * (dotted key -> list of values, each checked as if given with --set).  --set reaches single
+ * values only.  Distribution parameters (churn.session.*, churn.downtime.*) are single values
+ * whose presence matters: check_dist() enforces exactly the parameters each kind needs.
  */
 #include "scenario.h"
 
@@ -23,6 +30,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
 
@@ -31,26 +39,38 @@ G_DEFINE_QUARK(p2psip_scenario_error, scenario_error)
 /* ---- the key table ------------------------------------------------------------------------- */
 
 enum key_type {
-    KEY_STRING,   /* char *, g_strdup'ed; .min = minimum length; .choices restricts values */
-    KEY_U32,      /* uint32_t in [.min, .max or UINT32_MAX] */
-    KEY_U64,      /* uint64_t in [.min, .max or UINT64_MAX] */
-    KEY_DOUBLE,   /* double, finite, >= .fmin (> with KEY_FMIN_OPEN), <= .fmax with KEY_FMAX */
-    KEY_DURATION, /* env_time from "200ms", "10s", ... in [.min, .max or UINT64_MAX] us */
-    KEY_BOOL,     /* bool from true / false */
-    KEY_ENUM,     /* an enum (int-sized) holding the index of the value in .choices */
+    KEY_STRING,    /* char *, g_strdup'ed; .min = minimum length; .choices restricts values */
+    KEY_U32,       /* uint32_t in [.min, .max or UINT32_MAX] */
+    KEY_U64,       /* uint64_t in [.min, .max or UINT64_MAX] */
+    KEY_DOUBLE,    /* double, finite, >= .fmin (> with KEY_FMIN_OPEN), <= .fmax with KEY_FMAX
+                      (< with KEY_FMAX_OPEN too) */
+    KEY_DURATION,  /* env_time from "200ms", "10s", ... in [.min, .max or UINT64_MAX] us */
+    KEY_BOOL,      /* bool from true / false */
+    KEY_ENUM,      /* an enum (int-sized) holding the index of the value in .choices */
+    KEY_RATE,      /* double per second from "0.5/s", "30/min", "2/h" or a bare number;
+                      bounds as KEY_DOUBLE */
+    KEY_BANDWIDTH, /* uint64_t bits per second from "1Mbit", "64kB", ...; [.min, .max] */
+    KEY_SIZE,      /* uint32_t bytes from "64KB", "1MB" or a bare number; [.min, .max] */
+    KEY_EVENTS,    /* GArray of struct scenario_event from a sequence of mappings */
+    KEY_TIMES,     /* GArray of env_time from a sequence of durations, sorted */
+    KEY_EXPECT,    /* GPtrArray of struct scenario_expect * from a mapping */
+    KEY_SWEEP,     /* GPtrArray of struct scenario_sweep * from a mapping */
 };
 
 enum {
-    KEY_FMIN_OPEN = 1, /* KEY_DOUBLE: the lower bound itself is refused */
-    KEY_FMAX = 2,      /* KEY_DOUBLE: .fmax applies */
-    KEY_DNS_NAME = 4,  /* KEY_STRING: letters, digits, '-' and '.' only */
+    KEY_FMIN_OPEN = 1,   /* KEY_DOUBLE, KEY_RATE: the lower bound itself is refused */
+    KEY_FMAX = 2,        /* KEY_DOUBLE, KEY_RATE: .fmax applies */
+    KEY_DNS_NAME = 4,    /* KEY_STRING: letters, digits, '-' and '.' only */
+    KEY_FMAX_OPEN = 8,   /* with KEY_FMAX: the upper bound itself is refused */
+    KEY_DIST_PARAM = 16, /* a distribution parameter: no default (0 = not given), written back
+                            only when given; check_dist() decides which may be given */
 };
 
 struct scenario_key {
     const char *name; /* dotted path */
     enum key_type type;
     size_t offset;
-    const char *def; /* default, in file syntax; NULL = required */
+    const char *def; /* default, in file syntax; NULL = required (structures: empty) */
     uint64_t min, max;
     double fmin, fmax;
     unsigned flags;
@@ -63,16 +83,44 @@ struct scenario_key {
 
 static const char *const topology_names[] = {"chord", NULL};
 static const char *const join_names[] = {"instant", "protocol", NULL};
-static const char *const latency_names[] = {"constant", "uniform", NULL};
+static const char *const latency_names[] = {"constant", "uniform", "coordinates", "matrix", NULL};
+static const char *const dist_names[] = {"none",    "constant",  "exponential", "pareto",
+                                         "weibull", "lognormal", NULL};
+static const char *const churn_names[] = {"none", "sessions", "trace", NULL};
+static const char *const arrivals_names[] = {"system", "per_peer", NULL};
+static const char *const popularity_names[] = {"uniform", "zipf", NULL};
+static const char *const action_names[] = {"fail", "partition", "heal", "flash_crowd", NULL};
 
 _Static_assert(sizeof(enum scenario_join) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(enum scenario_latency_model) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(enum scenario_dist_kind) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(enum scenario_churn_model) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(enum scenario_arrivals) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(enum scenario_popularity) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(enum scenario_event_action) == sizeof(int), "enums are stored as int");
+_Static_assert(SCENARIO_LATENCY_MATRIX == 3 && SCENARIO_DIST_LOGNORMAL == 5 &&
+                   SCENARIO_CHURN_TRACE == 2 && SCENARIO_EVENT_FLASH_CROWD == 3,
+               "the choice lists above follow the enums' order");
+
+/* A distribution (struct scenario_dist) under `key`: its kind and every parameter.  Given
+ * parameters must be positive; which ones may be given is check_dist()'s business. */
+/* clang-format off */
+#define DIST_KEYS(key, field)                                                                      \
+    {KEY(key ".dist", KEY_ENUM, field.kind, "none"), .choices = dist_names},                       \
+    {KEY(key ".value", KEY_DURATION, field.value, NULL), .min = 1, .flags = KEY_DIST_PARAM},       \
+    {KEY(key ".mean", KEY_DURATION, field.mean, NULL), .min = 1, .flags = KEY_DIST_PARAM},         \
+    {KEY(key ".scale", KEY_DURATION, field.scale, NULL), .min = 1, .flags = KEY_DIST_PARAM},       \
+    {KEY(key ".median", KEY_DURATION, field.median, NULL), .min = 1, .flags = KEY_DIST_PARAM},     \
+    {KEY(key ".shape", KEY_DOUBLE, field.shape, NULL), .flags = KEY_DIST_PARAM | KEY_FMIN_OPEN},   \
+    {KEY(key ".sigma", KEY_DOUBLE, field.sigma, NULL), .flags = KEY_DIST_PARAM | KEY_FMIN_OPEN}
+/* clang-format on */
 
 /* Keys of one section must be adjacent (scenario_to_yaml relies on it); docs/scenarios.md
  * lists them in this order. */
 static const struct scenario_key scenario_keys[] = {
     {KEY("name", KEY_STRING, name, NULL), .min = 1},
     {KEY("seed", KEY_U64, seed, "1")},
+    {KEY("seeds", KEY_U32, seeds, "1"), .min = 1, .max = 1000000},
     {KEY("duration", KEY_DURATION, duration, NULL), .min = 1},
     {KEY("peers", KEY_U32, peers, NULL), .min = 1},
     {KEY("overlay.topology", KEY_STRING, overlay.topology, "chord"), .choices = topology_names},
@@ -94,19 +142,57 @@ static const struct scenario_key scenario_keys[] = {
     {KEY("latency.ms", KEY_DOUBLE, latency.ms, "50")},
     {KEY("latency.min_ms", KEY_DOUBLE, latency.min_ms, "10")},
     {KEY("latency.max_ms", KEY_DOUBLE, latency.max_ms, "100")},
+    {KEY("latency.dims", KEY_U32, latency.dims, "2"), .min = 1, .max = 16},
+    {KEY("latency.side_ms", KEY_DOUBLE, latency.side_ms, "150")},
+    {KEY("latency.height_ms", KEY_DOUBLE, latency.height_ms, "10")},
+    {KEY("latency.matrix", KEY_STRING, latency.matrix, "")},
+    {KEY("latency.jitter_ms", KEY_DOUBLE, latency.jitter_ms, "0")},
+    {KEY("network.loss", KEY_DOUBLE, network.loss, "0"), .fmax = 1,
+     .flags = KEY_FMAX | KEY_FMAX_OPEN},
+    {KEY("network.upload", KEY_BANDWIDTH, network.upload_bps, "0")},
+    {KEY("network.download", KEY_BANDWIDTH, network.download_bps, "0")},
+    {KEY("network.queue", KEY_SIZE, network.queue_bytes, "64KB"), .min = 1},
+    {KEY("churn.model", KEY_ENUM, churn.model, "none"), .choices = churn_names},
+    DIST_KEYS("churn.session", churn.session),
+    DIST_KEYS("churn.downtime", churn.downtime),
+    {KEY("churn.trace", KEY_STRING, churn.trace, "")},
+    {KEY("churn.graceful", KEY_DOUBLE, churn.graceful, "0.5"), .fmax = 1, .flags = KEY_FMAX},
+    {KEY("churn.start", KEY_DURATION, churn.start, "0s")},
+    {KEY("churn.events", KEY_EVENTS, churn.events, NULL)},
     {KEY("workload.start", KEY_DURATION, workload.start, "10s")},
     {KEY("workload.lookups", KEY_U64, workload.lookups, "1000")},
-    {KEY("workload.lookup_rate", KEY_DOUBLE, workload.lookup_rate, "100"), .flags = KEY_FMIN_OPEN},
+    {KEY("workload.lookup_rate", KEY_RATE, workload.lookup_rate, "100/s")},
+    {KEY("workload.arrivals", KEY_ENUM, workload.arrivals, "system"), .choices = arrivals_names},
+    {KEY("workload.popularity", KEY_ENUM, workload.popularity, "uniform"),
+     .choices = popularity_names},
+    {KEY("workload.zipf_alpha", KEY_DOUBLE, workload.zipf_alpha, "1"), .flags = KEY_FMIN_OPEN},
+    {KEY("workload.refresh", KEY_DURATION, workload.refresh, "0s")},
     {KEY("workload.keys", KEY_U64, workload.keys, "0")},
     {KEY("workload.keys_per_peer", KEY_U64, workload.keys_per_peer, "0")},
     {KEY("workload.records", KEY_U64, workload.records, "0")},
     {KEY("workload.record_lifetime", KEY_U32, workload.record_lifetime, "3600"), .min = 1},
     {KEY("workload.value_size", KEY_U32, workload.value_size, "64")},
     {KEY("workload.fetches", KEY_U64, workload.fetches, "0")},
-    {KEY("workload.fetch_rate", KEY_DOUBLE, workload.fetch_rate, "100"), .flags = KEY_FMIN_OPEN},
+    {KEY("workload.fetch_rate", KEY_RATE, workload.fetch_rate, "100/s"), .flags = KEY_FMIN_OPEN},
+    {KEY("metrics.interval", KEY_DURATION, metrics.interval, "10s"), .min = 1},
+    {KEY("metrics.snapshots", KEY_TIMES, metrics.snapshots, NULL)},
     {KEY("output.pcap", KEY_STRING, output.pcap, "")},
+    {KEY("output.plots", KEY_BOOL, output.plots, "true")},
+    {KEY("expect", KEY_EXPECT, expect, NULL)},
+    {KEY("sweep", KEY_SWEEP, sweep, NULL)},
 };
 #define N_KEYS G_N_ELEMENTS(scenario_keys)
+
+/* Keys a sweep may not vary: one experiment has one name, and seeds: N already gives every
+ * point the seeds seed, seed+1, ..., seed+N-1 (runs.tsv has a seed column, not a swept one). */
+static const char *const unsweepable[] = {"name", "seed", "seeds", NULL};
+
+#define MAX_SWEEP_POINTS 1000000
+
+static bool key_is_structure(const struct scenario_key *k)
+{
+    return k->type >= KEY_EVENTS;
+}
 
 static const struct scenario_key *key_find(const char *name)
 {
@@ -611,10 +697,172 @@ static void format_double(double v, char *buf, size_t size)
     }
 }
 
+/* A number followed directly by a unit: [-]DIGITS[.DIGITS][e[+-]DIGITS] (or .DIGITS...).
+ * Returns false when there is no number; otherwise *v is its magnitude (possibly infinite),
+ * *neg whether it had a '-', and *unit points at the rest of t. */
+static bool parse_number_unit(const char *t, double *v, bool *neg, const char **unit)
+{
+    *neg = *t == '-';
+    const char *start = t + *neg, *p = start;
+    bool digits = false;
+    for (; isdigit((unsigned char)*p); p++)
+        digits = true;
+    if (*p == '.')
+        for (p++; isdigit((unsigned char)*p); p++)
+            digits = true;
+    if (!digits)
+        return false;
+    if (*p == 'e' || *p == 'E') {
+        const char *q = p + 1;
+        if (*q == '+' || *q == '-')
+            q++;
+        if (isdigit((unsigned char)*q)) {
+            while (isdigit((unsigned char)*q))
+                q++;
+            p = q;
+        }
+    }
+    char *num = g_strndup(start, (gsize)(p - start));
+    *v = g_ascii_strtod(num, NULL);
+    g_free(num);
+    *unit = p;
+    return true;
+}
+
+/* Units of rates: the time they count per, in seconds ("" = per second). */
+static const struct unit {
+    const char *name;
+    double factor;
+} rate_units[] = {
+    {"", 1}, {"/s", 1}, {"/m", 60}, {"/min", 60}, {"/h", 3600},
+};
+
+/* Bandwidths, in bits per second: network speeds use decimal prefixes. */
+static const struct unit bandwidth_units[] = {
+    {"", 1},         {"bit", 1},      {"kbit", 1e3},   {"Mbit", 1e6}, {"Gbit", 1e9}, {"bit/s", 1},
+    {"kbit/s", 1e3}, {"Mbit/s", 1e6}, {"Gbit/s", 1e9}, {"bps", 1},    {"kbps", 1e3}, {"Mbps", 1e6},
+    {"Gbps", 1e9},   {"B", 8},        {"kB", 8e3},     {"MB", 8e6},   {"GB", 8e9},   {"B/s", 8},
+    {"kB/s", 8e3},   {"MB/s", 8e6},   {"GB/s", 8e9},
+};
+
+/* Sizes, in bytes: buffer sizes use binary prefixes (64KB = 65536 bytes). */
+static const struct unit size_units[] = {
+    {"", 1},
+    {"B", 1},
+    {"KB", 1024.0},
+    {"kB", 1024.0},
+    {"KiB", 1024.0},
+    {"MB", 1048576.0},
+    {"MiB", 1048576.0},
+    {"GB", 1073741824.0},
+    {"GiB", 1073741824.0},
+};
+
+static const struct unit *unit_find(const struct unit *units, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(units[i].name, name) == 0)
+            return &units[i];
+    return NULL;
+}
+
+/* A rate: NUMBER[/s|/m|/min|/h], held per second. */
+static enum parse_result parse_rate(const char *t, double *out)
+{
+    double v;
+    bool neg;
+    const char *name;
+    if (!parse_number_unit(t, &v, &neg, &name))
+        return PARSE_BAD;
+    const struct unit *u = unit_find(rate_units, G_N_ELEMENTS(rate_units), name);
+    if (!u)
+        return PARSE_BAD;
+    if (!isfinite(v))
+        return PARSE_TOO_LARGE;
+    if (neg && v != 0)
+        return PARSE_NEGATIVE;
+    *out = v / u->factor;
+    return PARSE_OK;
+}
+
+/* "30/min" rather than "0.5/s" when a per-minute or per-hour count is a whole number. */
+static void format_rate(double per_s, char *buf, size_t size)
+{
+    static const struct unit out_units[] = {{"/s", 1}, {"/min", 60}, {"/h", 3600}};
+    for (size_t i = 0; i < G_N_ELEMENTS(out_units); i++) {
+        double x = per_s * out_units[i].factor;
+        if (x == floor(x) && fabs(x) < 1e15 && x / out_units[i].factor == per_s) {
+            g_snprintf(buf, size, "%.0f%s", x, out_units[i].name);
+            return;
+        }
+    }
+    char num[40];
+    format_double(per_s, num, sizeof num);
+    g_snprintf(buf, size, "%s/s", num);
+}
+
+/* NUMBER[UNIT] scaled by the unit's factor and rounded to the nearest integer. */
+static enum parse_result parse_scaled(const char *t, const struct unit *units, size_t n,
+                                      uint64_t *out)
+{
+    double v;
+    bool neg;
+    const char *name;
+    if (!parse_number_unit(t, &v, &neg, &name))
+        return PARSE_BAD;
+    const struct unit *u = unit_find(units, n, name);
+    if (!u)
+        return PARSE_BAD;
+    double x = floor(v * u->factor + 0.5);
+    if (!(x < 0x1p64))
+        return PARSE_TOO_LARGE;
+    if (neg && x != 0)
+        return PARSE_NEGATIVE;
+    *out = (uint64_t)x;
+    return PARSE_OK;
+}
+
+/* v in the largest of units[] (integer factors, largest first) that divides it, else bare. */
+static void format_scaled(uint64_t v, const struct unit *units, size_t n, char *buf, size_t size)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        uint64_t f = (uint64_t)units[i].factor;
+        if (v % f == 0) {
+            g_snprintf(buf, size, "%" G_GUINT64_FORMAT "%s", v / f, units[i].name);
+            return;
+        }
+    }
+    g_snprintf(buf, size, "%" G_GUINT64_FORMAT, v);
+}
+
+static const struct unit bandwidth_out[] = {
+    {"Gbit", 1e9}, {"Mbit", 1e6}, {"kbit", 1e3}, {"bit", 1}};
+static const struct unit size_out[] = {{"GB", 1073741824.0}, {"MB", 1048576.0}, {"KB", 1024.0}};
+
+static void format_bandwidth(uint64_t bps, char *buf, size_t size)
+{
+    format_scaled(bps, bandwidth_out, G_N_ELEMENTS(bandwidth_out), buf, size);
+}
+
+static void format_size(uint64_t bytes, char *buf, size_t size)
+{
+    format_scaled(bytes, size_out, G_N_ELEMENTS(size_out), buf, size);
+}
+
+static const char *const structure_expectation[] = {
+    [KEY_EVENTS - KEY_EVENTS] = "a sequence of events such as [{at: 60s, action: fail, "
+                                "fraction: 0.5}]",
+    [KEY_TIMES - KEY_EVENTS] = "a sequence of durations such as [10m, 20m]",
+    [KEY_EXPECT - KEY_EVENTS] = "a mapping of metric: \"OP NUMBER\" such as "
+                                "{lookup_success: \">= 0.99\"}",
+    [KEY_SWEEP - KEY_EVENTS] = "a mapping of dotted key: [values] such as "
+                               "{overlay.successors: [4, 8]}",
+};
+
 /* A sentence describing what the key accepts, for error messages. */
 static char *key_expectation(const struct scenario_key *k)
 {
-    char lo[32];
+    char lo[32], hi[32];
     switch (k->type) {
     case KEY_STRING:
         if (k->choices) {
@@ -636,18 +884,43 @@ static char *key_expectation(const struct scenario_key *k)
     case KEY_U64:
         return g_strdup_printf("an integer >= %" G_GUINT64_FORMAT, k->min);
     case KEY_DOUBLE:
+    case KEY_RATE: {
         format_double(k->fmin, lo, sizeof lo);
-        return g_strdup_printf("a number %s %s", k->flags & KEY_FMIN_OPEN ? ">" : ">=", lo);
+        format_double(k->fmax, hi, sizeof hi);
+        char *range = g_strdup_printf("%s %s%s%s%s", k->flags & KEY_FMIN_OPEN ? ">" : ">=", lo,
+                                      k->flags & KEY_FMAX ? " and " : "",
+                                      !(k->flags & KEY_FMAX)     ? ""
+                                      : k->flags & KEY_FMAX_OPEN ? "< "
+                                                                 : "<= ",
+                                      k->flags & KEY_FMAX ? hi : "");
+        char *s = k->type == KEY_DOUBLE
+                      ? g_strdup_printf("a number %s", range)
+                      : g_strdup_printf("a rate %s (a number per unit: 0.5/s, 30/min, 2/h; a "
+                                        "bare number is per second)",
+                                        range);
+        g_free(range);
+        return s;
+    }
     case KEY_DURATION:
         return g_strdup("a duration (a number with unit us, ms, s, m or h, e.g. 200ms; a bare "
                         "number means seconds)");
+    case KEY_BANDWIDTH:
+        return g_strdup("a bandwidth (a number with unit bit, kbit, Mbit, Gbit or B, kB, MB, GB "
+                        "per second, e.g. 1Mbit; a bare number means bit/s; 0 = unlimited)");
+    case KEY_SIZE:
+        return g_strdup("a size (a number of bytes, or with unit B, KB, MB or GB, e.g. 64KB)");
+    case KEY_EVENTS:
+    case KEY_TIMES:
+    case KEY_EXPECT:
+    case KEY_SWEEP:
+        return g_strdup(structure_expectation[k->type - KEY_EVENTS]);
     }
     g_assert_not_reached();
 }
 
-static void store(struct scenario *s, const struct scenario_key *k, const void *v, size_t size)
+static void store(void *base, const struct scenario_key *k, const void *v, size_t size)
 {
-    memcpy((char *)s + k->offset, v, size);
+    memcpy((char *)base + k->offset, v, size);
 }
 
 #define DNS_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-."
@@ -660,9 +933,31 @@ static int choice_index(const char *const *choices, const char *t)
     return -1;
 }
 
-/* Parses text t for key k into s.  pos and errors: as fail(). */
-static bool parse_value(struct loader *ld, struct scenario *s, const struct scenario_key *k,
-                        const char *t, const struct spos *pos)
+/* Checks a number against the key's bounds (KEY_DOUBLE, KEY_RATE). */
+static bool check_fbounds(struct loader *ld, const struct scenario_key *k, const char *name,
+                          double v, const char *t, const struct spos *pos)
+{
+    char bound[32];
+    bool open = k->flags & KEY_FMIN_OPEN;
+    if (v < k->fmin || (open && v == k->fmin)) {
+        format_double(k->fmin, bound, sizeof bound);
+        return fail(ld, pos, SCENARIO_ERROR_VALUE, name, "must be %s %s, got %s",
+                    open ? ">" : ">=", bound, t);
+    }
+    bool max_open = k->flags & KEY_FMAX_OPEN;
+    if ((k->flags & KEY_FMAX) && (v > k->fmax || (max_open && v == k->fmax))) {
+        format_double(k->fmax, bound, sizeof bound);
+        return fail(ld, pos, SCENARIO_ERROR_VALUE, name, "must be %s %s, got %s",
+                    max_open ? "<" : "<=", bound, t);
+    }
+    return true;
+}
+
+/* Parses text t for key k into the struct at base (a struct scenario, or a struct
+ * scenario_event for event fields); name is the key as messages show it.  pos and errors: as
+ * fail(). */
+static bool parse_value(struct loader *ld, void *base, const struct scenario_key *k,
+                        const char *name, const char *t, const struct spos *pos)
 {
     const int V = SCENARIO_ERROR_VALUE;
     char *want = NULL;
@@ -673,17 +968,17 @@ static bool parse_value(struct loader *ld, struct scenario *s, const struct scen
         int idx = k->choices ? choice_index(k->choices, t) : 0;
         if (idx < 0) {
             char *c = choices_text(k->choices);
-            ok = fail(ld, pos, V, k->name, "unknown value '%s' (expected: %s)", t, c);
+            ok = fail(ld, pos, V, name, "unknown value '%s' (expected: %s)", t, c);
             g_free(c);
         } else if (strlen(t) < k->min) {
-            ok = fail(ld, pos, V, k->name, "must not be empty");
+            ok = fail(ld, pos, V, name, "must not be empty");
         } else if ((k->flags & KEY_DNS_NAME) && strspn(t, DNS_CHARS) != strlen(t)) {
-            ok = fail(ld, pos, V, k->name,
+            ok = fail(ld, pos, V, name,
                       "must be a DNS name (letters, digits, '-' and '.'), got '%s'", t);
         } else if (k->type == KEY_ENUM) {
-            store(s, k, &idx, sizeof idx);
+            store(base, k, &idx, sizeof idx);
         } else {
-            char **field = (char **)((char *)s + k->offset);
+            char **field = (char **)((char *)base + k->offset);
             g_free(*field);
             *field = g_strdup(t);
         }
@@ -692,9 +987,9 @@ static bool parse_value(struct loader *ld, struct scenario *s, const struct scen
     case KEY_BOOL: {
         bool b = strcmp(t, "true") == 0;
         if (!b && strcmp(t, "false") != 0)
-            ok = fail(ld, pos, V, k->name, "expected true or false, got '%s'", t);
+            ok = fail(ld, pos, V, name, "expected true or false, got '%s'", t);
         else
-            store(s, k, &b, sizeof b);
+            store(base, k, &b, sizeof b);
         break;
     }
     case KEY_U32:
@@ -704,35 +999,41 @@ static bool parse_value(struct loader *ld, struct scenario *s, const struct scen
         enum parse_result r = parse_uint(t, &v);
         if (r == PARSE_BAD) {
             want = key_expectation(k);
-            ok = fail(ld, pos, V, k->name, "expected %s, got '%s'", want, t);
+            ok = fail(ld, pos, V, name, "expected %s, got '%s'", want, t);
         } else if (r == PARSE_TOO_LARGE || (r == PARSE_OK && v > max)) {
-            ok = fail(ld, pos, V, k->name, "must be <= %" G_GUINT64_FORMAT ", got %s", max, t);
+            ok = fail(ld, pos, V, name, "must be <= %" G_GUINT64_FORMAT ", got %s", max, t);
         } else if (r == PARSE_NEGATIVE || v < k->min) {
-            ok = fail(ld, pos, V, k->name, "must be >= %" G_GUINT64_FORMAT ", got %s", k->min, t);
+            ok = fail(ld, pos, V, name, "must be >= %" G_GUINT64_FORMAT ", got %s", k->min, t);
         } else if (k->type == KEY_U32) {
             uint32_t v32 = (uint32_t)v;
-            store(s, k, &v32, sizeof v32);
+            store(base, k, &v32, sizeof v32);
         } else {
-            store(s, k, &v, sizeof v);
+            store(base, k, &v, sizeof v);
         }
         break;
     }
-    case KEY_DOUBLE: {
-        char *end = NULL;
-        double v = *t && !isspace((unsigned char)*t) ? g_ascii_strtod(t, &end) : NAN;
-        char bound[32];
-        bool open = k->flags & KEY_FMIN_OPEN;
-        if (!end || *end || !isfinite(v)) {
-            want = key_expectation(k);
-            ok = fail(ld, pos, V, k->name, "expected %s, got '%s'", want, t);
-        } else if (v < k->fmin || (open && v == k->fmin)) {
-            format_double(k->fmin, bound, sizeof bound);
-            ok = fail(ld, pos, V, k->name, "must be %s %s, got %s", open ? ">" : ">=", bound, t);
-        } else if ((k->flags & KEY_FMAX) && v > k->fmax) {
-            format_double(k->fmax, bound, sizeof bound);
-            ok = fail(ld, pos, V, k->name, "must be <= %s, got %s", bound, t);
+    case KEY_DOUBLE:
+    case KEY_RATE: {
+        double v = NAN;
+        bool parsed;
+        if (k->type == KEY_DOUBLE) {
+            char *end = NULL;
+            if (*t && !isspace((unsigned char)*t))
+                v = g_ascii_strtod(t, &end);
+            parsed = end && !*end && isfinite(v);
         } else {
-            store(s, k, &v, sizeof v);
+            enum parse_result r = parse_rate(t, &v);
+            parsed = r == PARSE_OK || r == PARSE_NEGATIVE;
+            if (r == PARSE_NEGATIVE)
+                v = -1;
+        }
+        if (!parsed) {
+            want = key_expectation(k);
+            ok = fail(ld, pos, V, name, "expected %s, got '%s'", want, t);
+        } else if (check_fbounds(ld, k, name, v, t, pos)) {
+            store(base, k, &v, sizeof v);
+        } else {
+            ok = false;
         }
         break;
     }
@@ -743,24 +1044,75 @@ static bool parse_value(struct loader *ld, struct scenario *s, const struct scen
         enum parse_result r = parse_duration(t, &v);
         if (r == PARSE_BAD) {
             want = key_expectation(k);
-            ok = fail(ld, pos, V, k->name, "expected %s, got '%s'", want, t);
+            ok = fail(ld, pos, V, name, "expected %s, got '%s'", want, t);
         } else if (r == PARSE_TOO_LARGE || (r == PARSE_OK && v > max)) {
             format_duration(max, bound, sizeof bound);
-            ok = fail(ld, pos, V, k->name, "duration must be <= %s, got '%s'", bound, t);
+            ok = fail(ld, pos, V, name, "duration must be <= %s, got '%s'", bound, t);
         } else if (r == PARSE_NEGATIVE || v < k->min) {
             format_duration(k->min, bound, sizeof bound);
-            ok = fail(ld, pos, V, k->name, "duration must be >= %s, got '%s'", bound, t);
+            ok = fail(ld, pos, V, name, "duration must be >= %s, got '%s'", bound, t);
         } else {
-            store(s, k, &v, sizeof v);
+            store(base, k, &v, sizeof v);
         }
         break;
     }
+    case KEY_BANDWIDTH:
+    case KEY_SIZE: {
+        bool size = k->type == KEY_SIZE;
+        uint64_t max = k->max ? k->max : size ? UINT32_MAX : UINT64_MAX;
+        uint64_t v = 0;
+        char bound[32];
+        enum parse_result r =
+            size ? parse_scaled(t, size_units, G_N_ELEMENTS(size_units), &v)
+                 : parse_scaled(t, bandwidth_units, G_N_ELEMENTS(bandwidth_units), &v);
+        void (*format)(uint64_t, char *, size_t) = size ? format_size : format_bandwidth;
+        if (r == PARSE_BAD) {
+            want = key_expectation(k);
+            ok = fail(ld, pos, V, name, "expected %s, got '%s'", want, t);
+        } else if (r == PARSE_TOO_LARGE || (r == PARSE_OK && v > max)) {
+            format(max, bound, sizeof bound);
+            ok = fail(ld, pos, V, name, "must be <= %s, got '%s'", bound, t);
+        } else if (r == PARSE_NEGATIVE || v < k->min) {
+            format(k->min, bound, sizeof bound);
+            ok = fail(ld, pos, V, name, "must be >= %s, got '%s'", bound, t);
+        } else if (size) {
+            uint32_t v32 = (uint32_t)v;
+            store(base, k, &v32, sizeof v32);
+        } else {
+            store(base, k, &v, sizeof v);
+        }
+        break;
+    }
+    case KEY_EVENTS:
+    case KEY_TIMES:
+    case KEY_EXPECT:
+    case KEY_SWEEP:
+        g_assert_not_reached(); /* structures are not parsed from one scalar */
     }
     g_free(want);
     return ok;
 }
 
 /* ---- step 3: shape check ------------------------------------------------------------------- */
+
+/* A structure key: a sequence or a mapping, or nothing (empty).  --set gives only scalars. */
+static bool check_structure_shape(struct loader *ld, const struct scenario_key *k,
+                                  const struct snode *v, const char *path)
+{
+    bool seq = k->type == KEY_EVENTS || k->type == KEY_TIMES;
+    if (v->kind == (seq ? SN_SEQUENCE : SN_MAPPING) || (v->kind == SN_SCALAR && v->null))
+        return true;
+    if (v->pos.origin && seq)
+        return fail(ld, &v->pos, SCENARIO_ERROR_VALUE, path,
+                    "--set cannot set sequences; write %s in the scenario file", path);
+    if (v->pos.origin)
+        return fail(ld, &v->pos, SCENARIO_ERROR_VALUE, path,
+                    "--set cannot set a whole mapping; write %s in the scenario file%s", path,
+                    k->type == KEY_EXPECT ? " or set one entry: --set expect.METRIC='OP NUMBER'"
+                                          : "");
+    return fail(ld, &v->pos, SCENARIO_ERROR_VALUE, path, "expected %s, got %s",
+                structure_expectation[k->type - KEY_EVENTS], snode_kind_name(v));
+}
 
 static bool check_shape(struct loader *ld, const struct snode *map, const char *prefix)
 {
@@ -770,7 +1122,9 @@ static bool check_shape(struct loader *ld, const struct snode *map, const char *
         const struct scenario_key *k = key_find(path);
         const struct snode *v = p->value;
         bool ok = true;
-        if (k) {
+        if (k && key_is_structure(k)) {
+            ok = check_structure_shape(ld, k, v, path);
+        } else if (k) {
             if (v->kind != SN_SCALAR) {
                 char *want = key_expectation(k);
                 ok = fail(ld, &v->pos, SCENARIO_ERROR_VALUE, path, "expected %s, got %s", want,
@@ -808,9 +1162,379 @@ static bool check_shape(struct loader *ld, const struct snode *map, const char *
     return true;
 }
 
+/* ---- step 4: structures -------------------------------------------------------------------- */
+
+/* A scalar inside a structure must hold a value. */
+static bool check_scalar(struct loader *ld, const struct snode *v, const char *name,
+                         const char *want)
+{
+    if (v->kind != SN_SCALAR)
+        return fail(ld, &v->pos, SCENARIO_ERROR_VALUE, name, "expected %s, got %s", want,
+                    snode_kind_name(v));
+    if (v->null)
+        return fail(ld, &v->pos, SCENARIO_ERROR_VALUE, name, "missing value (expected %s)", want);
+    return true;
+}
+
+/* churn.events: the fields of one event, as rows parsed into a struct scenario_event. */
+#define EVENT_FIELD(key, type_, field)                                                             \
+    .name = key, .type = type_, .offset = offsetof(struct scenario_event, field)
+static const struct scenario_key event_fields[] = {
+    {EVENT_FIELD("at", KEY_DURATION, at)},
+    {EVENT_FIELD("action", KEY_ENUM, action), .choices = action_names},
+    {EVENT_FIELD("fraction", KEY_DOUBLE, fraction), .fmax = 1, .flags = KEY_FMIN_OPEN | KEY_FMAX},
+    {EVENT_FIELD("groups", KEY_U32, groups), .min = 2},
+    {EVENT_FIELD("peers", KEY_U32, peers), .min = 1},
+    {EVENT_FIELD("over", KEY_DURATION, over), .def = "10s"},
+};
+enum { EV_AT = 1, EV_ACTION = 2, EV_FRACTION = 4, EV_GROUPS = 8, EV_PEERS = 16, EV_OVER = 32 };
+
+/* Per action: the fields it needs and the ones it accepts (besides at and action). */
+static const struct {
+    unsigned required, allowed;
+    const char *takes;
+} event_rules[] = {
+    [SCENARIO_EVENT_FAIL] = {EV_FRACTION, EV_FRACTION, "fraction"},
+    [SCENARIO_EVENT_PARTITION] = {EV_GROUPS, EV_GROUPS, "groups"},
+    [SCENARIO_EVENT_HEAL] = {0, 0, "no other field"},
+    [SCENARIO_EVENT_FLASH_CROWD] = {EV_PEERS, EV_PEERS | EV_OVER, "peers and optionally over"},
+};
+
+static bool parse_event(struct loader *ld, struct scenario *s, const struct snode *item,
+                        guint index, struct scenario_event *ev)
+{
+    char *base = g_strdup_printf("churn.events[%u]", index);
+    const struct snode *given[G_N_ELEMENTS(event_fields)] = {0};
+    const struct spos *given_pos[G_N_ELEMENTS(event_fields)] = {0};
+    unsigned mask = 0;
+    char *name = NULL;
+    bool ok = true;
+    if (item->kind != SN_MAPPING) {
+        ok = fail(ld, &item->pos, SCENARIO_ERROR_VALUE, base,
+                  "expected a mapping such as {at: 60s, action: fail, fraction: 0.5}, got %s",
+                  snode_kind_name(item));
+        goto out;
+    }
+    for (guint i = 0; ok && i < item->pairs->len; i++) {
+        const struct spair *p = item->pairs->pdata[i];
+        g_free(name);
+        name = g_strdup_printf("%s.%s", base, p->key);
+        size_t f = 0;
+        while (f < G_N_ELEMENTS(event_fields) && strcmp(event_fields[f].name, p->key) != 0)
+            f++;
+        if (f == G_N_ELEMENTS(event_fields)) {
+            ok = fail(ld, &p->pos, SCENARIO_ERROR_KEY, name,
+                      "unknown field (an event has: at, action, fraction, groups, peers, over)");
+            break;
+        }
+        char *want = key_expectation(&event_fields[f]);
+        ok = check_scalar(ld, p->value, name, want);
+        g_free(want);
+        given[f] = p->value;
+        given_pos[f] = &p->pos;
+        mask |= 1u << f;
+    }
+    *ev = (struct scenario_event){.over = 10 * ENV_S};
+    for (size_t f = 0; ok && f < G_N_ELEMENTS(event_fields); f++) {
+        if (!given[f])
+            continue;
+        g_free(name);
+        name = g_strdup_printf("%s.%s", base, event_fields[f].name);
+        ok = parse_value(ld, ev, &event_fields[f], name, given[f]->text, &given[f]->pos);
+    }
+    for (size_t f = 0; ok && f < 2; f++) /* at, action */
+        if (!given[f]) {
+            g_free(name);
+            name = g_strdup_printf("%s.%s", base, event_fields[f].name);
+            ok = fail(ld, &item->pos, SCENARIO_ERROR_KEY, name, "missing required field");
+        }
+    for (size_t f = 2; ok && f < G_N_ELEMENTS(event_fields); f++) {
+        unsigned bit = 1u << f;
+        const char *action = action_names[ev->action];
+        g_free(name);
+        name = g_strdup_printf("%s.%s", base, event_fields[f].name);
+        if ((mask & bit) && !(event_rules[ev->action].allowed & bit))
+            ok = fail(ld, given_pos[f], SCENARIO_ERROR_KEY, name,
+                      "not a field of action '%s' (it takes %s)", action,
+                      event_rules[ev->action].takes);
+        else if (!(mask & bit) && (event_rules[ev->action].required & bit))
+            ok = fail(ld, &item->pos, SCENARIO_ERROR_KEY, name, "missing: action '%s' needs %s",
+                      action, event_rules[ev->action].takes);
+    }
+    if (ok && ev->at > s->duration) {
+        char at[32], end[32];
+        format_duration(ev->at, at, sizeof at);
+        format_duration(s->duration, end, sizeof end);
+        g_free(name);
+        name = g_strdup_printf("%s.at", base);
+        ok = fail(ld, &given[0]->pos, SCENARIO_ERROR_VALUE, name,
+                  "%s is after the end of the run (duration %s)", at, end);
+    }
+out:
+    g_free(name);
+    g_free(base);
+    return ok;
+}
+
+struct indexed_event {
+    struct scenario_event ev;
+    guint index;
+};
+
+/* By time, then by file order: events at the same instant run as written. */
+static int indexed_event_cmp(const void *a, const void *b)
+{
+    const struct indexed_event *x = a, *y = b;
+    if (x->ev.at != y->ev.at)
+        return x->ev.at < y->ev.at ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static bool parse_events(struct loader *ld, struct scenario *s, const struct snode *seq)
+{
+    guint n = seq->items->len;
+    struct indexed_event *all = g_new0(struct indexed_event, n ? n : 1);
+    uint64_t total = s->peers;
+    bool ok = true;
+    for (guint i = 0; ok && i < n; i++) {
+        const struct snode *item = seq->items->pdata[i];
+        ok = parse_event(ld, s, item, i, &all[i].ev);
+        all[i].index = i;
+        if (ok && all[i].ev.action == SCENARIO_EVENT_FLASH_CROWD) {
+            total += all[i].ev.peers;
+            if (total > UINT32_MAX) {
+                char *name = g_strdup_printf("churn.events[%u].peers", i);
+                ok = fail(ld, &item->pos, SCENARIO_ERROR_VALUE, name,
+                          "peers plus every flash crowd exceed %u peers", UINT32_MAX);
+                g_free(name);
+            }
+        }
+    }
+    if (ok) {
+        qsort(all, n, sizeof *all, indexed_event_cmp);
+        for (guint i = 0; i < n; i++)
+            g_array_append_val(s->churn.events, all[i].ev);
+    }
+    g_free(all);
+    return ok;
+}
+
+struct timed_node {
+    env_time t;
+    const struct snode *node;
+};
+
+static int timed_node_cmp(const void *a, const void *b)
+{
+    const struct timed_node *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    /* equal times: file order, so that the later one is reported */
+    if (x->node->pos.line != y->node->pos.line)
+        return x->node->pos.line < y->node->pos.line ? -1 : 1;
+    return x->node->pos.col < y->node->pos.col ? -1 : x->node->pos.col > y->node->pos.col;
+}
+
+/* metrics.snapshots: durations within the run, sorted, each at most once. */
+static bool parse_times(struct loader *ld, struct scenario *s, const struct scenario_key *k,
+                        const struct snode *seq, GArray *out)
+{
+    guint n = seq->items->len;
+    struct timed_node *all = g_new0(struct timed_node, n ? n : 1);
+    struct scenario_key row = {.name = k->name, .type = KEY_DURATION};
+    bool ok = true;
+    char end[32], at[32];
+    format_duration(s->duration, end, sizeof end);
+    for (guint i = 0; ok && i < n; i++) {
+        const struct snode *item = seq->items->pdata[i];
+        char *name = g_strdup_printf("%s[%u]", k->name, i);
+        ok = check_scalar(ld, item, name, "a duration") &&
+             parse_value(ld, &all[i].t, &row, name, item->text, &item->pos);
+        all[i].node = item;
+        if (ok && all[i].t > s->duration) {
+            format_duration(all[i].t, at, sizeof at);
+            ok = fail(ld, &item->pos, SCENARIO_ERROR_VALUE, name,
+                      "%s is after the end of the run (duration %s)", at, end);
+        }
+        g_free(name);
+    }
+    if (ok)
+        qsort(all, n, sizeof *all, timed_node_cmp);
+    for (guint i = 1; ok && i < n; i++)
+        if (all[i].t == all[i - 1].t) {
+            format_duration(all[i].t, at, sizeof at);
+            ok = fail(ld, &all[i].node->pos, SCENARIO_ERROR_VALUE, k->name,
+                      "%s is given twice (first at %u:%u)", at, all[i - 1].node->pos.line,
+                      all[i - 1].node->pos.col);
+        }
+    for (guint i = 0; ok && i < n; i++)
+        g_array_append_val(out, all[i].t);
+    g_free(all);
+    return ok;
+}
+
+static const char *const expect_ops[] = {">=", "<=", "==", "!=", ">", "<", NULL};
+
+/* "OP NUMBER" (spaces optional) or a bare NUMBER (meaning ==). */
+static bool parse_expectation(const char *t, const char **op, double *value)
+{
+    const char *p = t;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    *op = "==";
+    for (size_t i = 0; expect_ops[i]; i++)
+        if (g_str_has_prefix(p, expect_ops[i])) {
+            *op = expect_ops[i];
+            p += strlen(expect_ops[i]);
+            break;
+        }
+    while (*p == ' ' || *p == '\t')
+        p++;
+    char *end = NULL;
+    *value = *p ? g_ascii_strtod(p, &end) : NAN;
+    if (!end || end == p)
+        return false;
+    while (*end == ' ' || *end == '\t')
+        end++;
+    return *end == '\0' && isfinite(*value);
+}
+
+static void expect_free(void *p)
+{
+    struct scenario_expect *e = p;
+    g_free(e->metric);
+    g_free(e->op);
+    g_free(e->where);
+    g_free(e);
+}
+
+static bool parse_expect(struct loader *ld, struct scenario *s, const struct snode *map)
+{
+    bool ok = true;
+    for (guint i = 0; ok && i < map->pairs->len; i++) {
+        const struct spair *p = map->pairs->pdata[i];
+        char *name = g_strdup_printf("expect.%s", p->key);
+        const char *op = "==";
+        double value = 0;
+        if (!*p->key || strspn(p->key, " \t") == strlen(p->key))
+            ok = fail(ld, &p->pos, SCENARIO_ERROR_KEY, name,
+                      "empty metric name (expected a summary.tsv metric such as lookup_success)");
+        else if (!check_scalar(ld, p->value, name, "\"OP NUMBER\""))
+            ok = false;
+        else if (!parse_expectation(p->value->text, &op, &value))
+            ok = fail(ld, &p->value->pos, SCENARIO_ERROR_VALUE, name,
+                      "expected \"OP NUMBER\" with OP one of >=, <=, >, <, ==, != (e.g. \">= "
+                      "0.99\"; a bare number means ==), got '%s'",
+                      p->value->text);
+        if (ok) {
+            struct scenario_expect *e = g_new0(struct scenario_expect, 1);
+            e->metric = g_strdup(p->key);
+            e->op = g_strdup(op);
+            e->value = value;
+            const struct spos *at = p->value->pos.origin ? &p->value->pos : &p->pos;
+            e->where = at->origin ? g_strdup_printf("--set %s", at->origin)
+                                  : g_strdup_printf("%s:%u:%u", ld->file, at->line, at->col);
+            g_ptr_array_add(s->expect, e);
+        }
+        g_free(name);
+    }
+    return ok;
+}
+
+static void sweep_free(void *p)
+{
+    struct scenario_sweep *w = p;
+    g_free(w->key);
+    if (w->values)
+        g_ptr_array_unref(w->values);
+    g_free(w);
+}
+
+static struct scenario *scenario_alloc(void);
+
+/* One swept key: a single-value key and a non-empty list of values, each checked the way
+ * --set KEY=VALUE would check it (the cross-key rules apply when a point is loaded). */
+static bool parse_sweep_entry(struct loader *ld, const struct spair *p, struct scenario_sweep *w)
+{
+    const int K = SCENARIO_ERROR_KEY, V = SCENARIO_ERROR_VALUE;
+    char *name = g_strdup_printf("sweep.%s", p->key);
+    const struct scenario_key *k = key_find(p->key);
+    const struct snode *v = p->value;
+    bool ok = true;
+    if (k && g_strv_contains(unsweepable, p->key)) {
+        ok = fail(ld, &p->pos, K, name, "%s cannot be swept (%s)", p->key,
+                  strcmp(p->key, "name") == 0
+                      ? "a sweep is one experiment with one name"
+                      : "use seeds: N, which runs every point with seeds seed .. seed+N-1");
+    } else if (k && key_is_structure(k)) {
+        ok = fail(ld, &p->pos, K, name, "%s cannot be swept: only keys that hold one value can be",
+                  p->key);
+    } else if (!k && key_is_section(p->key)) {
+        char *children = key_children(p->key);
+        ok = fail(ld, &p->pos, K, name,
+                  "'%s' is a section; sweep one of its keys (%s), written with dots", p->key,
+                  children);
+        g_free(children);
+    } else if (!k) {
+        ok = fail(ld, &p->pos, K, name,
+                  "unknown key '%s' (sweep takes dotted scenario keys such as "
+                  "overlay.successors)",
+                  p->key);
+    } else if (v->kind != SN_SEQUENCE && v->pos.origin) {
+        ok = fail(ld, &v->pos, V, name,
+                  "--set cannot set sequences; write %s in the scenario "
+                  "file",
+                  name);
+    } else if (v->kind != SN_SEQUENCE) {
+        ok = fail(ld, &v->pos, V, name, "expected a sequence of values such as [4, 8], got %s",
+                  snode_kind_name(v));
+    } else if (v->items->len == 0) {
+        ok = fail(ld, &v->pos, V, name, "needs at least one value");
+    }
+    if (ok) {
+        w->key = g_strdup(p->key);
+        w->values = g_ptr_array_new_with_free_func(g_free);
+    }
+    char *want = ok ? key_expectation(k) : NULL;
+    struct scenario *scratch = ok ? scenario_alloc() : NULL;
+    for (guint i = 0; ok && i < v->items->len; i++) {
+        const struct snode *item = v->items->pdata[i];
+        ok = check_scalar(ld, item, name, want) &&
+             parse_value(ld, scratch, k, k->name, item->text, &item->pos);
+        if (ok)
+            g_ptr_array_add(w->values, g_strdup(item->text));
+    }
+    scenario_free(scratch);
+    g_free(want);
+    g_free(name);
+    return ok;
+}
+
+static bool parse_sweep(struct loader *ld, struct scenario *s, const struct snode *map)
+{
+    uint64_t points = 1;
+    for (guint i = 0; i < map->pairs->len; i++) {
+        const struct spair *p = map->pairs->pdata[i];
+        struct scenario_sweep *w = g_new0(struct scenario_sweep, 1);
+        g_ptr_array_add(s->sweep, w);
+        if (!parse_sweep_entry(ld, p, w))
+            return false;
+        points *= w->values->len;
+        if (points > MAX_SWEEP_POINTS) {
+            char *name = g_strdup_printf("sweep.%s", p->key);
+            fail(ld, &p->pos, SCENARIO_ERROR_VALUE, name,
+                 "the sweep has more than %u points (the product of its list lengths)",
+                 MAX_SWEEP_POINTS);
+            g_free(name);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* ---- step 4: fill the struct --------------------------------------------------------------- */
 
-/* The scalar for a dotted key, or NULL; *enclosing is the deepest mapping on the way. */
+/* The node for a dotted key, or NULL; *enclosing is the deepest mapping on the way. */
 static const struct snode *tree_lookup(const struct snode *root, const char *name,
                                        const struct snode **enclosing)
 {
@@ -830,6 +1554,26 @@ static const struct snode *tree_lookup(const struct snode *root, const char *nam
     return n;
 }
 
+static bool fill_structure(struct loader *ld, struct scenario *s, const struct scenario_key *k,
+                           const struct snode *n)
+{
+    if (n->kind == SN_SCALAR) /* null: empty */
+        return true;
+    void *field = *(void **)((char *)s + k->offset);
+    switch (k->type) {
+    case KEY_EVENTS:
+        return parse_events(ld, s, n);
+    case KEY_TIMES:
+        return parse_times(ld, s, k, n, field);
+    case KEY_EXPECT:
+        return parse_expect(ld, s, n);
+    case KEY_SWEEP:
+        return parse_sweep(ld, s, n);
+    default:
+        g_assert_not_reached();
+    }
+}
+
 static bool fill(struct loader *ld, struct scenario *s)
 {
     for (size_t i = 0; i < N_KEYS; i++) {
@@ -837,14 +1581,17 @@ static bool fill(struct loader *ld, struct scenario *s)
         const struct snode *enclosing;
         const struct snode *n = tree_lookup(ld->root, k->name, &enclosing);
         ld->found[i] = n;
-        if (n) {
-            if (!parse_value(ld, s, k, n->text, &n->pos))
+        if (n && key_is_structure(k)) {
+            if (!fill_structure(ld, s, k, n))
+                return false;
+        } else if (n) {
+            if (!parse_value(ld, s, k, k->name, n->text, &n->pos))
                 return false;
         } else if (k->def) {
             static const struct spos builtin = {.origin = "(built-in default)"};
-            bool ok = parse_value(ld, s, k, k->def, &builtin);
+            bool ok = parse_value(ld, s, k, k->name, k->def, &builtin);
             g_assert(ok); /* a default that does not parse is a bug in the table */
-        } else {
+        } else if (!key_is_structure(k) && !(k->flags & KEY_DIST_PARAM)) {
             return fail(ld, &enclosing->pos, SCENARIO_ERROR_KEY, k->name, "missing required key");
         }
     }
@@ -866,6 +1613,134 @@ static bool key_given(const struct loader *ld, const char *name)
     return ld->found[k - scenario_keys] != NULL;
 }
 
+/* Where a dotted path (a key or a section) was written, else where it would belong. */
+static const struct spos *path_pos(const struct loader *ld, const char *path)
+{
+    const struct snode *enclosing;
+    const struct snode *n = tree_lookup(ld->root, path, &enclosing);
+    return n ? &n->pos : &enclosing->pos;
+}
+
+/* The parameters of each distribution kind (sim/dist.h gives the formulas). */
+enum { P_VALUE = 1, P_MEAN = 2, P_SCALE = 4, P_MEDIAN = 8, P_SHAPE = 16, P_SIGMA = 32 };
+static const char *const dist_params[] = {"value", "mean", "scale", "median", "shape", "sigma"};
+static const struct {
+    unsigned required; /* all of these */
+    unsigned one_of;   /* exactly one of these (a scale written three ways) */
+    const char *takes;
+} dist_rules[] = {
+    [SCENARIO_DIST_NONE] = {0, 0, "no parameters"},
+    [SCENARIO_DIST_CONSTANT] = {P_VALUE, 0, "value"},
+    [SCENARIO_DIST_EXPONENTIAL] = {P_MEAN, 0, "mean"},
+    [SCENARIO_DIST_PARETO] = {P_SHAPE, P_SCALE | P_MEAN, "shape and either scale or mean"},
+    [SCENARIO_DIST_WEIBULL] = {P_SHAPE, P_SCALE | P_MEDIAN, "shape and either scale or median"},
+    [SCENARIO_DIST_LOGNORMAL] = {P_SIGMA, P_MEDIAN | P_MEAN, "sigma and either median or mean"},
+};
+
+/* Exactly the parameters the kind needs (their ranges were checked when parsed). */
+static bool check_dist(struct loader *ld, const char *prefix, const struct scenario_dist *d)
+{
+    const int K = SCENARIO_ERROR_KEY;
+    char name[64], kind_key[64];
+    g_snprintf(kind_key, sizeof kind_key, "%s.dist", prefix);
+    const char *kind = dist_names[d->kind];
+    unsigned required = dist_rules[d->kind].required, one_of = dist_rules[d->kind].one_of;
+    const char *takes = dist_rules[d->kind].takes;
+    unsigned given = 0;
+    for (size_t i = 0; i < G_N_ELEMENTS(dist_params); i++) {
+        g_snprintf(name, sizeof name, "%s.%s", prefix, dist_params[i]);
+        if (key_given(ld, name))
+            given |= 1u << i;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(dist_params); i++) {
+        unsigned bit = 1u << i;
+        g_snprintf(name, sizeof name, "%s.%s", prefix, dist_params[i]);
+        if (!(given & bit) || ((required | one_of) & bit))
+            continue;
+        if (d->kind == SCENARIO_DIST_NONE)
+            return fail(ld, key_pos(ld, name), K, name,
+                        "%s is none, so there is nothing to parameterise; set %s to constant, "
+                        "exponential, pareto, weibull or lognormal",
+                        kind_key, kind_key);
+        return fail(ld, key_pos(ld, name), K, name, "not a parameter of %s (%s takes %s)", kind,
+                    kind, takes);
+    }
+    const struct spos *at = key_given(ld, kind_key) ? key_pos(ld, kind_key) : path_pos(ld, prefix);
+    for (size_t i = 0; i < G_N_ELEMENTS(dist_params); i++) {
+        g_snprintf(name, sizeof name, "%s.%s", prefix, dist_params[i]);
+        if ((required & (1u << i)) && !(given & (1u << i)))
+            return fail(ld, at, K, name, "missing: %s needs %s", kind, takes);
+    }
+    if (one_of) {
+        unsigned both = given & one_of;
+        int first = g_bit_nth_lsf(one_of, -1), second = g_bit_nth_lsf(one_of, first);
+        if (!both) {
+            g_snprintf(name, sizeof name, "%s.%s", prefix, dist_params[first]);
+            return fail(ld, at, K, name, "missing: %s needs %s", kind, takes);
+        }
+        if (both == one_of) { /* report the one an override set, else the later one */
+            char a[64], b[64];
+            g_snprintf(a, sizeof a, "%s.%s", prefix, dist_params[first]);
+            g_snprintf(b, sizeof b, "%s.%s", prefix, dist_params[second]);
+            const struct spos *pa = key_pos(ld, a), *pb = key_pos(ld, b);
+            bool a_later = pa->line > pb->line || (pa->line == pb->line && pa->col > pb->col);
+            const char *at_key = pa->origin || pb->origin ? (pa->origin ? a : b) : a_later ? a : b;
+            return fail(ld, key_pos(ld, at_key), K, at_key,
+                        "give either %s or %s, not both (%s takes %s)", a, b, kind, takes);
+        }
+    }
+    /* The mean of a Pareto distribution is a x_m / (a - 1): finite only for shape a > 1. */
+    if (d->kind == SCENARIO_DIST_PARETO && (given & P_MEAN) && d->shape <= 1) {
+        char shape[32];
+        format_double(d->shape, shape, sizeof shape);
+        g_snprintf(name, sizeof name, "%s.shape", prefix);
+        return fail(ld, key_pos(ld, name), SCENARIO_ERROR_VALUE, name,
+                    "a pareto distribution given by its mean needs shape > 1 (its mean is "
+                    "infinite for shape <= 1), got %s",
+                    shape);
+    }
+    return true;
+}
+
+/* Churn needs what its model reads; a model left at its default must not silently ignore a
+ * distribution or trace the file gives. */
+static bool check_churn(struct loader *ld, struct scenario *s)
+{
+    const int V = SCENARIO_ERROR_VALUE;
+    static const char *const dists[] = {"churn.session", "churn.downtime"};
+    const struct scenario_dist *d[] = {&s->churn.session, &s->churn.downtime};
+    for (size_t i = 0; i < G_N_ELEMENTS(dists); i++)
+        if (!check_dist(ld, dists[i], d[i]))
+            return false;
+    bool model_given = key_given(ld, "churn.model");
+    for (size_t i = 0; i < G_N_ELEMENTS(dists); i++) {
+        char kind_key[64];
+        g_snprintf(kind_key, sizeof kind_key, "%s.dist", dists[i]);
+        if (s->churn.model == SCENARIO_CHURN_SESSIONS && d[i]->kind == SCENARIO_DIST_NONE)
+            return fail(ld, path_pos(ld, dists[i]), V, kind_key,
+                        "churn.model is sessions, which needs a %s distribution (e.g. %s: "
+                        "{dist: exponential, mean: 30m})",
+                        dists[i], dists[i]);
+        if (s->churn.model == SCENARIO_CHURN_NONE && !model_given &&
+            d[i]->kind != SCENARIO_DIST_NONE)
+            return fail(ld, key_pos(ld, kind_key), V, kind_key,
+                        "%s is given but churn.model is none (the default); add churn.model: "
+                        "sessions",
+                        dists[i]);
+    }
+    if (s->churn.model == SCENARIO_CHURN_TRACE && !*s->churn.trace) {
+        const char *at = key_given(ld, "churn.trace") ? "churn.trace" : "churn.model";
+        return fail(ld, key_pos(ld, at), V, at,
+                    "churn.model is trace, which needs churn.trace (a file of \"TIME PEER "
+                    "up|down\" lines)");
+    }
+    if (s->churn.model == SCENARIO_CHURN_NONE && !model_given && *s->churn.trace)
+        return fail(ld, key_pos(ld, "churn.trace"), V, "churn.trace",
+                    "churn.trace is given but churn.model is none (the default); add "
+                    "churn.model: trace");
+    return true;
+}
+
 /* Rules that involve more than one key.  Errors point at the key the user most likely set. */
 static bool check_cross(struct loader *ld, struct scenario *s)
 {
@@ -877,6 +1752,12 @@ static bool check_cross(struct loader *ld, struct scenario *s)
         format_double(s->latency.max_ms, hi, sizeof hi);
         return fail(ld, key_pos(ld, at), V, at,
                     "latency.min_ms (%s) must not exceed latency.max_ms (%s)", lo, hi);
+    }
+    if (s->latency.model == SCENARIO_LATENCY_MATRIX && !*s->latency.matrix) {
+        const char *at = key_given(ld, "latency.matrix") ? "latency.matrix" : "latency.model";
+        return fail(ld, key_pos(ld, at), V, at,
+                    "latency.model is matrix, which needs latency.matrix (a file of one-way "
+                    "milliseconds, see docs/underlay.md)");
     }
     if (s->overlay.replicas > s->overlay.successors) {
         const char *at =
@@ -901,10 +1782,25 @@ static bool check_cross(struct loader *ld, struct scenario *s)
                         s->workload.keys, per, s->peers, keys);
         s->workload.keys = keys;
     }
-    return true;
+    if (s->workload.popularity == SCENARIO_POPULARITY_ZIPF && s->workload.keys == 0)
+        return fail(ld, key_pos(ld, "workload.popularity"), V, "workload.popularity",
+                    "zipf popularity ranks a finite set of keys: set workload.keys or "
+                    "workload.keys_per_peer");
+    return check_churn(ld, s);
 }
 
 /* ---- public API ---------------------------------------------------------------------------- */
+
+/* A zeroed scenario whose structures exist (empty), so that every consumer may read them. */
+static struct scenario *scenario_alloc(void)
+{
+    struct scenario *s = g_new0(struct scenario, 1);
+    s->churn.events = g_array_new(FALSE, TRUE, sizeof(struct scenario_event));
+    s->metrics.snapshots = g_array_new(FALSE, TRUE, sizeof(env_time));
+    s->expect = g_ptr_array_new_with_free_func(expect_free);
+    s->sweep = g_ptr_array_new_with_free_func(sweep_free);
+    return s;
+}
 
 struct scenario *scenario_load(const char *path, const char *const *overrides, GError **err)
 {
@@ -912,7 +1808,7 @@ struct scenario *scenario_load(const char *path, const char *const *overrides, G
     g_return_val_if_fail(err == NULL || *err == NULL, NULL);
     GError *local = NULL;
     struct loader ld = {.file = path, .err = &local};
-    struct scenario *s = g_new0(struct scenario, 1);
+    struct scenario *s = scenario_alloc();
     s->file = g_strdup(path);
     bool ok = load_tree(&ld);
     for (size_t i = 0; ok && overrides && overrides[i]; i++)
@@ -931,11 +1827,41 @@ void scenario_free(struct scenario *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < N_KEYS; i++)
-        if (scenario_keys[i].type == KEY_STRING)
-            g_free(*(char **)((char *)s + scenario_keys[i].offset));
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const struct scenario_key *k = &scenario_keys[i];
+        void **field = (void **)((char *)s + k->offset);
+        if (k->type == KEY_STRING)
+            g_free(*field);
+        else if ((k->type == KEY_EVENTS || k->type == KEY_TIMES) && *field)
+            g_array_unref(*field);
+        else if ((k->type == KEY_EXPECT || k->type == KEY_SWEEP) && *field)
+            g_ptr_array_unref(*field);
+    }
     g_free(s->file);
     g_free(s);
+}
+
+size_t scenario_sweep_points(const struct scenario *s)
+{
+    size_t points = 1;
+    for (guint i = 0; s->sweep && i < s->sweep->len; i++)
+        points *= ((const struct scenario_sweep *)s->sweep->pdata[i])->values->len;
+    return points;
+}
+
+char **scenario_sweep_overrides(const struct scenario *s, size_t point)
+{
+    g_return_val_if_fail(point < scenario_sweep_points(s), NULL);
+    guint n = s->sweep ? s->sweep->len : 0;
+    char **out = g_new0(char *, n + 1);
+    /* Mixed radix, the last key the lowest digit. */
+    for (guint i = n; i-- > 0;) {
+        const struct scenario_sweep *w = s->sweep->pdata[i];
+        guint len = w->values->len;
+        out[i] = g_strdup_printf("%s=%s", w->key, (const char *)w->values->pdata[point % len]);
+        point /= len;
+    }
+    return out;
 }
 
 static void yaml_quote(GString *out, const char *t)
@@ -956,6 +1882,160 @@ static void yaml_quote(GString *out, const char *t)
     g_string_append_c(out, '"');
 }
 
+/* Plain when that reads back as the same text (and not as null), else quoted. */
+static void yaml_scalar(GString *out, const char *t)
+{
+    static const char *const null_words[] = {"null", "Null", "NULL", NULL};
+    bool plain = (isalnum((unsigned char)*t) || *t == '.') && !g_strv_contains(null_words, t);
+    for (const char *p = t; plain && *p; p++)
+        plain = isalnum((unsigned char)*p) || strchr("._/+-", *p);
+    if (plain)
+        g_string_append(out, t);
+    else
+        yaml_quote(out, t);
+}
+
+/* A structure after "KEY:", at the given indentation of its own entries. */
+static void yaml_structure(GString *out, const struct scenario *s, const struct scenario_key *k,
+                           int indent)
+{
+    const void *field = *(void *const *)((const char *)s + k->offset);
+    char buf[64];
+    switch (k->type) {
+    case KEY_EVENTS: {
+        const GArray *events = field;
+        if (!events || events->len == 0) {
+            g_string_append(out, " []\n");
+            break;
+        }
+        g_string_append_c(out, '\n');
+        for (guint i = 0; i < events->len; i++) {
+            const struct scenario_event *ev = &g_array_index(events, struct scenario_event, i);
+            format_duration(ev->at, buf, sizeof buf);
+            g_string_append_printf(out, "%*s- {at: %s, action: %s", indent, "", buf,
+                                   action_names[ev->action]);
+            switch (ev->action) {
+            case SCENARIO_EVENT_FAIL:
+                format_double(ev->fraction, buf, sizeof buf);
+                g_string_append_printf(out, ", fraction: %s", buf);
+                break;
+            case SCENARIO_EVENT_PARTITION:
+                g_string_append_printf(out, ", groups: %" G_GUINT32_FORMAT, ev->groups);
+                break;
+            case SCENARIO_EVENT_HEAL:
+                break;
+            case SCENARIO_EVENT_FLASH_CROWD:
+                format_duration(ev->over, buf, sizeof buf);
+                g_string_append_printf(out, ", peers: %" G_GUINT32_FORMAT ", over: %s", ev->peers,
+                                       buf);
+                break;
+            }
+            g_string_append(out, "}\n");
+        }
+        break;
+    }
+    case KEY_TIMES: {
+        const GArray *times = field;
+        g_string_append(out, " [");
+        for (guint i = 0; times && i < times->len; i++) {
+            format_duration(g_array_index(times, env_time, i), buf, sizeof buf);
+            g_string_append_printf(out, "%s%s", i ? ", " : "", buf);
+        }
+        g_string_append(out, "]\n");
+        break;
+    }
+    case KEY_EXPECT: {
+        const GPtrArray *expect = field;
+        if (!expect || expect->len == 0) {
+            g_string_append(out, " {}\n");
+            break;
+        }
+        g_string_append_c(out, '\n');
+        for (guint i = 0; i < expect->len; i++) {
+            const struct scenario_expect *e = expect->pdata[i];
+            g_string_append_printf(out, "%*s", indent, "");
+            yaml_scalar(out, e->metric);
+            format_double(e->value, buf, sizeof buf);
+            g_string_append_printf(out, ": \"%s %s\"\n", e->op, buf);
+        }
+        break;
+    }
+    case KEY_SWEEP: {
+        const GPtrArray *sweep = field;
+        if (!sweep || sweep->len == 0) {
+            g_string_append(out, " {}\n");
+            break;
+        }
+        g_string_append_c(out, '\n');
+        for (guint i = 0; i < sweep->len; i++) {
+            const struct scenario_sweep *w = sweep->pdata[i];
+            g_string_append_printf(out, "%*s%s: [", indent, "", w->key);
+            for (guint j = 0; j < w->values->len; j++) {
+                g_string_append(out, j ? ", " : "");
+                yaml_scalar(out, w->values->pdata[j]);
+            }
+            g_string_append(out, "]\n");
+        }
+        break;
+    }
+    default:
+        g_assert_not_reached();
+    }
+}
+
+/* One single value in file syntax. */
+static void yaml_value(GString *out, const struct scenario *s, const struct scenario_key *k)
+{
+    const void *field = (const char *)s + k->offset;
+    char buf[64];
+    switch (k->type) {
+    case KEY_STRING:
+        yaml_quote(out, *(char *const *)field ? *(char *const *)field : "");
+        break;
+    case KEY_ENUM:
+        g_string_append(out, k->choices[*(const int *)field]);
+        break;
+    case KEY_BOOL:
+        g_string_append(out, *(const bool *)field ? "true" : "false");
+        break;
+    case KEY_U32:
+        g_string_append_printf(out, "%" G_GUINT32_FORMAT, *(const uint32_t *)field);
+        break;
+    case KEY_U64:
+        g_string_append_printf(out, "%" G_GUINT64_FORMAT, *(const uint64_t *)field);
+        break;
+    case KEY_DOUBLE:
+        format_double(*(const double *)field, buf, sizeof buf);
+        g_string_append(out, buf);
+        break;
+    case KEY_RATE:
+        format_rate(*(const double *)field, buf, sizeof buf);
+        g_string_append(out, buf);
+        break;
+    case KEY_DURATION:
+        format_duration(*(const env_time *)field, buf, sizeof buf);
+        g_string_append(out, buf);
+        break;
+    case KEY_BANDWIDTH:
+        format_bandwidth(*(const uint64_t *)field, buf, sizeof buf);
+        g_string_append(out, buf);
+        break;
+    case KEY_SIZE:
+        format_size(*(const uint32_t *)field, buf, sizeof buf);
+        g_string_append(out, buf);
+        break;
+    default:
+        g_assert_not_reached();
+    }
+}
+
+/* Whether a distribution parameter holds a value (parameters are positive when given). */
+static bool dist_param_set(const struct scenario *s, const struct scenario_key *k)
+{
+    const void *field = (const char *)s + k->offset;
+    return k->type == KEY_DOUBLE ? *(const double *)field != 0 : *(const env_time *)field != 0;
+}
+
 char *scenario_to_yaml(const struct scenario *s)
 {
     GString *out = g_string_new("# p2psip scenario, fully resolved: every key, defaults "
@@ -963,6 +2043,8 @@ char *scenario_to_yaml(const struct scenario *s)
     char **prev = g_new0(char *, 1);
     for (size_t i = 0; i < N_KEYS; i++) {
         const struct scenario_key *k = &scenario_keys[i];
+        if ((k->flags & KEY_DIST_PARAM) && !dist_param_set(s, k))
+            continue; /* not a parameter of this distribution */
         char **parts = g_strsplit(k->name, ".", -1);
         guint depth = g_strv_length(parts) - 1;
         /* Open the sections this key does not share with the previous one. */
@@ -971,35 +2053,14 @@ char *scenario_to_yaml(const struct scenario *s)
             common++;
         for (guint d = common; d < depth; d++)
             g_string_append_printf(out, "%*s%s:\n", (int)(2 * d), "", parts[d]);
-        g_string_append_printf(out, "%*s%s: ", (int)(2 * depth), "", parts[depth]);
-        const void *field = (const char *)s + k->offset;
-        char buf[64];
-        switch (k->type) {
-        case KEY_STRING:
-            yaml_quote(out, *(char *const *)field ? *(char *const *)field : "");
-            break;
-        case KEY_ENUM:
-            g_string_append(out, k->choices[*(const int *)field]);
-            break;
-        case KEY_BOOL:
-            g_string_append(out, *(const bool *)field ? "true" : "false");
-            break;
-        case KEY_U32:
-            g_string_append_printf(out, "%" G_GUINT32_FORMAT, *(const uint32_t *)field);
-            break;
-        case KEY_U64:
-            g_string_append_printf(out, "%" G_GUINT64_FORMAT, *(const uint64_t *)field);
-            break;
-        case KEY_DOUBLE:
-            format_double(*(const double *)field, buf, sizeof buf);
-            g_string_append(out, buf);
-            break;
-        case KEY_DURATION:
-            format_duration(*(const env_time *)field, buf, sizeof buf);
-            g_string_append(out, buf);
-            break;
+        g_string_append_printf(out, "%*s%s:", (int)(2 * depth), "", parts[depth]);
+        if (key_is_structure(k)) {
+            yaml_structure(out, s, k, (int)(2 * depth + 2));
+        } else {
+            g_string_append_c(out, ' ');
+            yaml_value(out, s, k);
+            g_string_append_c(out, '\n');
         }
-        g_string_append_c(out, '\n');
         g_strfreev(prev);
         prev = parts;
     }

@@ -176,6 +176,14 @@ void scenario_free(struct scenario *s);
 /* The fully resolved scenario as YAML (defaults included); g_free the result. */
 char *scenario_to_yaml(const struct scenario *s);
 
+/* Sweeps: the number of points of the sweep block (the product of its value-list lengths; 1
+ * without a sweep), and the overrides of one point (0 <= point < points) as a NULL-terminated
+ * string vector of "KEY=VALUE" (g_strfreev it).  Keys are crossed in file order, the last key
+ * varying fastest.  Loading the same file with these overrides (the sweep block may stay)
+ * gives that point's scenario. */
+size_t scenario_sweep_points(const struct scenario *s);
+char **scenario_sweep_overrides(const struct scenario *s, size_t point);
+
 #define SCENARIO_ERROR (scenario_error_quark())
 GQuark scenario_error_quark(void);
 enum { SCENARIO_ERROR_SYNTAX, SCENARIO_ERROR_KEY, SCENARIO_ERROR_VALUE, SCENARIO_ERROR_IO };
