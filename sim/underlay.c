@@ -465,9 +465,25 @@ enum underlay_verdict underlay_send(struct underlay *u, uint32_t src, uint32_t d
         t += underlay_latency(u, src, dst);
     if (u->jitter_us > 0)
         t += (env_time)llround(sim_rng_exp(rng, u->jitter_us));
-    if (!underlay_link_pass(&u->down, dst, bytes, t, u->queue_bytes, &t))
-        return underlay_verdict(u, UNDERLAY_QUEUE_FULL);
     *arrive = t;
+    if (!u->down.bps)
+        return underlay_verdict(u, UNDERLAY_DELIVER);
+    return UNDERLAY_DELIVER; /* counted when it has passed the downlink (underlay_arrive) */
+}
+
+bool underlay_has_downlinks(const struct underlay *u)
+{
+    return u->down.bps != 0;
+}
+
+/* The downlink runs when the datagram reaches it, in arrival order: the world calls this from
+ * the arrival event, so the backlog (busy - now) is exactly the bytes that arrived earlier. */
+enum underlay_verdict underlay_arrive(struct underlay *u, uint32_t dst, size_t bytes, env_time now,
+                                      env_time *deliver)
+{
+    g_assert(dst < u->max_peers);
+    if (!underlay_link_pass(&u->down, dst, bytes, now, u->queue_bytes, deliver))
+        return underlay_verdict(u, UNDERLAY_QUEUE_FULL);
     return underlay_verdict(u, UNDERLAY_DELIVER);
 }
 

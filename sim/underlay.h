@@ -6,8 +6,8 @@
  * synthetic coordinates — Euclidean distance plus the two hosts' access heights, Vivaldi's
  * "height vector" model (Dabek et al., SIGCOMM 2004) — or a latency-matrix file), plus
  * jitter, then loss, then the sender's upload link and the receiver's download link
- * (serialisation delay = bytes * 8 / bandwidth, FIFO, a datagram that finds the queue full is
- * dropped), and a partition that drops every datagram between groups.
+ * (serialisation delay = bytes * 8 / bandwidth, FIFO in arrival order, a datagram that finds
+ * the queue full is dropped), and a partition that drops every datagram between groups.
  *
  * The latency-matrix file format (docs/scenarios.md): text, '#' comments; the first
  * non-comment line is the number of hosts H; then H lines of H one-way latencies in
@@ -47,10 +47,20 @@ struct underlay *underlay_new(const struct scenario *sc, uint32_t max_peers, uin
                               GError **err);
 void underlay_free(struct underlay *u);
 
-/* A datagram of `bytes` bytes leaves peer src for peer dst at time now.  Returns the verdict;
- * on UNDERLAY_DELIVER *arrive receives the arrival time (>= now).  rng is the sender's. */
+/* A datagram of `bytes` bytes leaves peer src for peer dst at time now: the sender's uplink,
+ * the partition, loss, latency and jitter.  Returns the verdict; on UNDERLAY_DELIVER *arrive
+ * receives the time it reaches the receiver (>= now) — or, when downlinks are limited
+ * (underlay_has_downlinks), the receiver's downlink, which the caller must then pass it
+ * through with underlay_arrive at that time.  rng is the sender's. */
 enum underlay_verdict underlay_send(struct underlay *u, uint32_t src, uint32_t dst, size_t bytes,
                                     env_time now, struct sim_rng *rng, env_time *arrive);
+/* Whether downlinks are bandwidth-limited (then every datagram needs underlay_arrive). */
+bool underlay_has_downlinks(const struct underlay *u);
+/* The datagram reaches dst's downlink at time now (calls must come in time order, as engine
+ * events do): FIFO serialisation behind what arrived before; *deliver receives the time it
+ * is fully received.  UNDERLAY_QUEUE_FULL when the queue would overflow. */
+enum underlay_verdict underlay_arrive(struct underlay *u, uint32_t dst, size_t bytes, env_time now,
+                                      env_time *deliver);
 
 /* The base one-way latency between two peers without jitter or queues (for graph weights and
  * proximity), in microseconds. */

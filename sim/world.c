@@ -109,6 +109,7 @@ struct world_msg {
     struct world_block *block;
     uint32_t to, from; /* peer indexes */
     uint32_t len;
+    uint8_t downlinked; /* has passed the receiver's downlink (sim/underlay.h) */
     uint8_t bytes[];
 };
 
@@ -446,6 +447,7 @@ static struct world_msg *world_msg_new(struct world *w, size_t len)
     b->live++;
     msg->block = b;
     msg->len = (uint32_t)len;
+    msg->downlinked = 0;
     return msg;
 }
 
@@ -638,6 +640,22 @@ static void world_deliver(void *arg)
 {
     struct world_msg *msg = arg;
     struct world *w = msg->block->w;
+    if (!msg->downlinked && underlay_has_downlinks(w->underlay)) {
+        /* The datagram reaches the receiver's access link now; it is received when the link
+         * has carried it (arrival order, sim/underlay.h). */
+        env_time done;
+        msg->downlinked = 1;
+        if (underlay_arrive(w->underlay, msg->to, msg->len, sim_now(w->engine), &done) !=
+            UNDERLAY_DELIVER) {
+            w->m.dropped_queue++;
+            world_msg_free(msg);
+            return;
+        }
+        if (done > sim_now(w->engine)) {
+            sim_schedule_at(w->engine, done, world_deliver, msg);
+            return;
+        }
+    }
     struct world_peer *p = &w->peers[msg->to];
     if (p->up && p->node) {
         struct env_addr from = world_addr(msg->from);
