@@ -86,6 +86,18 @@ void node_config_default(struct node_config *c)
     c->client = false;
     c->max_value_size = 64 * 1024;
     c->partition_interval = 120 * ENV_S;
+    c->topology = NODE_TOPOLOGY_CHORD;
+    c->bamboo.digit_bits = 4;
+    c->bamboo.leaf_set = 8;
+    c->bamboo.leafset_interval = 5 * ENV_S;
+    c->bamboo.table_interval = 10 * ENV_S;
+    c->bamboo.reactive = false;
+    c->bamboo.pns = true;
+    c->bamboo.rto_floor = 100 * ENV_MS;
+    c->bamboo.rto_cap = 5 * ENV_S;
+    c->superpeer.is_super = false;
+    c->superpeer.replicas = 2;
+    c->superpeer.keepalive = 15 * ENV_S;
 }
 
 int node_kind_model(uint32_t kind, void *unused)
@@ -302,8 +314,9 @@ static void link_send(struct node *n, struct conn *c, const struct env_addr *to,
     if (c) {
         seq = c->tx_seq++;
         c->last_used_s = node_s(n);
+        c->last_tx_ms = node_ms(n);
         if (!c->unacked_ms)
-            c->unacked_ms = node_ms(n);
+            c->unacked_ms = c->last_tx_ms;
         link_arm(n, link_timeout(n));
         to = &c->addr;
     }
@@ -334,6 +347,34 @@ static void link_ack(struct node *n, const struct env_addr *to, uint32_t seq, ui
                     (uint8_t)received};
     env_send(&n->env, to, a, sizeof a);
     emit_sent(n, 0, sizeof a);
+}
+
+/* An RTT sample (ms) from the ACK of the newest frame (RFC 6940 §6.6.3.1 refers to RFC 6298:
+ * SRTT and RTTVAR with gains 1/8 and 1/4), kept in units of 100 us, saturating. */
+static void rtt_sample(struct conn *c, uint32_t ms)
+{
+    uint32_t r = MIN(ms * 10, 65535u);
+    if (!c->srtt) {
+        c->srtt = (uint16_t)MAX(r, 1u);
+        c->rttvar = (uint16_t)(r / 2);
+        return;
+    }
+    uint32_t diff = r > c->srtt ? r - c->srtt : c->srtt - r;
+    c->rttvar = (uint16_t)((3u * c->rttvar + diff) / 4);
+    c->srtt = (uint16_t)MAX((7u * c->srtt + r) / 8, 1u);
+}
+
+bool node_peer_rtt(const struct node *n, const struct id *peer, env_time *srtt, env_time *rttvar)
+{
+    for (unsigned i = 0; i < n->n_conns; i++)
+        if (id_eq(&n->conns[i].id, peer)) {
+            if (!n->conns[i].srtt)
+                return false;
+            *srtt = (env_time)n->conns[i].srtt * 100;
+            *rttvar = (env_time)n->conns[i].rttvar * 100;
+            return true;
+        }
+    return false;
 }
 
 /* Records sequence seq in c's receive window and returns the §6.6.2 received bitmask: bit d
@@ -872,9 +913,10 @@ void node_receive(struct node *n, const struct env_addr *from, const uint8_t *bu
     struct conn *c = conn_find_addr(n, from);
     if (f.type == WIRE_FRAME_ACK) {
         if (c) {
-            if (f.sequence + 1 == c->tx_seq)
+            if (f.sequence + 1 == c->tx_seq) {
+                rtt_sample(c, node_ms(n) - c->last_tx_ms);
                 c->unacked_ms = 0;
-            else if (c->unacked_ms)
+            } else if (c->unacked_ms)
                 c->unacked_ms = node_ms(n);
             c->last_used_s = node_s(n);
         }
@@ -1171,6 +1213,15 @@ void node_leave(struct node *n)
         storage_push_all(n, &succ.id);
     n->topo->ops->leave(n->topo);
     n->state = NODE_LEFT;
+}
+
+void node_install_view(struct node *n, const struct topology_view *v)
+{
+    if (n->cfg.client || !n->topo->ops->install_view)
+        return;
+    n->started = env_now(&n->env);
+    n->topo->ops->install_view(n->topo, v);
+    node_set_joined(n);
 }
 
 void node_install_ring(struct node *n, const struct node_peer *pred, size_t n_pred,

@@ -43,7 +43,11 @@ int node_kind_model(uint32_t kind, void *unused);
 
 #define NODE_MAX_BOOTSTRAPS 4
 
+/* The topology plug-in (topology.h). */
+enum node_topology { NODE_TOPOLOGY_CHORD, NODE_TOPOLOGY_BAMBOO, NODE_TOPOLOGY_SUPERPEER };
+
 struct node_config {
+    enum node_topology topology; /* CHORD by default */
     uint32_t overlay;            /* id_overlay_hash(overlay name) */
     uint8_t initial_ttl;         /* 100 (§6.3.2) */
     env_time reliability_timer;  /* overlay-reliability-timer, 3 s (§11.1) */
@@ -67,6 +71,23 @@ struct node_config {
     struct env_addr bootstraps[NODE_MAX_BOOTSTRAPS];
     unsigned n_bootstraps;
     env_time partition_interval; /* 120 s */
+    /* Bamboo (core/bamboo.c; docs/bamboo.md). */
+    struct {
+        unsigned digit_bits;       /* b: routing digits of b bits (base 2^b), 4 */
+        unsigned leaf_set;         /* leaf-set size per side, 8 */
+        env_time leafset_interval; /* periodic leaf-set push/pull with a neighbour, 5 s */
+        env_time table_interval;   /* periodic routing-table exploration, 10 s */
+        bool reactive;             /* react at once to changes instead of periodically, false */
+        bool pns;                  /* proximity neighbour selection, true */
+        env_time rto_floor;        /* per-neighbour timeout: srtt + 4 rttvar, within */
+        env_time rto_cap;          /*   [rto_floor 100 ms, rto_cap 5 s] */
+    } bamboo;
+    /* Super-peer (core/superpeer.c; docs/superpeer.md). */
+    struct {
+        bool is_super;         /* this node is a super-peer */
+        unsigned replicas;     /* replicas on the next super-peers, 2 */
+        env_time keepalive;    /* ordinary peer -> super-peer keepalive, 15 s */
+    } superpeer;
 };
 /* Fills c with RFC 6940's defaults, except update_interval 60 s and ping_interval 60 s
  * (RFC defaults 600 s and 3600 s suit deployments, not minutes-long simulations). */
@@ -105,6 +126,11 @@ void node_install_ring(struct node *n, const struct node_peer *pred, size_t n_pr
                        const struct node_peer *succ, size_t n_succ,
                        const struct node_peer *fingers, size_t n_fingers);
 
+/* Builds the routing state from a complete view of the overlay (topology.h), for any
+ * topology whose plug-in supports it; the node then counts as joined. */
+struct topology_view;
+void node_install_view(struct node *n, const struct topology_view *v);
+
 /* Routes a Ping to Resource-ID key and reports ENV_EV_LOOKUP_DONE with the answering
  * Node-ID and the hop count (the overlay links the request crossed). */
 int node_lookup(struct node *n, const struct id *key, uint64_t cookie);
@@ -142,6 +168,10 @@ size_t node_predecessors(const struct node *n, struct node_peer *out, size_t max
 size_t node_stored_records(const struct node *n);
 /* True when this node holds an unexpired value of kind at res. */
 bool node_holds(const struct node *n, const struct id *res, uint32_t kind);
+
+/* The link layer's round-trip estimate to a connected peer (RFC 6298 SRTT and RTTVAR from the
+ * ACKs of §6.6.3, 100 us resolution, ms-granular samples); false when there is no sample. */
+bool node_peer_rtt(const struct node *n, const struct id *peer, env_time *srtt, env_time *rttvar);
 
 /* Counters, for Stat-like diagnostics and the simulator's summary. */
 struct node_stats {

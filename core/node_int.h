@@ -20,6 +20,8 @@ struct conn {
     uint32_t rx_mask;       /* bit d (1..31) set: rx_last - d was received; bit 0: any */
     uint32_t unacked_ms;    /* node_ms() when the oldest unacknowledged frame left; 0 none */
     uint32_t last_used_s;   /* node seconds of the last frame sent or received */
+    uint32_t last_tx_ms;    /* node_ms() when the newest frame left */
+    uint16_t srtt, rttvar;  /* RFC 6298 estimates in units of 100 us; srtt 0: no sample */
 };
 /* Connection Table entries are the largest part of a peer's memory, hence the 32-bit times
  * relative to the node's creation (good for 49 days). */

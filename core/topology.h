@@ -19,6 +19,20 @@
 
 struct topology;
 
+/* A complete, correct picture of the overlay's membership, from which a plug-in builds its
+ * routing state directly (the simulator's stable start, like node_install_ring for Chord). */
+struct topology_view {
+    const struct node_peer *peers; /* every joined peer, sorted by Node-ID ascending */
+    size_t n;
+    size_t self; /* this node's index in peers */
+    /* Underlay one-way latency between peers[i] and peers[j], for proximity neighbour
+     * selection; NULL when unknown. */
+    env_time (*latency)(void *ud, size_t i, size_t j);
+    void *ud;
+    /* Per peer: 1 when it is a super-peer (super-peer topology); NULL for other topologies. */
+    const uint8_t *super;
+};
+
 struct topology_ops {
     const char *name; /* the overlay algorithm name, e.g. "CHORD-RELOAD" */
     void (*destroy)(struct topology *t);
@@ -28,6 +42,9 @@ struct topology_ops {
     void (*install)(struct topology *t, const struct node_peer *pred, size_t n_pred,
                     const struct node_peer *succ, size_t n_succ, const struct node_peer *fingers,
                     size_t n_fingers);
+    /* Builds the routing state from a view of the whole overlay (optional: NULL when the
+     * plug-in has none; the node then counts as joined). */
+    void (*install_view)(struct topology *t, const struct topology_view *v);
     /* Announces departure to the neighbours (data handover is the node's). */
     void (*leave)(struct topology *t);
     /* True when this node is responsible for k (stores it, answers requests to it). */
@@ -62,5 +79,9 @@ struct topology {
 
 /* CHORD-RELOAD, RFC 6940 §10. */
 struct topology *chord_new(struct node *n);
+/* Bamboo (Rhea et al., USENIX 2004) over RELOAD framing. */
+struct topology *bamboo_new(struct node *n);
+/* Super-peer (Yang & Garcia-Molina, ICDE 2003; seed draft §5.3) over RELOAD framing. */
+struct topology *superpeer_new(struct node *n);
 
 #endif

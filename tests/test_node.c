@@ -65,6 +65,13 @@ static void test_join_and_route(void)
         CU_ASSERT_TRUE(id_eq(&s.id, node_id(r.h[oracle(&r, &after)]->node)));
     }
     CU_ASSERT_EQUAL(lookup_failures(&r, 60), 0);
+    /* The link layer measured the 2 x 20 ms round trip to the successor. */
+    struct node_peer s0;
+    env_time srtt, var;
+    CU_ASSERT_EQUAL_FATAL(node_successors(r.h[3]->node, &s0, 1), 1);
+    CU_ASSERT_TRUE_FATAL(node_peer_rtt(r.h[3]->node, &s0.id, &srtt, &var));
+    CU_ASSERT_EQUAL(srtt, 40 * ENV_MS);
+    CU_ASSERT_TRUE(var < 5 * ENV_MS);
     ring_free(&r);
 }
 
