@@ -81,7 +81,7 @@ test: all check-purity tests/run_tests
 
 # ---- demo and benchmarks ----------------------------------------------------------------------
 demo: all
-	./$(BIN) sim scenarios/chord-static.yaml
+	./$(BIN) sim scenarios/chord-churn.yaml
 
 bench: all
 	bash tests/bench.sh
