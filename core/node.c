@@ -195,12 +195,39 @@ struct conn *node_conn_find(struct node *n, const struct id *id)
     return NULL;
 }
 
+/* The Connection Table is kept sorted by address: every received datagram (half of them
+ * ACKs, which name no Node-ID) is matched by address, so that lookup is a binary search. */
+static int addr_cmp(const struct env_addr *a, const struct env_addr *b)
+{
+    if (a->ip != b->ip)
+        return a->ip < b->ip ? -1 : 1;
+    return a->port < b->port ? -1 : a->port > b->port;
+}
+
+/* Index of the first entry whose address is >= a. */
+static unsigned conn_lower_bound(const struct node *n, const struct env_addr *a)
+{
+    unsigned lo = 0, hi = n->n_conns;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        if (addr_cmp(&n->conns[mid].addr, a) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 static struct conn *conn_find_addr(struct node *n, const struct env_addr *a)
 {
-    for (unsigned i = 0; i < n->n_conns; i++)
-        if (env_addr_eq(&n->conns[i].addr, a))
-            return &n->conns[i];
-    return NULL;
+    unsigned i = conn_lower_bound(n, a);
+    return i < n->n_conns && env_addr_eq(&n->conns[i].addr, a) ? &n->conns[i] : NULL;
+}
+
+static void conn_remove_at(struct node *n, unsigned i)
+{
+    memmove(&n->conns[i], &n->conns[i + 1], (n->n_conns - i - 1) * sizeof *n->conns);
+    n->n_conns--;
 }
 
 struct conn *node_conn_add(struct node *n, const struct id *id, const struct env_addr *addr)
@@ -209,31 +236,29 @@ struct conn *node_conn_add(struct node *n, const struct id *id, const struct env
         return NULL;
     struct conn *c = node_conn_find(n, id);
     if (c) {
-        if (!env_addr_eq(&c->addr, addr)) {
-            /* The node moved (or restarted): a new association. */
-            c->addr = *addr;
-            c->tx_seq = 0;
-            c->rx_mask = 0;
-            c->unacked_ms = 0;
-        }
-        return c;
+        if (env_addr_eq(&c->addr, addr))
+            return c;
+        /* The node moved (or restarted): a new association, at its new place. */
+        conn_remove_at(n, (unsigned)(c - n->conns));
     }
+    /* An address now used by another Node-ID (a peer restarted with a new id) is replaced. */
+    c = conn_find_addr(n, addr);
+    if (c)
+        conn_remove_at(n, (unsigned)(c - n->conns));
     /* Grow by a few entries at a time: tables are small and memory per peer counts. */
     if (n->n_conns == n->cap_conns) {
         n->cap_conns = (uint16_t)(n->cap_conns + 8);
         n->conns = g_renew(struct conn, n->conns, n->cap_conns);
     }
-    c = &n->conns[n->n_conns++];
+    unsigned i = conn_lower_bound(n, addr);
+    memmove(&n->conns[i + 1], &n->conns[i], (n->n_conns - i) * sizeof *n->conns);
+    n->n_conns++;
+    c = &n->conns[i];
     memset(c, 0, sizeof *c);
     c->id = *id;
     c->addr = *addr;
     c->last_used_s = node_s(n);
     return c;
-}
-
-static void conn_remove_at(struct node *n, unsigned i)
-{
-    n->conns[i] = n->conns[--n->n_conns];
 }
 
 void node_conn_remove(struct node *n, const struct id *id)
@@ -869,7 +894,7 @@ static void deliver_local(struct node *n, const struct wire_header *h, const uin
     /* Re-encode the (possibly modified) header so the message decodes as received here. */
     GByteArray *b = g_byte_array_sized_new((guint)len + 32);
     wire_reencode_header(b, h, msg, len, hdr_len);
-    struct wire_message *m = g_new(struct wire_message, 1);
+    struct wire_message msg_, *m = &msg_; /* about 4 KiB: on the stack, not the heap */
     if (wire_decode_message(b->data, b->len, m) < 0) {
         n->stats.dropped_malformed++;
         if (n->env.ops->event) {
@@ -883,7 +908,6 @@ static void deliver_local(struct node *n, const struct wire_header *h, const uin
     } else {
         on_request(n, m);
     }
-    g_free(m);
     g_byte_array_free(b, TRUE);
 }
 
@@ -922,11 +946,10 @@ void node_receive(struct node *n, const struct env_addr *from, const uint8_t *bu
         }
         return;
     }
-    struct wire_header *h = g_new(struct wire_header, 1);
+    struct wire_header hdr_, *h = &hdr_; /* about 4 KiB: on the stack, not the heap */
     size_t hl;
     int rc = wire_decode_header(f.message.p, f.message.len, h, &hl);
     if (rc < 0 || h->length != f.message.len) {
-        g_free(h);
         drop(n, len, "malformed forwarding header");
         return;
     }
@@ -941,17 +964,14 @@ void node_receive(struct node *n, const struct env_addr *from, const uint8_t *bu
     if (c)
         c->last_used_s = node_s(n);
     if (h->overlay != n->cfg.overlay) {
-        g_free(h);
         drop(n, len, "another overlay");
         return;
     }
     if (h->ttl > n->cfg.initial_ttl) {
-        g_free(h);
         drop(n, len, "TTL above initial-ttl");
         return;
     }
     route_out(n, h, f.message.p, f.message.len, hl, true);
-    g_free(h);
 }
 
 /* ---- user operations: lookup, store, fetch --------------------------------------------- */
