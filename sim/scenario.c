@@ -19,9 +19,14 @@
  * Most keys hold one value (a string, number, duration, rate, bandwidth, size, choice...).
  * Four hold structures and have their own parsers: churn.events (a sequence of mappings),
  * metrics.snapshots (a sequence of durations), expect (metric -> "OP NUMBER") and sweep
- * (dotted key -> list of values, each checked as if given with --set).  --set reaches single
- * values only.  Distribution parameters (churn.session.*, churn.downtime.*) are single values
- * whose presence matters: check_dist() enforces exactly the parameters each kind needs.
+ * (dotted key -> list of values, each checked as if given with --set).  --set and sweep reach
+ * single values only, but these include one element of the two sequences the file gives:
+ * churn.events.N.FIELD and metrics.snapshots.N, N counting in file order (the order as
+ * written, before events and snapshots are sorted by time).  Such an "element key" replaces
+ * that one value in the tree, which is then parsed exactly like the file.  Distribution
+ * parameters (churn.session.*, churn.downtime.*) are single values whose presence matters:
+ * check_dist() enforces exactly the parameters each kind needs.  One key has a default that
+ * depends on another (workload.fetch_start, after workload.start): check_cross() fills it in.
  */
 #include "scenario.h"
 
@@ -64,6 +69,8 @@ enum {
     KEY_FMAX_OPEN = 8,   /* with KEY_FMAX: the upper bound itself is refused */
     KEY_DIST_PARAM = 16, /* a distribution parameter: no default (0 = not given), written back
                             only when given; check_dist() decides which may be given */
+    KEY_DERIVED = 32,    /* no default in the table: check_cross() derives one from other keys
+                            when the key is not given */
 };
 
 struct scenario_key {
@@ -174,6 +181,7 @@ static const struct scenario_key scenario_keys[] = {
     {KEY("workload.value_size", KEY_U32, workload.value_size, "64")},
     {KEY("workload.fetches", KEY_U64, workload.fetches, "0")},
     {KEY("workload.fetch_rate", KEY_RATE, workload.fetch_rate, "100/s"), .flags = KEY_FMIN_OPEN},
+    {KEY("workload.fetch_start", KEY_DURATION, workload.fetch_start, NULL), .flags = KEY_DERIVED},
     {KEY("metrics.interval", KEY_DURATION, metrics.interval, "10s"), .min = 1},
     {KEY("metrics.snapshots", KEY_TIMES, metrics.snapshots, NULL)},
     {KEY("output.pcap", KEY_STRING, output.pcap, "")},
@@ -258,6 +266,8 @@ struct snode {
     struct spos pos;
     char *text;       /* SN_SCALAR */
     bool null;        /* SN_SCALAR: an empty plain scalar, ~ or null */
+    bool replaced;    /* SN_SCALAR: put in place of the file's value by an element key (--set
+                         or a sweep value), so pos is the override's, not the file's */
     GPtrArray *items; /* SN_SEQUENCE: struct snode * */
     GPtrArray *pairs; /* SN_MAPPING: struct spair *, in document order */
 };
@@ -315,6 +325,46 @@ static struct spair *snode_pair(const struct snode *map, const char *key)
             return p;
     }
     return NULL;
+}
+
+/* A deep copy (NULL for NULL). */
+static struct snode *snode_copy(const struct snode *n)
+{
+    if (!n)
+        return NULL;
+    struct snode *c = snode_new(n->kind, n->pos);
+    c->text = g_strdup(n->text);
+    c->null = n->null;
+    c->replaced = n->replaced;
+    for (guint i = 0; n->items && i < n->items->len; i++)
+        g_ptr_array_add(c->items, snode_copy(n->items->pdata[i]));
+    for (guint i = 0; n->pairs && i < n->pairs->len; i++) {
+        const struct spair *p = n->pairs->pdata[i];
+        struct spair *q = g_new(struct spair, 1);
+        *q = (struct spair){.key = g_strdup(p->key), .pos = p->pos, .value = snode_copy(p->value)};
+        g_ptr_array_add(c->pairs, q);
+    }
+    return c;
+}
+
+/* The node for a dotted key, or NULL; *enclosing is the deepest mapping on the way. */
+static const struct snode *tree_lookup(const struct snode *root, const char *name,
+                                       const struct snode **enclosing)
+{
+    char **parts = g_strsplit(name, ".", -1);
+    const struct snode *n = root;
+    *enclosing = root;
+    for (char **p = parts; *p && n; p++) {
+        if (n->kind != SN_MAPPING) { /* a null section */
+            n = NULL;
+            break;
+        }
+        *enclosing = n;
+        struct spair *pair = snode_pair(n, *p);
+        n = pair ? pair->value : NULL;
+    }
+    g_strfreev(parts);
+    return n;
 }
 
 static const char *snode_kind_name(const struct snode *n)
@@ -541,6 +591,10 @@ static bool load_tree(struct loader *ld)
 
 /* ---- step 2: overrides --------------------------------------------------------------------- */
 
+static const struct scenario_key *element_owner(const char *key);
+static bool element_override(struct loader *ld, const char *key, const char *value,
+                             const struct spos *pos);
+
 static bool apply_override(struct loader *ld, const char *ov)
 {
     struct spos pos = {.origin = ov};
@@ -549,12 +603,23 @@ static bool apply_override(struct loader *ld, const char *ov)
         return fail(ld, &pos, SCENARIO_ERROR_KEY, NULL, "expected KEY=VALUE");
     char *path = g_strstrip(g_strndup(ov, (gsize)(eq - ov)));
     char **parts = g_strsplit(path, ".", -1);
-    bool ok = true;
+    bool ok = *path || fail(ld, &pos, SCENARIO_ERROR_KEY, NULL, "expected KEY=VALUE");
     for (char **p = parts; *p && ok; p++)
         if (**p == '\0')
             ok = fail(ld, &pos, SCENARIO_ERROR_KEY, path, "empty component in dotted key");
+    bool element = ok && element_owner(path);
+    if (element) /* churn.events.N.FIELD, metrics.snapshots.N: one value inside a sequence */
+        ok = element_override(ld, path, eq + 1, &pos);
+    if (ok && !element && parts[0] && parts[1] && strcmp(parts[0], "sweep") == 0) {
+        /* A sweep entry's key is dotted itself: sweep.overlay.successors is one entry. */
+        char *entry = g_strjoinv(".", parts + 1);
+        for (char **p = parts + 1; *p; p++)
+            g_free(*p);
+        parts[1] = entry;
+        parts[2] = NULL;
+    }
     struct snode *map = ld->root;
-    for (char **p = parts; ok && *p; p++) {
+    for (char **p = parts; ok && !element && *p; p++) {
         struct spair *pair = snode_pair(map, *p);
         bool last = p[1] == NULL;
         struct snode *value = last ? snode_new(SN_SCALAR, pos) : NULL;
@@ -1199,11 +1264,149 @@ static const struct {
     [SCENARIO_EVENT_HEAL] = {0, 0, "no other field"},
     [SCENARIO_EVENT_FLASH_CROWD] = {EV_PEERS, EV_PEERS | EV_OVER, "peers and optionally over"},
 };
+#define EVENT_FIELD_NAMES "at, action, fraction, groups, peers, over"
+
+/* "LINE:COL" of a file position, or "--set KEY=VALUE"; g_free it. */
+static char *spos_text(const struct spos *pos)
+{
+    return pos->origin ? g_strdup_printf("--set %s", pos->origin)
+                       : g_strdup_printf("%u:%u", pos->line, pos->col);
+}
+
+/* ---- element keys: churn.events.N.FIELD, metrics.snapshots.N ------------------------------- */
+
+/* The sequence key that an element key reaches into, or NULL when key is not one. */
+static const struct scenario_key *element_owner(const char *key)
+{
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const struct scenario_key *k = &scenario_keys[i];
+        size_t len = strlen(k->name);
+        if ((k->type == KEY_EVENTS || k->type == KEY_TIMES) && strncmp(key, k->name, len) == 0 &&
+            key[len] == '.')
+            return k;
+    }
+    return NULL;
+}
+
+/* An element key resolved against the file's sequence. */
+struct element {
+    const struct scenario_key *owner; /* churn.events or metrics.snapshots */
+    guint index;                      /* position in the file's list as written, from 0 */
+    const struct scenario_key *field; /* churn.events: a row of event_fields[]; else NULL */
+};
+
+/* Checks element key `key` against seq, the sequence the tree holds for its owner (NULL when
+ * the file has none): the index must name an entry, and an event field must be one that the
+ * entry's action takes.  Errors name `name` (the key as the user wrote it) at pos. */
+static bool element_resolve(struct loader *ld, const char *key, const char *name,
+                            const struct snode *seq, const struct spos *pos, struct element *e)
+{
+    const int K = SCENARIO_ERROR_KEY;
+    const struct scenario_key *owner = element_owner(key);
+    bool events = owner->type == KEY_EVENTS;
+    const char *form = events ? "churn.events.N.FIELD" : "metrics.snapshots.N";
+    char **parts = g_strsplit(key + strlen(owner->name) + 1, ".", -1);
+    guint n = g_strv_length(parts);
+    const char *digits = n ? parts[0] : "";
+    uint64_t index = 0;
+    bool ok = true;
+    *e = (struct element){.owner = owner};
+    /* Digits only, without leading zeros: one entry has one key (runs.tsv columns, and the
+     * command line's refusal to --set a swept key, compare keys as text). */
+    if (!*digits || strspn(digits, "0123456789") != strlen(digits) ||
+        (digits[0] == '0' && digits[1]) || parse_uint(digits, &index) != PARSE_OK)
+        ok = fail(ld, pos, K, name,
+                  "'%s' is not an index: write %s, N counting from 0 in the order the file "
+                  "lists them",
+                  digits, form);
+    else if (events && n == 1)
+        ok = fail(ld, pos, K, name,
+                  "an event is set one field at a time: %s.FIELD, FIELD one of " EVENT_FIELD_NAMES,
+                  key);
+    else if (n > (events ? 2u : 1u))
+        ok = fail(ld, pos, K, name, "unknown key (write %s)", form);
+    for (size_t f = 0; ok && events && f < G_N_ELEMENTS(event_fields) && !e->field; f++)
+        if (strcmp(event_fields[f].name, parts[1]) == 0)
+            e->field = &event_fields[f];
+    if (ok && events && !e->field)
+        ok = fail(ld, pos, K, name, "unknown field '%s' (an event has: " EVENT_FIELD_NAMES ")",
+                  parts[1]);
+    ok = ok && (!seq || check_structure_shape(ld, owner, seq, owner->name));
+    guint count = seq && seq->kind == SN_SEQUENCE ? seq->items->len : 0;
+    if (ok && count == 0)
+        ok = fail(ld, pos, K, name,
+                  "index %" G_GUINT64_FORMAT " is out of range: the scenario file has no %s "
+                  "(write the list in the file; %s changes an entry it has)",
+                  index, owner->name, form);
+    else if (ok && index >= count)
+        ok = fail(ld, pos, K, name,
+                  "index %" G_GUINT64_FORMAT " is out of range: %s in the scenario file has %u "
+                  "entries (indexes 0 to %u, in the order written)",
+                  index, owner->name, count, count - 1);
+    if (ok)
+        e->index = (guint)index;
+    /* A field the event's action does not take: reported at the key, before any value. */
+    if (ok && e->field && e->field - event_fields >= 2) {
+        const struct snode *item = seq->items->pdata[e->index];
+        const struct spair *a = item->kind == SN_MAPPING ? snode_pair(item, "action") : NULL;
+        int action =
+            a && a->value->kind == SN_SCALAR ? choice_index(action_names, a->value->text) : -1;
+        unsigned bit = 1u << (e->field - event_fields);
+        if (action >= 0 && !(event_rules[action].allowed & bit))
+            ok = fail(ld, pos, K, name, "not a field of action '%s' (it takes %s)",
+                      action_names[action], event_rules[action].takes);
+    }
+    g_strfreev(parts);
+    return ok;
+}
+
+/* Puts value in place of the element's value in seq (the sequence element_resolve() accepted,
+ * or a copy of it); pos is where the value comes from. */
+static void element_set(struct snode *seq, const struct element *e, const char *value,
+                        const struct spos *pos)
+{
+    struct snode *v = snode_new(SN_SCALAR, *pos);
+    v->text = g_strdup(value);
+    v->replaced = true;
+    if (!e->field) {
+        snode_free(seq->items->pdata[e->index]);
+        seq->items->pdata[e->index] = v;
+        return;
+    }
+    struct snode *item = seq->items->pdata[e->index];
+    if (item->kind != SN_MAPPING) { /* parse_event() reports the file's mistake */
+        snode_free(v);
+        return;
+    }
+    struct spair *pair = snode_pair(item, e->field->name);
+    if (pair) {
+        snode_free(pair->value);
+        pair->value = v;
+        return;
+    }
+    pair = g_new(struct spair, 1);
+    *pair = (struct spair){.key = g_strdup(e->field->name), .pos = *pos, .value = v};
+    g_ptr_array_add(item->pairs, pair);
+}
+
+/* --set of an element key: the value replaces the file's in the tree. */
+static bool element_override(struct loader *ld, const char *key, const char *value,
+                             const struct spos *pos)
+{
+    const struct snode *enclosing;
+    /* The tree is the loader's to change; tree_lookup() only promises not to. */
+    struct snode *seq = (struct snode *)tree_lookup(ld->root, element_owner(key)->name, &enclosing);
+    struct element e;
+    if (!element_resolve(ld, key, key, seq, pos, &e))
+        return false;
+    element_set(seq, &e, value, pos);
+    return true;
+}
 
 static bool parse_event(struct loader *ld, struct scenario *s, const struct snode *item,
                         guint index, struct scenario_event *ev)
 {
-    char *base = g_strdup_printf("churn.events[%u]", index);
+    char *base = g_strdup_printf("churn.events.%u", index);
     const struct snode *given[G_N_ELEMENTS(event_fields)] = {0};
     const struct spos *given_pos[G_N_ELEMENTS(event_fields)] = {0};
     unsigned mask = 0;
@@ -1224,14 +1427,14 @@ static bool parse_event(struct loader *ld, struct scenario *s, const struct snod
             f++;
         if (f == G_N_ELEMENTS(event_fields)) {
             ok = fail(ld, &p->pos, SCENARIO_ERROR_KEY, name,
-                      "unknown field (an event has: at, action, fraction, groups, peers, over)");
+                      "unknown field (an event has: " EVENT_FIELD_NAMES ")");
             break;
         }
         char *want = key_expectation(&event_fields[f]);
         ok = check_scalar(ld, p->value, name, want);
         g_free(want);
         given[f] = p->value;
-        given_pos[f] = &p->pos;
+        given_pos[f] = p->value->replaced ? &p->value->pos : &p->pos;
         mask |= 1u << f;
     }
     *ev = (struct scenario_event){.over = 10 * ENV_S};
@@ -1248,18 +1451,30 @@ static bool parse_event(struct loader *ld, struct scenario *s, const struct snod
             name = g_strdup_printf("%s.%s", base, event_fields[f].name);
             ok = fail(ld, &item->pos, SCENARIO_ERROR_KEY, name, "missing required field");
         }
+    /* An action an override changed is blamed, not the fields the file gave for the old one. */
+    bool action_replaced = ok && given[1]->replaced;
     for (size_t f = 2; ok && f < G_N_ELEMENTS(event_fields); f++) {
         unsigned bit = 1u << f;
         const char *action = action_names[ev->action];
+        const char *takes = event_rules[ev->action].takes;
         g_free(name);
         name = g_strdup_printf("%s.%s", base, event_fields[f].name);
-        if ((mask & bit) && !(event_rules[ev->action].allowed & bit))
+        if ((mask & bit) && !(event_rules[ev->action].allowed & bit) && action_replaced &&
+            !given[f]->replaced) {
+            char *field_at = spos_text(given_pos[f]);
+            g_free(name);
+            name = g_strdup_printf("%s.action", base);
+            ok = fail(ld, &given[1]->pos, SCENARIO_ERROR_KEY, name,
+                      "action '%s' does not take the event's %s (written at %s; it takes %s)",
+                      action, event_fields[f].name, field_at, takes);
+            g_free(field_at);
+        } else if ((mask & bit) && !(event_rules[ev->action].allowed & bit)) {
             ok = fail(ld, given_pos[f], SCENARIO_ERROR_KEY, name,
-                      "not a field of action '%s' (it takes %s)", action,
-                      event_rules[ev->action].takes);
-        else if (!(mask & bit) && (event_rules[ev->action].required & bit))
-            ok = fail(ld, &item->pos, SCENARIO_ERROR_KEY, name, "missing: action '%s' needs %s",
-                      action, event_rules[ev->action].takes);
+                      "not a field of action '%s' (it takes %s)", action, takes);
+        } else if (!(mask & bit) && (event_rules[ev->action].required & bit)) {
+            ok = fail(ld, action_replaced ? &given[1]->pos : &item->pos, SCENARIO_ERROR_KEY, name,
+                      "missing: action '%s' needs %s", action, takes);
+        }
     }
     if (ok && ev->at > s->duration) {
         char at[32], end[32];
@@ -1303,7 +1518,7 @@ static bool parse_events(struct loader *ld, struct scenario *s, const struct sno
         if (ok && all[i].ev.action == SCENARIO_EVENT_FLASH_CROWD) {
             total += all[i].ev.peers;
             if (total > UINT32_MAX) {
-                char *name = g_strdup_printf("churn.events[%u].peers", i);
+                char *name = g_strdup_printf("churn.events.%u.peers", i);
                 ok = fail(ld, &item->pos, SCENARIO_ERROR_VALUE, name,
                           "peers plus every flash crowd exceed %u peers", UINT32_MAX);
                 g_free(name);
@@ -1322,6 +1537,7 @@ static bool parse_events(struct loader *ld, struct scenario *s, const struct sno
 struct timed_node {
     env_time t;
     const struct snode *node;
+    guint index; /* in the sequence */
 };
 
 static int timed_node_cmp(const void *a, const void *b)
@@ -1329,10 +1545,11 @@ static int timed_node_cmp(const void *a, const void *b)
     const struct timed_node *x = a, *y = b;
     if (x->t != y->t)
         return x->t < y->t ? -1 : 1;
-    /* equal times: file order, so that the later one is reported */
-    if (x->node->pos.line != y->node->pos.line)
-        return x->node->pos.line < y->node->pos.line ? -1 : 1;
-    return x->node->pos.col < y->node->pos.col ? -1 : x->node->pos.col > y->node->pos.col;
+    /* Equal times: the one reported as given twice sorts later.  That is a value put in by
+     * --set or a sweep (the one being checked), else the later in the file. */
+    if (x->node->replaced != y->node->replaced)
+        return x->node->replaced ? 1 : -1;
+    return x->index < y->index ? -1 : x->index > y->index;
 }
 
 /* metrics.snapshots: durations within the run, sorted, each at most once. */
@@ -1347,10 +1564,11 @@ static bool parse_times(struct loader *ld, struct scenario *s, const struct scen
     format_duration(s->duration, end, sizeof end);
     for (guint i = 0; ok && i < n; i++) {
         const struct snode *item = seq->items->pdata[i];
-        char *name = g_strdup_printf("%s[%u]", k->name, i);
+        char *name = g_strdup_printf("%s.%u", k->name, i);
         ok = check_scalar(ld, item, name, "a duration") &&
              parse_value(ld, &all[i].t, &row, name, item->text, &item->pos);
         all[i].node = item;
+        all[i].index = i;
         if (ok && all[i].t > s->duration) {
             format_duration(all[i].t, at, sizeof at);
             ok = fail(ld, &item->pos, SCENARIO_ERROR_VALUE, name,
@@ -1362,10 +1580,11 @@ static bool parse_times(struct loader *ld, struct scenario *s, const struct scen
         qsort(all, n, sizeof *all, timed_node_cmp);
     for (guint i = 1; ok && i < n; i++)
         if (all[i].t == all[i - 1].t) {
+            char *first = spos_text(&all[i - 1].node->pos);
             format_duration(all[i].t, at, sizeof at);
             ok = fail(ld, &all[i].node->pos, SCENARIO_ERROR_VALUE, k->name,
-                      "%s is given twice (first at %u:%u)", at, all[i - 1].node->pos.line,
-                      all[i - 1].node->pos.col);
+                      "%s is given twice (first at %s)", at, first);
+            g_free(first);
         }
     for (guint i = 0; ok && i < n; i++)
         g_array_append_val(out, all[i].t);
@@ -1452,23 +1671,59 @@ static void sweep_free(void *p)
 
 static struct scenario *scenario_alloc(void);
 
-/* One swept key: a single-value key and a non-empty list of values, each checked the way
- * --set KEY=VALUE would check it (the cross-key rules apply when a point is loaded). */
-static bool parse_sweep_entry(struct loader *ld, const struct spair *p, struct scenario_sweep *w)
+/* A swept value of an element key, checked the way loading its point will check it: the
+ * value goes into a copy of the sequence, which is then parsed whole (so an event is checked
+ * with its other fields, and a snapshot time against the others).  The end-of-run rule uses
+ * the scenario's duration, unless duration is swept too: then loading the point checks it. */
+static bool element_check_value(struct loader *ld, const struct scenario *s,
+                                const struct element *e, const char *value, const struct spos *pos,
+                                bool duration_swept)
+{
+    const struct snode *enclosing;
+    struct snode *seq = snode_copy(tree_lookup(ld->root, e->owner->name, &enclosing));
+    element_set(seq, e, value, pos);
+    struct scenario *scratch = scenario_alloc();
+    scratch->duration = duration_swept ? UINT64_MAX : s->duration;
+    scratch->peers = s->peers;
+    bool ok = e->owner->type == KEY_EVENTS
+                  ? parse_events(ld, scratch, seq)
+                  : parse_times(ld, scratch, e->owner, seq, scratch->metrics.snapshots);
+    scenario_free(scratch);
+    snode_free(seq);
+    return ok;
+}
+
+/* One swept key: a single-value key (or an element key) and a non-empty list of values, each
+ * checked the way --set KEY=VALUE would check it (the cross-key rules apply when a point is
+ * loaded).  map is the whole sweep block. */
+static bool parse_sweep_entry(struct loader *ld, const struct scenario *s, const struct snode *map,
+                              const struct spair *p, struct scenario_sweep *w)
 {
     const int K = SCENARIO_ERROR_KEY, V = SCENARIO_ERROR_VALUE;
     char *name = g_strdup_printf("sweep.%s", p->key);
     const struct scenario_key *k = key_find(p->key);
+    const struct scenario_key *owner = k ? NULL : element_owner(p->key);
+    struct element e = {0};
     const struct snode *v = p->value;
     bool ok = true;
-    if (k && g_strv_contains(unsweepable, p->key)) {
+    if (v->kind != SN_SEQUENCE && v->pos.origin) {
+        ok = fail(ld, &v->pos, V, name, "--set cannot set sequences; write %s in the scenario file",
+                  name);
+    } else if (k && g_strv_contains(unsweepable, p->key)) {
         ok = fail(ld, &p->pos, K, name, "%s cannot be swept (%s)", p->key,
                   strcmp(p->key, "name") == 0
                       ? "a sweep is one experiment with one name"
                       : "use seeds: N, which runs every point with seeds seed .. seed+N-1");
     } else if (k && key_is_structure(k)) {
-        ok = fail(ld, &p->pos, K, name, "%s cannot be swept: only keys that hold one value can be",
-                  p->key);
+        ok = fail(ld, &p->pos, K, name,
+                  "%s cannot be swept: only keys that hold one value can be%s", p->key,
+                  k->type == KEY_EVENTS  ? " (sweep one field of one event: churn.events.N.FIELD)"
+                  : k->type == KEY_TIMES ? " (sweep one of the times: metrics.snapshots.N)"
+                                         : "");
+    } else if (owner) {
+        const struct snode *enclosing;
+        ok = element_resolve(ld, p->key, name, tree_lookup(ld->root, owner->name, &enclosing),
+                             &p->pos, &e);
     } else if (!k && key_is_section(p->key)) {
         char *children = key_children(p->key);
         ok = fail(ld, &p->pos, K, name,
@@ -1480,27 +1735,26 @@ static bool parse_sweep_entry(struct loader *ld, const struct spair *p, struct s
                   "unknown key '%s' (sweep takes dotted scenario keys such as "
                   "overlay.successors)",
                   p->key);
-    } else if (v->kind != SN_SEQUENCE && v->pos.origin) {
-        ok = fail(ld, &v->pos, V, name,
-                  "--set cannot set sequences; write %s in the scenario "
-                  "file",
-                  name);
-    } else if (v->kind != SN_SEQUENCE) {
+    }
+    if (ok && v->kind != SN_SEQUENCE)
         ok = fail(ld, &v->pos, V, name, "expected a sequence of values such as [4, 8], got %s",
                   snode_kind_name(v));
-    } else if (v->items->len == 0) {
+    else if (ok && v->items->len == 0)
         ok = fail(ld, &v->pos, V, name, "needs at least one value");
-    }
     if (ok) {
         w->key = g_strdup(p->key);
         w->values = g_ptr_array_new_with_free_func(g_free);
     }
-    char *want = ok ? key_expectation(k) : NULL;
-    struct scenario *scratch = ok ? scenario_alloc() : NULL;
+    char *want = !ok     ? NULL
+                 : owner ? (e.field ? key_expectation(e.field) : g_strdup("a duration"))
+                         : key_expectation(k);
+    struct scenario *scratch = ok && !owner ? scenario_alloc() : NULL;
+    bool duration_swept = snode_pair(map, "duration") != NULL;
     for (guint i = 0; ok && i < v->items->len; i++) {
         const struct snode *item = v->items->pdata[i];
         ok = check_scalar(ld, item, name, want) &&
-             parse_value(ld, scratch, k, k->name, item->text, &item->pos);
+             (owner ? element_check_value(ld, s, &e, item->text, &item->pos, duration_swept)
+                    : parse_value(ld, scratch, k, k->name, item->text, &item->pos));
         if (ok)
             g_ptr_array_add(w->values, g_strdup(item->text));
     }
@@ -1517,7 +1771,7 @@ static bool parse_sweep(struct loader *ld, struct scenario *s, const struct snod
         const struct spair *p = map->pairs->pdata[i];
         struct scenario_sweep *w = g_new0(struct scenario_sweep, 1);
         g_ptr_array_add(s->sweep, w);
-        if (!parse_sweep_entry(ld, p, w))
+        if (!parse_sweep_entry(ld, s, map, p, w))
             return false;
         points *= w->values->len;
         if (points > MAX_SWEEP_POINTS) {
@@ -1533,26 +1787,6 @@ static bool parse_sweep(struct loader *ld, struct scenario *s, const struct snod
 }
 
 /* ---- step 4: fill the struct --------------------------------------------------------------- */
-
-/* The node for a dotted key, or NULL; *enclosing is the deepest mapping on the way. */
-static const struct snode *tree_lookup(const struct snode *root, const char *name,
-                                       const struct snode **enclosing)
-{
-    char **parts = g_strsplit(name, ".", -1);
-    const struct snode *n = root;
-    *enclosing = root;
-    for (char **p = parts; *p && n; p++) {
-        if (n->kind != SN_MAPPING) { /* a null section */
-            n = NULL;
-            break;
-        }
-        *enclosing = n;
-        struct spair *pair = snode_pair(n, *p);
-        n = pair ? pair->value : NULL;
-    }
-    g_strfreev(parts);
-    return n;
-}
 
 static bool fill_structure(struct loader *ld, struct scenario *s, const struct scenario_key *k,
                            const struct snode *n)
@@ -1591,7 +1825,7 @@ static bool fill(struct loader *ld, struct scenario *s)
             static const struct spos builtin = {.origin = "(built-in default)"};
             bool ok = parse_value(ld, s, k, k->name, k->def, &builtin);
             g_assert(ok); /* a default that does not parse is a bug in the table */
-        } else if (!key_is_structure(k) && !(k->flags & KEY_DIST_PARAM)) {
+        } else if (!key_is_structure(k) && !(k->flags & (KEY_DIST_PARAM | KEY_DERIVED))) {
             return fail(ld, &enclosing->pos, SCENARIO_ERROR_KEY, k->name, "missing required key");
         }
     }
@@ -1781,6 +2015,22 @@ static bool check_cross(struct loader *ld, struct scenario *s)
                         "); set only one of them",
                         s->workload.keys, per, s->peers, keys);
         s->workload.keys = keys;
+    }
+    /* Fetches follow the stores issued over the workload's first second (sim/world.c). */
+    if (!key_given(ld, "workload.fetch_start")) {
+        env_time start = s->workload.start;
+        s->workload.fetch_start = start > UINT64_MAX - ENV_S ? UINT64_MAX : start + ENV_S;
+    } else if (s->workload.fetch_start < s->workload.start) {
+        const char *at =
+            key_pos(ld, "workload.start")->origin && !key_pos(ld, "workload.fetch_start")->origin
+                ? "workload.start"
+                : "workload.fetch_start";
+        char fetch[32], start[32];
+        format_duration(s->workload.fetch_start, fetch, sizeof fetch);
+        format_duration(s->workload.start, start, sizeof start);
+        return fail(ld, key_pos(ld, at), V, at,
+                    "workload.fetch_start (%s) must not be before workload.start (%s)", fetch,
+                    start);
     }
     if (s->workload.popularity == SCENARIO_POPULARITY_ZIPF && s->workload.keys == 0)
         return fail(ld, key_pos(ld, "workload.popularity"), V, "workload.popularity",

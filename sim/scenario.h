@@ -133,7 +133,8 @@ struct scenario {
         double graceful;                 /* churn.graceful: 0.5 (fraction of departures that
                                             Leave; the rest crash) */
         env_time start;                  /* churn.start: 0 (churn begins) */
-        GArray *events;                  /* churn.events: struct scenario_event, sorted by at */
+        GArray *events;                  /* churn.events: struct scenario_event, sorted by at
+                                            (--set churn.events.N.FIELD: N in file order) */
     } churn;
     struct {
         env_time start;          /* workload.start: 10s; measurement starts here (warm-up) */
@@ -152,6 +153,8 @@ struct scenario {
         uint32_t value_size;     /* workload.value_size: 64 bytes */
         uint64_t fetches;        /* workload.fetches: 0 fetches of stored records */
         double fetch_rate;       /* workload.fetch_rate: 100 per second */
+        env_time fetch_start;    /* workload.fetch_start: workload.start + 1s (>= start); the
+                                    first fetch is issued after it */
     } workload;
     struct {
         env_time interval;   /* metrics.interval: 10s (time-series step) */
@@ -170,7 +173,9 @@ struct scenario {
  * in bits per second; sizes "64KB", "1MB" or bytes.
  *
  * Loads path and applies overrides ("key=value" strings, dotted keys, NULL-terminated or
- * NULL).  Returns NULL and sets *err (domain SCENARIO_ERROR) on any problem. */
+ * NULL).  A key may name one element of a sequence the file gives: churn.events.N.FIELD or
+ * metrics.snapshots.N, N counting from 0 in the order the file lists them.  Returns NULL and
+ * sets *err (domain SCENARIO_ERROR) on any problem. */
 struct scenario *scenario_load(const char *path, const char *const *overrides, GError **err);
 void scenario_free(struct scenario *s);
 /* The fully resolved scenario as YAML (defaults included); g_free the result. */

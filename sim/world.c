@@ -1168,12 +1168,15 @@ static void world_fetch_next(void *arg)
 }
 
 /* Lookups start at workload.start (Poisson from there; lookups 0 = no limit, lookup_rate 0 =
- * none); stores are spread evenly over the first second; fetches follow once every store has
- * been issued. */
+ * none); stores are spread evenly over the first second; fetches start at workload.fetch_start
+ * (by default start + 1 s, once every store has been issued). */
 static void world_schedule_workload(struct world *w)
 {
     const struct scenario *sc = w->sc;
     env_time start = sc->workload.start;
+    /* The loader keeps fetch_start >= start; a scenario built by hand may leave it 0. */
+    env_time fetch_start =
+        sc->workload.fetch_start >= start ? sc->workload.fetch_start : start + ENV_S;
     bool per_peer = sc->workload.arrivals == SCENARIO_ARRIVALS_PER_PEER;
     if (sc->workload.lookup_rate > 0) {
         if (per_peer) /* the rate depends on who has joined by then */
@@ -1186,9 +1189,9 @@ static void world_schedule_workload(struct world *w)
         sim_schedule_at(w->engine, start, world_store_next, w);
     if (sc->workload.fetches > 0 && sc->workload.fetch_rate > 0) {
         if (per_peer)
-            sim_schedule_at(w->engine, start + ENV_S, world_fetch_wait, w);
+            sim_schedule_at(w->engine, fetch_start, world_fetch_wait, w);
         else
-            sim_schedule_at(w->engine, start + ENV_S + world_gap(w, sc->workload.fetch_rate),
+            sim_schedule_at(w->engine, fetch_start + world_gap(w, sc->workload.fetch_rate),
                             world_fetch_next, w);
     }
 }

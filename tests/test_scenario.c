@@ -3,9 +3,11 @@
  * Covers what docs/scenarios.md promises: every key read, defaults applied, --set overrides,
  * every error naming FILE:LINE:COLUMN (or "--set KEY=VALUE") and the dotted key, the value
  * syntaxes (durations, rates, bandwidths, sizes, probabilities), distributions and their
- * parameter rules, churn events, metric snapshots, expectations, sweeps (points and the order
- * of their overrides), and a round trip through scenario_to_yaml().  Input files live in
- * tests/data/ or are written inline to a temporary file; tests run from the repository root.
+ * parameter rules, churn events, metric snapshots, list entries set or swept by index
+ * (churn.events.N.FIELD, metrics.snapshots.N), workload.fetch_start and its derived default,
+ * expectations, sweeps (points and the order of their overrides), and a round trip through
+ * scenario_to_yaml().  Input files live in tests/data/ or are written inline to a temporary
+ * file; tests run from the repository root.
  */
 #include <CUnit/CUnit.h>
 #include <glib.h>
@@ -730,48 +732,48 @@ static void test_events(void)
         const char *yaml, *pos, *part;
         int code;
     } bad[] = {
-        {"{action: heal}", "7:7", "key 'churn.events[1].at': missing required field",
+        {"{action: heal}", "7:7", "key 'churn.events.1.at': missing required field",
          SCENARIO_ERROR_KEY},
-        {"{at: 1m}", "7:7", "key 'churn.events[1].action': missing required field",
+        {"{at: 1m}", "7:7", "key 'churn.events.1.action': missing required field",
          SCENARIO_ERROR_KEY},
         {"{at: 1m, action: explode}", "7:24",
-         "key 'churn.events[1].action': unknown value 'explode' (expected: fail, partition, "
+         "key 'churn.events.1.action': unknown value 'explode' (expected: fail, partition, "
          "heal, flash_crowd)",
          SCENARIO_ERROR_VALUE},
         {"{at: 1m, action: fail}", "7:7",
-         "key 'churn.events[1].fraction': missing: action 'fail' needs fraction",
+         "key 'churn.events.1.fraction': missing: action 'fail' needs fraction",
          SCENARIO_ERROR_KEY},
         {"{at: 1m, action: fail, fraction: 0}", "7:40",
-         "key 'churn.events[1].fraction': must be > 0, got 0", SCENARIO_ERROR_VALUE},
+         "key 'churn.events.1.fraction': must be > 0, got 0", SCENARIO_ERROR_VALUE},
         {"{at: 1m, action: fail, fraction: 1.5}", "7:40",
-         "key 'churn.events[1].fraction': must be <= 1", SCENARIO_ERROR_VALUE},
+         "key 'churn.events.1.fraction': must be <= 1", SCENARIO_ERROR_VALUE},
         {"{at: 1m, action: partition, groups: 1}", "7:43",
-         "key 'churn.events[1].groups': must be >= 2", SCENARIO_ERROR_VALUE},
+         "key 'churn.events.1.groups': must be >= 2", SCENARIO_ERROR_VALUE},
         {"{at: 1m, action: partition}", "7:7",
-         "key 'churn.events[1].groups': missing: action 'partition' needs groups",
+         "key 'churn.events.1.groups': missing: action 'partition' needs groups",
          SCENARIO_ERROR_KEY},
         {"{at: 1m, action: heal, groups: 2}", "7:30",
-         "key 'churn.events[1].groups': not a field of action 'heal' (it takes no other field)",
+         "key 'churn.events.1.groups': not a field of action 'heal' (it takes no other field)",
          SCENARIO_ERROR_KEY},
         {"{at: 1m, action: fail, fraction: 0.5, over: 1s}", "7:45",
-         "key 'churn.events[1].over': not a field of action 'fail'", SCENARIO_ERROR_KEY},
+         "key 'churn.events.1.over': not a field of action 'fail'", SCENARIO_ERROR_KEY},
         {"{at: 1m, action: flash_crowd, over: 5s}", "7:7",
-         "key 'churn.events[1].peers': missing: action 'flash_crowd' needs peers",
+         "key 'churn.events.1.peers': missing: action 'flash_crowd' needs peers",
          SCENARIO_ERROR_KEY},
         {"{at: 1m, action: flash_crowd, peers: 0}", "7:44",
-         "key 'churn.events[1].peers': must be >= 1", SCENARIO_ERROR_VALUE},
+         "key 'churn.events.1.peers': must be >= 1", SCENARIO_ERROR_VALUE},
         {"{at: 1m, action: heal, when: now}", "7:30",
-         "key 'churn.events[1].when': unknown field (an event has: at, action, fraction, groups, "
+         "key 'churn.events.1.when': unknown field (an event has: at, action, fraction, groups, "
          "peers, over)",
          SCENARIO_ERROR_KEY},
-        {"{at: soon, action: heal}", "7:12", "key 'churn.events[1].at': expected a duration",
+        {"{at: soon, action: heal}", "7:12", "key 'churn.events.1.at': expected a duration",
          SCENARIO_ERROR_VALUE},
         {"{at: 2h, action: heal}", "7:12",
-         "key 'churn.events[1].at': 2h is after the end of the run (duration 1h)",
+         "key 'churn.events.1.at': 2h is after the end of the run (duration 1h)",
          SCENARIO_ERROR_VALUE},
-        {"{at: 1m, action: [heal]}", "7:24", "key 'churn.events[1].action': expected one of",
+        {"{at: 1m, action: [heal]}", "7:24", "key 'churn.events.1.action': expected one of",
          SCENARIO_ERROR_VALUE},
-        {"heal at 1m", "7:7", "key 'churn.events[1]': expected a mapping such as",
+        {"heal at 1m", "7:7", "key 'churn.events.1': expected a mapping such as",
          SCENARIO_ERROR_VALUE},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
@@ -784,7 +786,7 @@ static void test_events(void)
                       "key 'churn.events': expected a sequence of events");
     expect_text_error(
         HEAD "churn:\n  events:\n    - {at: 1m, action: flash_crowd, peers: 4294967290}\n",
-        SCENARIO_ERROR_VALUE, "6:7", "key 'churn.events[0].peers': peers plus every flash crowd");
+        SCENARIO_ERROR_VALUE, "6:7", "key 'churn.events.0.peers': peers plus every flash crowd");
 }
 
 static void test_snapshots(void)
@@ -797,13 +799,13 @@ static void test_snapshots(void)
         CU_ASSERT_EQUAL(g_array_index(s->metrics.snapshots, env_time, i), want[i]);
     scenario_free(s);
     expect_text_error(HEAD "metrics:\n  snapshots: [30m, 2h]\n", SCENARIO_ERROR_VALUE, "5:20",
-                      "key 'metrics.snapshots[1]': 2h is after the end of the run");
+                      "key 'metrics.snapshots.1': 2h is after the end of the run");
     expect_text_error(HEAD "metrics:\n  snapshots: [30m, 10m, 1800s]\n", SCENARIO_ERROR_VALUE,
                       "5:25", "key 'metrics.snapshots': 30m is given twice (first at 5:15)");
     expect_text_error(HEAD "metrics:\n  snapshots: [30m, later]\n", SCENARIO_ERROR_VALUE, "5:20",
-                      "key 'metrics.snapshots[1]': expected a duration");
+                      "key 'metrics.snapshots.1': expected a duration");
     expect_text_error(HEAD "metrics:\n  snapshots: [30m, [1m]]\n", SCENARIO_ERROR_VALUE, "5:20",
-                      "key 'metrics.snapshots[1]': expected a duration, got a sequence");
+                      "key 'metrics.snapshots.1': expected a duration, got a sequence");
     expect_text_error(HEAD "metrics:\n  snapshots: 10m\n", SCENARIO_ERROR_VALUE, "5:14",
                       "key 'metrics.snapshots': expected a sequence of durations");
 }
@@ -969,14 +971,340 @@ static void test_sweep(void)
     expect_error(
         DATA "scenario_minimal.yaml", SETS("churn.events=[]"), SCENARIO_ERROR_VALUE,
         "--set churn.events=[]: ", PARTS("key 'churn.events'", "--set cannot set sequences"));
-    expect_error(DATA "scenario_experiment.yaml", SETS("metrics.snapshots.x=1"),
-                 SCENARIO_ERROR_VALUE, "--set metrics.snapshots.x=1: ",
-                 PARTS("key 'metrics.snapshots'", "--set cannot set sequences"));
+    expect_error(
+        DATA "scenario_experiment.yaml", SETS("metrics.snapshots.x=1"), SCENARIO_ERROR_KEY,
+        "--set metrics.snapshots.x=1: ", PARTS("key 'metrics.snapshots.x'", "'x' is not an index"));
     /* seeds: N */
     s = load_ok(DATA "scenario_minimal.yaml", SETS("seeds=20"));
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     CU_ASSERT_EQUAL(s->seeds, 20);
     scenario_free(s);
+}
+
+/* ---- element keys: churn.events.N.FIELD, metrics.snapshots.N ------------------------------- */
+
+/* Writes inline YAML to a temporary file; g_unlink and g_free the returned path. */
+static char *text_file(const char *yaml)
+{
+    char *path = NULL;
+    int fd = g_file_open_tmp("p2psip-scenario-XXXXXX.yaml", &path, NULL);
+    CU_ASSERT_FATAL(fd >= 0);
+    close(fd);
+    CU_ASSERT_FATAL(g_file_set_contents(path, yaml, -1, NULL));
+    return path;
+}
+
+/* Events out of time order: file index 0 is the heal at 3m, 1 the fail at 1m, 2 the crowd. */
+#define ELEMENTS                                                                                   \
+    HEAD "churn:\n"                                                                                \
+         "  events:\n"                                                                             \
+         "    - {at: 3m, action: heal}\n"                                                          \
+         "    - {at: 1m, action: fail, fraction: 0.1}\n"                                           \
+         "    - {at: 2m, action: flash_crowd, peers: 5}\n"                                         \
+         "metrics:\n"                                                                              \
+         "  snapshots: [30m, 10m]\n"
+
+static const struct scenario_event *event_at(const struct scenario *s, guint i)
+{
+    return &g_array_index(s->churn.events, struct scenario_event, i);
+}
+
+/* Indexes count in the file's order as written; the result is sorted by time again. */
+static void test_element_overrides(void)
+{
+    char *path = text_file(ELEMENTS);
+    struct scenario *s = load_ok(path, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(event_at(s, 0)->action, SCENARIO_EVENT_FAIL); /* sorted: 1m, 2m, 3m */
+    scenario_free(s);
+
+    s = load_ok(path, SETS("churn.events.1.fraction=0.25", "churn.events.0.at=30s",
+                           "churn.events.2.over=5s", "churn.events.2.peers=9",
+                           "churn.events.2.peers=7", "metrics.snapshots.1=45m"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL_FATAL(s->churn.events->len, 3);
+    CU_ASSERT_EQUAL(event_at(s, 0)->action, SCENARIO_EVENT_HEAL); /* moved to 30s: first */
+    CU_ASSERT_EQUAL(event_at(s, 0)->at, 30 * ENV_S);
+    CU_ASSERT_EQUAL(event_at(s, 1)->action, SCENARIO_EVENT_FAIL);
+    CU_ASSERT_EQUAL(event_at(s, 1)->fraction, 0.25);
+    CU_ASSERT_EQUAL(event_at(s, 2)->action, SCENARIO_EVENT_FLASH_CROWD);
+    CU_ASSERT_EQUAL(event_at(s, 2)->peers, 7);        /* the later override wins */
+    CU_ASSERT_EQUAL(event_at(s, 2)->over, 5 * ENV_S); /* a field the file left out */
+    CU_ASSERT_EQUAL_FATAL(s->metrics.snapshots->len, 2);
+    CU_ASSERT_EQUAL(g_array_index(s->metrics.snapshots, env_time, 0), 1800 * ENV_S);
+    CU_ASSERT_EQUAL(g_array_index(s->metrics.snapshots, env_time, 1), 2700 * ENV_S);
+    scenario_free(s);
+
+    /* Index 1 of the snapshots is the file's second time (10m), not the second smallest. */
+    s = load_ok(path, SETS("metrics.snapshots.1=50m"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(g_array_index(s->metrics.snapshots, env_time, 0), 1800 * ENV_S);
+    CU_ASSERT_EQUAL(g_array_index(s->metrics.snapshots, env_time, 1), 3000 * ENV_S);
+    scenario_free(s);
+
+    static const struct {
+        const char *set, *part;
+        int code;
+    } bad[] = {
+        {"churn.events.3.fraction=0.5",
+         "key 'churn.events.3.fraction': index 3 is out of range: churn.events in the scenario "
+         "file has 3 entries (indexes 0 to 2",
+         SCENARIO_ERROR_KEY},
+        {"churn.events.0.groups=2",
+         "key 'churn.events.0.groups': not a field of action 'heal' (it takes no other field)",
+         SCENARIO_ERROR_KEY},
+        {"churn.events.1.groups=2",
+         "key 'churn.events.1.groups': not a field of action 'fail' (it takes fraction)",
+         SCENARIO_ERROR_KEY},
+        {"churn.events.1.fraction=1.5", "key 'churn.events.1.fraction': must be <= 1, got 1.5",
+         SCENARIO_ERROR_VALUE},
+        {"churn.events.1.fraction=0", "key 'churn.events.1.fraction': must be > 0, got 0",
+         SCENARIO_ERROR_VALUE},
+        {"churn.events.1.fraction=half", "key 'churn.events.1.fraction': expected a number",
+         SCENARIO_ERROR_VALUE},
+        {"churn.events.2.peers=0", "key 'churn.events.2.peers': must be >= 1",
+         SCENARIO_ERROR_VALUE},
+        {"churn.events.0.action=explode", "key 'churn.events.0.action': unknown value 'explode'",
+         SCENARIO_ERROR_VALUE},
+        {"churn.events.0.at=2h",
+         "key 'churn.events.0.at': 2h is after the end of the run (duration 1h)",
+         SCENARIO_ERROR_VALUE},
+        {"churn.events.1.action=heal",
+         "key 'churn.events.1.action': action 'heal' does not take the event's fraction (written "
+         "at 7:30; it takes no other field)",
+         SCENARIO_ERROR_KEY},
+        {"churn.events.0.action=fail",
+         "key 'churn.events.0.fraction': missing: action 'fail' needs fraction",
+         SCENARIO_ERROR_KEY},
+        {"churn.events.x.at=1m", "key 'churn.events.x.at': 'x' is not an index",
+         SCENARIO_ERROR_KEY},
+        {"churn.events.-1.at=1m", "key 'churn.events.-1.at': '-1' is not an index",
+         SCENARIO_ERROR_KEY},
+        {"churn.events.99999999999999999999.at=1m", "is not an index", SCENARIO_ERROR_KEY},
+        {"churn.events.01.at=1m", "key 'churn.events.01.at': '01' is not an index",
+         SCENARIO_ERROR_KEY},
+        {"churn.events.1=fail", "key 'churn.events.1': an event is set one field at a time",
+         SCENARIO_ERROR_KEY},
+        {"churn.events.1.when=now",
+         "key 'churn.events.1.when': unknown field 'when' (an event has: at, action, fraction, "
+         "groups, peers, over)",
+         SCENARIO_ERROR_KEY},
+        {"churn.events.1.at.x=1m",
+         "key 'churn.events.1.at.x': unknown key (write churn.events.N.FIELD)", SCENARIO_ERROR_KEY},
+        {"metrics.snapshots.2=1m",
+         "key 'metrics.snapshots.2': index 2 is out of range: metrics.snapshots in the scenario "
+         "file has 2 entries (indexes 0 to 1",
+         SCENARIO_ERROR_KEY},
+        {"metrics.snapshots.0=10m", "key 'metrics.snapshots': 10m is given twice (first at 10:20)",
+         SCENARIO_ERROR_VALUE},
+        {"metrics.snapshots.0=2h", "key 'metrics.snapshots.0': 2h is after the end of the run",
+         SCENARIO_ERROR_VALUE},
+        {"metrics.snapshots.0=soon", "key 'metrics.snapshots.0': expected a duration",
+         SCENARIO_ERROR_VALUE},
+        {"metrics.snapshots.0.x=1",
+         "key 'metrics.snapshots.0.x': unknown key (write metrics.snapshots.N)",
+         SCENARIO_ERROR_KEY},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        char *where = g_strdup_printf("--set %s: ", bad[i].set);
+        expect_error(path, SETS(bad[i].set), bad[i].code, where, PARTS(bad[i].part));
+        g_free(where);
+    }
+    /* Two overrides that give the same time: the later is reported, the first named. */
+    expect_error(path, SETS("metrics.snapshots.0=20m", "metrics.snapshots.1=20m"),
+                 SCENARIO_ERROR_VALUE, "--set metrics.snapshots.1=20m: ",
+                 PARTS("20m is given twice (first at --set metrics.snapshots.0=20m)"));
+    g_unlink(path);
+    g_free(path);
+
+    /* A file without the list: nothing to index. */
+    expect_error(DATA "scenario_minimal.yaml", SETS("churn.events.0.at=1s"), SCENARIO_ERROR_KEY,
+                 "--set churn.events.0.at=1s: ",
+                 PARTS("key 'churn.events.0.at': index 0 is out of range: the scenario file has "
+                       "no churn.events"));
+    expect_error(
+        DATA "scenario_minimal.yaml", SETS("metrics.snapshots.0=1s"), SCENARIO_ERROR_KEY,
+        "--set metrics.snapshots.0=1s: ", PARTS("the scenario file has no metrics.snapshots"));
+    /* A sweep entry is one dotted key, even under --set. */
+    expect_error(DATA "scenario_minimal.yaml", SETS("sweep.churn.events.0.fraction=0.5"),
+                 SCENARIO_ERROR_VALUE, "--set sweep.churn.events.0.fraction=0.5: ",
+                 PARTS("key 'sweep.churn.events.0.fraction'", "--set cannot set sequences"));
+    expect_error(DATA "scenario_minimal.yaml", SETS(" =1"), SCENARIO_ERROR_KEY,
+                 "--set  =1: ", PARTS("KEY=VALUE"));
+}
+
+/* The Chord §6.4 shape: one failure event whose fraction is swept. */
+#define SWEEP_EVENTS                                                                               \
+    HEAD "churn:\n"                                                                                \
+         "  events:\n"                                                                             \
+         "    - {at: 40s, action: fail, fraction: 0.1}\n"                                          \
+         "    - {at: 30s, action: partition, groups: 2}\n"                                         \
+         "sweep:\n"
+
+static void test_element_sweeps(void)
+{
+    char *path = text_file(SWEEP_EVENTS "  churn.events.0.fraction: [0.1, 0.2, 0.3]\n");
+    struct scenario *s = load_ok(path, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL_FATAL(scenario_sweep_points(s), 3);
+    CU_ASSERT_STRING_EQUAL(((const struct scenario_sweep *)s->sweep->pdata[0])->key,
+                           "churn.events.0.fraction");
+    static const double fraction[] = {0.1, 0.2, 0.3};
+    for (size_t p = 0; p < G_N_ELEMENTS(fraction); p++) {
+        char **ov = scenario_sweep_overrides(s, p);
+        char *want = g_strdup_printf("churn.events.0.fraction=%g", fraction[p]);
+        CU_ASSERT_STRING_EQUAL(ov[0], want);
+        CU_ASSERT_PTR_NULL(ov[1]);
+        /* The way the command line loads a point: the file, the point's overrides. */
+        struct scenario *point = load_ok(path, (const char *const *)ov);
+        CU_ASSERT_PTR_NOT_NULL(point);
+        if (point) {
+            CU_ASSERT_EQUAL(event_at(point, 1)->action, SCENARIO_EVENT_FAIL); /* 40s after 30s */
+            CU_ASSERT_EQUAL(event_at(point, 1)->fraction, fraction[p]);
+            CU_ASSERT_EQUAL(event_at(point, 0)->groups, 2);
+        }
+        scenario_free(point);
+        g_free(want);
+        g_strfreev(ov);
+    }
+    scenario_free(s);
+    g_unlink(path);
+    g_free(path);
+
+    /* Sweeping a time re-sorts the events; snapshots too. */
+    path = text_file(SWEEP_EVENTS "  churn.events.0.at: [10s, 50s]\n"
+                                  "  metrics.snapshots.1: [5m, 20m]\n"
+                                  "metrics:\n  snapshots: [10m, 15m]\n");
+    s = load_ok(path, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL_FATAL(scenario_sweep_points(s), 4);
+    char **ov = scenario_sweep_overrides(s, 1);
+    CU_ASSERT_STRING_EQUAL(ov[0], "churn.events.0.at=10s");
+    CU_ASSERT_STRING_EQUAL(ov[1], "metrics.snapshots.1=20m");
+    struct scenario *point = load_ok(path, (const char *const *)ov);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(point);
+    CU_ASSERT_EQUAL(event_at(point, 0)->action, SCENARIO_EVENT_FAIL);
+    CU_ASSERT_EQUAL(event_at(point, 0)->at, 10 * ENV_S);
+    CU_ASSERT_EQUAL(g_array_index(point->metrics.snapshots, env_time, 1), 1200 * ENV_S);
+    scenario_free(point);
+    g_strfreev(ov);
+    ov = scenario_sweep_overrides(s, 2);
+    CU_ASSERT_STRING_EQUAL(ov[1], "metrics.snapshots.1=5m");
+    point = load_ok(path, (const char *const *)ov);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(point);
+    CU_ASSERT_EQUAL(event_at(point, 1)->at, 50 * ENV_S);
+    CU_ASSERT_EQUAL(g_array_index(point->metrics.snapshots, env_time, 0), 300 * ENV_S);
+    scenario_free(point);
+    g_strfreev(ov);
+    scenario_free(s);
+    g_unlink(path);
+    g_free(path);
+
+    /* Errors: the sweep entry is on line 9; a bad key is reported at the key, a bad value at
+     * the value. */
+    static const struct {
+        const char *yaml, *pos, *part;
+        int code;
+    } bad[] = {
+        {"churn.events.2.fraction: [0.1]", "9:3",
+         "key 'sweep.churn.events.2.fraction': index 2 is out of range", SCENARIO_ERROR_KEY},
+        {"churn.events.0.groups: [2, 3]", "9:3",
+         "key 'sweep.churn.events.0.groups': not a field of action 'fail' (it takes fraction)",
+         SCENARIO_ERROR_KEY},
+        {"churn.events.0.size: [2]", "9:3", "key 'sweep.churn.events.0.size': unknown field 'size'",
+         SCENARIO_ERROR_KEY},
+        {"churn.events.first.fraction: [0.5]", "9:3", "'first' is not an index",
+         SCENARIO_ERROR_KEY},
+        {"churn.events.0: [0.5]", "9:3", "an event is set one field at a time", SCENARIO_ERROR_KEY},
+        {"churn.events.0.fraction: [0.1, 2]", "9:34",
+         "key 'churn.events.0.fraction': must be <= 1, got 2", SCENARIO_ERROR_VALUE},
+        {"churn.events.0.at: [10s, 2h]", "9:28",
+         "key 'churn.events.0.at': 2h is after the end of the run (duration 1h)",
+         SCENARIO_ERROR_VALUE},
+        {"churn.events.0.fraction: 0.5", "9:28", "expected a sequence of values",
+         SCENARIO_ERROR_VALUE},
+        {"churn.events.0.fraction: [[0.5]]", "9:29",
+         "key 'sweep.churn.events.0.fraction': expected a number", SCENARIO_ERROR_VALUE},
+        {"metrics.snapshots.0: [1m]", "9:3",
+         "key 'sweep.metrics.snapshots.0': index 0 is out of range: the scenario file has no "
+         "metrics.snapshots",
+         SCENARIO_ERROR_KEY},
+        {"churn.events: [1]", "9:3", "(sweep one field of one event: churn.events.N.FIELD)",
+         SCENARIO_ERROR_KEY},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        char *yaml = g_strdup_printf(SWEEP_EVENTS "  %s\n", bad[i].yaml);
+        expect_text_error(yaml, bad[i].code, bad[i].pos, bad[i].part);
+        g_free(yaml);
+    }
+    expect_text_error(SWEEP_EVENTS "  metrics.snapshots.0: [10m, 20m]\n"
+                                   "metrics:\n  snapshots: [5m, 20m]\n",
+                      SCENARIO_ERROR_VALUE, "9:30",
+                      "key 'metrics.snapshots': 20m is given twice (first at 11:19)");
+
+    /* With duration swept too, the end-of-run rule waits for each point. */
+    path = text_file(SWEEP_EVENTS "  duration: [1h, 3h]\n  churn.events.0.at: [30m, 2h]\n");
+    s = load_ok(path, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(scenario_sweep_points(s), 4);
+    ov = scenario_sweep_overrides(s, 1); /* duration 1h, at 2h */
+    expect_error(path, (const char *const *)ov, SCENARIO_ERROR_VALUE,
+                 "--set churn.events.0.at=2h: ", PARTS("after the end of the run (duration 1h)"));
+    g_strfreev(ov);
+    ov = scenario_sweep_overrides(s, 3); /* duration 3h, at 2h */
+    point = load_ok(path, (const char *const *)ov);
+    CU_ASSERT_PTR_NOT_NULL(point);
+    scenario_free(point);
+    g_strfreev(ov);
+    scenario_free(s);
+    g_unlink(path);
+    g_free(path);
+}
+
+/* ---- workload.fetch_start ------------------------------------------------------------------- */
+
+static void test_fetch_start(void)
+{
+    struct scenario *s = load_ok(DATA "scenario_minimal.yaml", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(s->workload.fetch_start, 11 * ENV_S); /* start (10s) + 1s */
+    char *yaml = scenario_to_yaml(s);
+    CU_ASSERT_PTR_NOT_NULL(strstr(yaml, "\n  fetch_start: 11s\n"));
+    g_free(yaml);
+    scenario_free(s);
+    /* The default follows workload.start, also when start is overridden or swept. */
+    s = load_ok(DATA "scenario_minimal.yaml", SETS("workload.start=2m"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(s->workload.fetch_start, 121 * ENV_S);
+    scenario_free(s);
+    s = load_text(HEAD "workload:\n  start: 1m\n  fetch_start: 3m\n", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(s->workload.fetch_start, 180 * ENV_S);
+    scenario_free(s);
+    s = load_text(HEAD "workload:\n  start: 1m\n  fetch_start: 1m\n", NULL); /* equal is fine */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(s->workload.fetch_start, 60 * ENV_S);
+    scenario_free(s);
+    s = load_ok(DATA "scenario_minimal.yaml", SETS("workload.fetch_start=90s"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(s->workload.fetch_start, 90 * ENV_S);
+    scenario_free(s);
+
+    expect_text_error(HEAD "workload:\n  start: 1m\n  fetch_start: 30s\n", SCENARIO_ERROR_VALUE,
+                      "6:16",
+                      "key 'workload.fetch_start': workload.fetch_start (30s) must not be before "
+                      "workload.start (1m)");
+    expect_text_error(HEAD "workload:\n  fetch_start: soon\n", SCENARIO_ERROR_VALUE, "5:16",
+                      "key 'workload.fetch_start': expected a duration");
+    expect_error(
+        DATA "scenario_minimal.yaml", SETS("workload.fetch_start=5s"), SCENARIO_ERROR_VALUE,
+        "--set workload.fetch_start=5s: ", PARTS("must not be before workload.start (10s)"));
+    /* An override of start that conflicts with the file's fetch_start is blamed. */
+    char *path = text_file(HEAD "workload:\n  fetch_start: 3m\n");
+    expect_error(path, SETS("workload.start=5m"), SCENARIO_ERROR_VALUE,
+                 "--set workload.start=5m: ", PARTS("key 'workload.start'", "(3m)", "(5m)"));
+    g_unlink(path);
+    g_free(path);
 }
 
 /* ---- round trip ---------------------------------------------------------------------------- */
@@ -1012,6 +1340,7 @@ static void assert_equal_scenarios(const struct scenario *a, const struct scenar
     CU_ASSERT_EQUAL(a->workload.value_size, b->workload.value_size);
     CU_ASSERT_EQUAL(a->workload.fetches, b->workload.fetches);
     CU_ASSERT_EQUAL(a->workload.fetch_rate, b->workload.fetch_rate);
+    CU_ASSERT_EQUAL(a->workload.fetch_start, b->workload.fetch_start);
     CU_ASSERT_STRING_EQUAL(a->output.pcap, b->output.pcap);
     CU_ASSERT_EQUAL(a->seeds, b->seeds);
     CU_ASSERT_EQUAL(a->latency.dims, b->latency.dims);
@@ -1113,6 +1442,8 @@ static void test_round_trip(void)
                     "network.upload=1234567", "network.queue=1000", "workload.lookup_rate=0.123",
                     "latency.model=matrix", "expect.lookup_success=0.5"));
     round_trip(DATA "scenario_churn.yaml", NULL);
+    round_trip(DATA "scenario_experiment.yaml",
+               SETS("workload.fetch_start=1.5h", "churn.events.0.at=1s"));
     round_trip(DATA "scenario_minimal.yaml",
                SETS("latency.ms=0.1", "latency.max_ms=1e300", "name=ünïcode: [not, a list]",
                     "output.pcap=tab\there \"quoted\" \\ #x", "overlay.name=a-b.example",
@@ -1136,6 +1467,9 @@ CU_TestInfo test_scenario_tests[] = {
     {"metric snapshots", test_snapshots},
     {"expectations", test_expect},
     {"sweeps and seeds", test_sweep},
+    {"--set of churn.events.N.FIELD and metrics.snapshots.N", test_element_overrides},
+    {"sweeps of churn.events.N.FIELD and metrics.snapshots.N", test_element_sweeps},
+    {"workload.fetch_start", test_fetch_start},
     {"round trip through scenario_to_yaml", test_round_trip},
     CU_TEST_INFO_NULL,
 };
