@@ -19,6 +19,8 @@
 
 #include <string.h>
 
+#include "bamboo.h"
+
 struct txn {
     uint64_t txid;
     uint16_t code;
@@ -55,6 +57,9 @@ struct op {
 
 static void route_out(struct node *n, struct wire_header *h, const uint8_t *msg, size_t len,
                       size_t hdr_len, bool forwarding);
+struct hop_frame;
+static void hop_free(struct hop_frame *f);
+static void hop_reroute(struct node *n, const struct id *to);
 static void deliver_local(struct node *n, const struct wire_header *h, const uint8_t *msg,
                           size_t len, size_t hdr_len);
 static void txn_transmit(struct txn *t);
@@ -130,8 +135,12 @@ struct node *node_new(const struct env *env, const struct node_config *cfg, cons
     n->born = env_now(env);
     n->txns = g_ptr_array_new();
     g_queue_init(&n->dup_cache);
+    /* The store is created by the first Store (storage.c). */
     if (!cfg->client)
-        n->topo = chord_new(n); /* the store is created by the first Store (storage.c) */
+        n->topo = cfg->topology == NODE_TOPOLOGY_BAMBOO ? bamboo_new(n) : chord_new(n);
+    /* Bamboo retransmits hop by hop with per-neighbour timeouts (frames awaiting an ACK). */
+    if (!cfg->client && cfg->topology == NODE_TOPOLOGY_BAMBOO)
+        n->hops = g_ptr_array_new();
     return n;
 }
 
@@ -167,6 +176,11 @@ void node_free(struct node *n)
         dup_free(d);
     env_timer_stop(&n->env, n->link_timer);
     env_timer_stop(&n->env, n->maint_timer);
+    if (n->hops) {
+        for (guint i = 0; i < n->hops->len; i++)
+            hop_free(n->hops->pdata[i]);
+        g_ptr_array_free(n->hops, TRUE);
+    }
     if (n->topo)
         n->topo->ops->destroy(n->topo);
     storage_free(n->store);
@@ -305,6 +319,7 @@ static void link_failed(struct node *n, struct id id)
     }
     if (n->topo)
         n->topo->ops->peer_lost(n->topo, &id);
+    hop_reroute(n, &id);
 }
 
 static void link_check(void *arg)
@@ -330,6 +345,135 @@ static void link_check(void *arg)
         link_failed(n, dead[i]);
 }
 
+/* ---- Bamboo: per-neighbour timeouts, hop-by-hop retransmission ----------------------------
+ * With the Bamboo topology (Rhea et al., USENIX 2004, §5.2) a data frame sent to a neighbour
+ * is kept until that neighbour acknowledges it.  One not acknowledged within bamboo_timeout()
+ * (srtt + 4 rttvar of that neighbour, within [rto_floor, rto_cap]) is sent again, so a lost
+ * message is retried soon on a fast link and late on a slow one; after link_fail_after
+ * transmissions the link has failed: the topology drops the neighbour and every message still
+ * waiting on that link is routed again, around it.  This replaces the fixed link_rto failure
+ * detection for Bamboo; the end-to-end retransmission of §6.2.1 stays as the last resort. */
+struct hop_frame {
+    struct node *node;
+    struct id to;
+    uint32_t seq;   /* sequence number of the latest transmission */
+    unsigned tries; /* transmissions so far */
+    uint16_t code;
+    env_timer timer;
+    GBytes *msg; /* the message as sent, its via list ending with this node */
+};
+
+static bool hop_by_hop(const struct node *n)
+{
+    return n->hops != NULL;
+}
+
+static void hop_free(struct hop_frame *f)
+{
+    env_timer_stop(&f->node->env, f->timer);
+    g_bytes_unref(f->msg);
+    g_free(f);
+}
+
+static void link_send(struct node *n, struct conn *c, const struct env_addr *to, GByteArray *b,
+                      uint16_t code);
+static void link_failed(struct node *n, struct id id);
+
+static void hop_timeout(void *arg)
+{
+    struct hop_frame *f = arg;
+    struct node *n = f->node;
+    f->timer = 0;
+    struct conn *c = node_conn_find(n, &f->to);
+    if (c && f->tries < MAX(n->cfg.link_fail_after, 1u)) {
+        gsize len;
+        const uint8_t *p = g_bytes_get_data(f->msg, &len);
+        GByteArray *b = g_byte_array_sized_new((guint)len + WIRE_FRAME_DATA_OVERHEAD);
+        g_byte_array_set_size(b, WIRE_FRAME_DATA_OVERHEAD);
+        g_byte_array_append(b, p, (guint)len);
+        link_send(n, c, NULL, b, f->code);
+        g_byte_array_free(b, TRUE);
+        f->seq = c->tx_seq - 1;
+        f->tries++;
+        f->timer = env_timer_start(&n->env, bamboo_timeout(n->topo, &f->to), hop_timeout, f);
+        return;
+    }
+    struct id to = f->to;
+    if (c)
+        link_failed(n, to); /* reroutes f too */
+    else
+        hop_reroute(n, &to);
+}
+
+/* Keeps the frame just sent to c (b: frame header and message) until it is acknowledged. */
+static void hop_track(struct node *n, const struct conn *c, const GByteArray *b, uint16_t code)
+{
+    struct hop_frame *f = g_new0(struct hop_frame, 1);
+    f->node = n;
+    f->to = c->id;
+    f->seq = c->tx_seq - 1;
+    f->tries = 1;
+    f->code = code;
+    f->msg = g_bytes_new(b->data + WIRE_FRAME_DATA_OVERHEAD, b->len - WIRE_FRAME_DATA_OVERHEAD);
+    f->timer = env_timer_start(&n->env, bamboo_timeout(n->topo, &c->id), hop_timeout, f);
+    g_ptr_array_add(n->hops, f);
+}
+
+/* An ACK from c of sequence seq, with the §6.6.2 bitmask of other sequences received. */
+static void hop_acked(struct node *n, const struct conn *c, uint32_t seq, uint32_t received)
+{
+    for (guint i = 0; i < n->hops->len;) {
+        struct hop_frame *f = n->hops->pdata[i];
+        uint32_t d = seq - f->seq;
+        if (id_eq(&f->to, &c->id) && (d == 0 || (d < 32 && (received >> d & 1)))) {
+            g_ptr_array_remove_index(n->hops, i);
+            hop_free(f);
+        } else {
+            i++;
+        }
+    }
+}
+
+/* Routes again every message that was waiting on the link to `to`, which has failed. */
+static void hop_reroute(struct node *n, const struct id *to)
+{
+    if (!n->hops)
+        return;
+    GPtrArray *mine = g_ptr_array_new();
+    for (guint i = 0; i < n->hops->len;) {
+        struct hop_frame *f = n->hops->pdata[i];
+        if (id_eq(&f->to, to)) {
+            g_ptr_array_remove_index(n->hops, i);
+            g_ptr_array_add(mine, f);
+        } else {
+            i++;
+        }
+    }
+    struct wire_header *h = g_new(struct wire_header, 1);
+    for (guint i = 0; i < mine->len; i++) {
+        struct hop_frame *f = mine->pdata[i];
+        gsize len;
+        const uint8_t *p = g_bytes_get_data(f->msg, &len);
+        size_t hl;
+        struct id last;
+        struct id first;
+        /* A route through the failed peer (a source route, a response's reversed via list)
+         * cannot be repaired here: such a message is left to end-to-end retransmission. */
+        if (wire_decode_header(p, len, h, &hl) == 0 &&
+            !(h->n_dest > 1 && h->dest[0].type == WIRE_DEST_NODE &&
+              wire_dest_id(&h->dest[0], &first) == 0 && id_eq(&first, to))) {
+            /* This node appended itself when sending; send_remote appends it again. */
+            if (h->n_via && wire_dest_id(&h->via[h->n_via - 1], &last) == 0 &&
+                id_eq(&last, &n->self))
+                h->n_via--;
+            route_out(n, h, p, len, hl, false);
+        }
+        hop_free(f);
+    }
+    g_free(h);
+    g_ptr_array_free(mine, TRUE);
+}
+
 /* Frames and sends the message in b (which starts with WIRE_FRAME_DATA_OVERHEAD spare bytes)
  * to conn c, or to the bare address when c is NULL (bootstrap, a client's peer). */
 static void link_send(struct node *n, struct conn *c, const struct env_addr *to, GByteArray *b,
@@ -342,7 +486,8 @@ static void link_send(struct node *n, struct conn *c, const struct env_addr *to,
         c->last_tx_ms = node_ms(n);
         if (!c->unacked_ms)
             c->unacked_ms = c->last_tx_ms;
-        link_arm(n, link_timeout(n));
+        if (!hop_by_hop(n))
+            link_arm(n, link_timeout(n));
         to = &c->addr;
     }
     size_t mlen = b->len - WIRE_FRAME_DATA_OVERHEAD;
@@ -473,6 +618,8 @@ static void send_remote(struct node *n, struct wire_header *h, const uint8_t *ms
     g_byte_array_set_size(b, WIRE_FRAME_DATA_OVERHEAD);
     wire_reencode_header(b, h, msg, len, hdr_len);
     link_send(n, c, to, b, message_code(msg, len, hdr_len));
+    if (c && hop_by_hop(n))
+        hop_track(n, c, b, message_code(msg, len, hdr_len));
     g_byte_array_free(b, TRUE);
     h->n_via--;
     h->ttl = ttl;
@@ -937,6 +1084,8 @@ void node_receive(struct node *n, const struct env_addr *from, const uint8_t *bu
     struct conn *c = conn_find_addr(n, from);
     if (f.type == WIRE_FRAME_ACK) {
         if (c) {
+            if (hop_by_hop(n))
+                hop_acked(n, c, f.sequence, f.received);
             if (f.sequence + 1 == c->tx_seq) {
                 rtt_sample(c, node_ms(n) - c->last_tx_ms);
                 c->unacked_ms = 0;

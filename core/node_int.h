@@ -47,6 +47,7 @@ struct node {
     GQueue dup_cache;     /* struct dup_entry *, oldest first (§6.2.1 request lifetime) */
     struct storage *store;
     env_timer link_timer; /* armed while frames await an ACK */
+    GPtrArray *hops;      /* struct hop_frame *: Bamboo's frames awaiting an ACK (node.c) */
     env_timer maint_timer;
     bool have_client_peer;
     struct env_addr client_peer; /* clients: the peer everything goes through */

@@ -23,6 +23,7 @@ SUITE(test_graph_tests)
 SUITE(test_sweep_tests)
 SUITE(test_expect_tests)
 SUITE(test_plot_tests)
+SUITE(test_bamboo_tests)
 #undef SUITE
 
 struct suite_ref {
@@ -40,6 +41,7 @@ int main(int argc, char **argv)
         {"underlay", test_underlay_tests}, {"churn", test_churn_tests},
         {"graph", test_graph_tests},   {"sweep", test_sweep_tests},
         {"expect", test_expect_tests}, {"plot", test_plot_tests},
+        {"bamboo", test_bamboo_tests},
     };
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
