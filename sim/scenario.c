@@ -88,7 +88,7 @@ struct scenario_key {
 #define KEY(key, type_, field, default_)                                                           \
     .name = key, .type = type_, .offset = offsetof(struct scenario, field), .def = default_
 
-static const char *const topology_names[] = {"chord", NULL};
+static const char *const topology_names[] = {"chord", "bamboo", NULL};
 static const char *const join_names[] = {"instant", "protocol", NULL};
 static const char *const latency_names[] = {"constant", "uniform", "coordinates", "matrix", NULL};
 static const char *const dist_names[] = {"none",    "constant",  "exponential", "pareto",
@@ -145,6 +145,14 @@ static const struct scenario_key scenario_keys[] = {
     /* RFC 6940 section 11.1, overlay-reliability-timer: "MUST be at least 200 milliseconds" */
     {KEY("overlay.reliability_timer", KEY_DURATION, overlay.reliability_timer, "3s"),
      .min = 200 * ENV_MS},
+    {KEY("overlay.bamboo.digit_bits", KEY_U32, overlay.bamboo.digit_bits, "4"), .min = 1, .max = 8},
+    {KEY("overlay.bamboo.leaf_set", KEY_U32, overlay.bamboo.leaf_set, "8"), .min = 1, .max = 64},
+    {KEY("overlay.bamboo.leafset_interval", KEY_DURATION, overlay.bamboo.leafset_interval, "5s"),
+     .min = 1},
+    {KEY("overlay.bamboo.table_interval", KEY_DURATION, overlay.bamboo.table_interval, "10s"),
+     .min = 1},
+    {KEY("overlay.bamboo.reactive", KEY_BOOL, overlay.bamboo.reactive, "false")},
+    {KEY("overlay.bamboo.pns", KEY_BOOL, overlay.bamboo.pns, "true")},
     {KEY("latency.model", KEY_ENUM, latency.model, "constant"), .choices = latency_names},
     {KEY("latency.ms", KEY_DOUBLE, latency.ms, "50")},
     {KEY("latency.min_ms", KEY_DOUBLE, latency.min_ms, "10")},

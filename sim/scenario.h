@@ -94,7 +94,7 @@ struct scenario {
     env_time duration;    /* duration: (required) simulated time of the whole run */
     uint32_t peers;       /* peers: (required, >= 1) */
     struct {
-        char *topology;          /* overlay.topology: chord (only value for now) */
+        char *topology;          /* overlay.topology: chord | bamboo */
         char *name;              /* overlay.name: "p2psip.example" (overlay hash source) */
         enum scenario_join join; /* overlay.join: instant | protocol */
         env_time join_interval;  /* overlay.join_interval: 200ms between protocol joins */
@@ -105,6 +105,14 @@ struct scenario {
         env_time ping_interval;   /* overlay.ping_interval: 60s */
         bool reactive;            /* overlay.reactive: true */
         env_time reliability_timer; /* overlay.reliability_timer: 3s */
+        struct {
+            uint32_t digit_bits;       /* overlay.bamboo.digit_bits: 4 (base 2^b digits) */
+            uint32_t leaf_set;         /* overlay.bamboo.leaf_set: 8 (per side) */
+            env_time leafset_interval; /* overlay.bamboo.leafset_interval: 5s */
+            env_time table_interval;   /* overlay.bamboo.table_interval: 10s */
+            bool reactive;             /* overlay.bamboo.reactive: false */
+            bool pns;                  /* overlay.bamboo.pns: true */
+        } bamboo;
     } overlay;
     uint32_t seeds; /* seeds: 1; runs per sweep point with seeds seed, seed+1, ... */
     struct {

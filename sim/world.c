@@ -22,6 +22,7 @@
 
 #include "../analysis/graph.h"
 #include "../core/node.h"
+#include "../core/topology.h"
 #include "../core/wire.h"
 #include "churn.h"
 #include "engine.h"
@@ -463,11 +464,25 @@ static void world_msg_free(struct world_msg *msg)
         world_block_free(w, b);
 }
 
-/* Rank of the slot responsible for k: the first id >= k, wrapping to the smallest. */
-static uint32_t world_responsible_pos(const struct world *w, const struct id *k)
+/* Rank of k's successor: the first id >= k, wrapping to the smallest. */
+static uint32_t world_successor_pos(const struct world *w, const struct id *k)
 {
     uint32_t pos = oracle_lower_bound(&w->oracle, k);
     return pos == w->oracle.n ? 0 : pos;
+}
+
+/* Rank of the slot responsible for k, as the scenario's topology defines it: CHORD-RELOAD's
+ * successor (RFC 6940 §10.1), or Bamboo's numerically closest id, a tie going to the peer
+ * that follows the key (docs/bamboo.md). */
+static uint32_t world_responsible_pos(const struct world *w, const struct id *k)
+{
+    uint32_t succ = world_successor_pos(w, k);
+    if (w->cfg.topology != NODE_TOPOLOGY_BAMBOO || w->oracle.n < 2)
+        return succ;
+    uint32_t pred = succ == 0 ? w->oracle.n - 1 : succ - 1;
+    struct id ds = id_dist(k, &oracle_at(&w->oracle, succ)->id);
+    struct id dp = id_dist(&oracle_at(&w->oracle, pred)->id, k);
+    return id_cmp(&dp, &ds) < 0 ? pred : succ;
 }
 
 int64_t world_responsible(const struct world *w, const struct id *k)
@@ -928,7 +943,7 @@ static void world_install(struct world *w, uint32_t pos)
         struct id target = id_add_pow2(&self, 128 - i);
         if (n_succ > 0 && id_in_oc(&target, &self, &succ[n_succ - 1].id))
             break;
-        uint32_t f = world_responsible_pos(w, &target);
+        uint32_t f = world_successor_pos(w, &target);
         if (f == pos)
             continue;
         struct node_peer fp = world_node_peer(w, f);
@@ -938,6 +953,14 @@ static void world_install(struct world *w, uint32_t pos)
     }
     struct world_peer *p = &w->peers[me->index];
     node_install_ring(p->node, pred, n_pred, succ, n_succ, fingers, n_fingers);
+}
+
+/* One-way underlay latency between the peers at oracle ranks i and j (topology_view). */
+static env_time world_view_latency(void *ud, size_t i, size_t j)
+{
+    const struct world *w = ud;
+    return underlay_latency(w->underlay, oracle_at(&w->oracle, (uint32_t)i)->index,
+                            oracle_at(&w->oracle, (uint32_t)j)->index);
 }
 
 /* instant: every peer up at t = 0 joins with the stable ring the oracle describes. */
@@ -960,8 +983,22 @@ static void world_join_instant(struct world *w)
         g_assert(!id_eq(&s[i - 1].id, &s[i].id));
     oracle_load(&w->oracle, s, n);
     g_free(s);
+    if (w->cfg.topology == NODE_TOPOLOGY_CHORD) {
+        for (uint32_t pos = 0; pos < n; pos++)
+            world_install(w, pos);
+        return;
+    }
+    /* Other topologies build their state from the whole sorted membership (topology.h),
+     * with the underlay's latency for proximity neighbour selection. */
+    struct node_peer *all = g_new(struct node_peer, n);
     for (uint32_t pos = 0; pos < n; pos++)
-        world_install(w, pos);
+        all[pos] = world_node_peer(w, pos);
+    struct topology_view v = {.peers = all, .n = n, .latency = world_view_latency, .ud = w};
+    for (uint32_t pos = 0; pos < n; pos++) {
+        v.self = pos;
+        node_install_view(w->peers[oracle_at(&w->oracle, pos)->index].node, &v);
+    }
+    g_free(all);
 }
 
 /* protocol: every join_interval the next of the scenario's peers joins (the first starts the
@@ -1351,6 +1388,14 @@ static void world_config(struct world *w)
     w->cfg.ping_interval = sc->overlay.ping_interval;
     w->cfg.reactive = sc->overlay.reactive;
     w->cfg.reliability_timer = sc->overlay.reliability_timer;
+    if (g_strcmp0(sc->overlay.topology, "bamboo") == 0)
+        w->cfg.topology = NODE_TOPOLOGY_BAMBOO;
+    w->cfg.bamboo.digit_bits = sc->overlay.bamboo.digit_bits;
+    w->cfg.bamboo.leaf_set = sc->overlay.bamboo.leaf_set;
+    w->cfg.bamboo.leafset_interval = sc->overlay.bamboo.leafset_interval;
+    w->cfg.bamboo.table_interval = sc->overlay.bamboo.table_interval;
+    w->cfg.bamboo.reactive = sc->overlay.bamboo.reactive;
+    w->cfg.bamboo.pns = sc->overlay.bamboo.pns;
     if (w->cfg.max_value_size < sc->workload.value_size)
         w->cfg.max_value_size = sc->workload.value_size;
     /* Under churn the overlay's configuration lists bootstrap peers (RFC 6940 §11.4): the
@@ -1367,9 +1412,10 @@ static void world_config(struct world *w)
 
 static bool world_check(const struct scenario *sc, GError **err)
 {
-    if (g_strcmp0(sc->overlay.topology, "chord") != 0) {
+    if (g_strcmp0(sc->overlay.topology, "chord") != 0 &&
+        g_strcmp0(sc->overlay.topology, "bamboo") != 0) {
         g_set_error(err, SCENARIO_ERROR, SCENARIO_ERROR_VALUE,
-                    "%s: overlay.topology: '%s' is not simulated yet (only 'chord')", sc->file,
+                    "%s: overlay.topology: '%s' is not simulated yet (chord, bamboo)", sc->file,
                     sc->overlay.topology);
         return false;
     }
