@@ -137,7 +137,9 @@ struct node *node_new(const struct env *env, const struct node_config *cfg, cons
     g_queue_init(&n->dup_cache);
     /* The store is created by the first Store (storage.c). */
     if (!cfg->client)
-        n->topo = cfg->topology == NODE_TOPOLOGY_BAMBOO ? bamboo_new(n) : chord_new(n);
+        n->topo = cfg->topology == NODE_TOPOLOGY_BAMBOO      ? bamboo_new(n)
+                  : cfg->topology == NODE_TOPOLOGY_SUPERPEER ? superpeer_new(n)
+                                                             : chord_new(n);
     /* Bamboo retransmits hop by hop with per-neighbour timeouts (frames awaiting an ACK). */
     if (!cfg->client && cfg->topology == NODE_TOPOLOGY_BAMBOO)
         n->hops = g_ptr_array_new();

@@ -24,6 +24,7 @@ SUITE(test_sweep_tests)
 SUITE(test_expect_tests)
 SUITE(test_plot_tests)
 SUITE(test_bamboo_tests)
+SUITE(test_superpeer_tests)
 #undef SUITE
 
 struct suite_ref {
@@ -41,7 +42,7 @@ int main(int argc, char **argv)
         {"underlay", test_underlay_tests}, {"churn", test_churn_tests},
         {"graph", test_graph_tests},   {"sweep", test_sweep_tests},
         {"expect", test_expect_tests}, {"plot", test_plot_tests},
-        {"bamboo", test_bamboo_tests},
+        {"bamboo", test_bamboo_tests}, {"superpeer", test_superpeer_tests},
     };
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
