@@ -133,7 +133,6 @@ struct node *node_new(const struct env *env, const struct node_config *cfg, cons
     n->addr = *addr;
     n->state = NODE_IDLE;
     n->born = env_now(env);
-    n->txns = g_ptr_array_new();
     g_queue_init(&n->dup_cache);
     /* The store is created by the first Store (storage.c). */
     if (!cfg->client)
@@ -163,8 +162,8 @@ void node_free(struct node *n)
 {
     if (!n)
         return;
-    for (guint i = 0; i < n->txns->len; i++) {
-        struct txn *t = n->txns->pdata[i];
+    for (unsigned i = 0; i < n->n_txns; i++) {
+        struct txn *t = n->txns[i];
         /* A pending request's arg is g_malloc'd memory (node_int.h); an Attach's wraps the
          * caller's own. */
         if (t->done == attach_done && t->arg)
@@ -172,7 +171,7 @@ void node_free(struct node *n)
         g_free(t->arg);
         txn_free(t);
     }
-    g_ptr_array_free(n->txns, TRUE);
+    g_free(n->txns);
     struct dup_entry *d;
     while ((d = g_queue_pop_head(&n->dup_cache)))
         dup_free(d);
@@ -196,11 +195,6 @@ void node_free(struct node *n)
 static uint32_t node_ms(const struct node *n)
 {
     return (uint32_t)((env_now(&n->env) - n->born) / ENV_MS) + 1;
-}
-
-static uint32_t node_s(const struct node *n)
-{
-    return (uint32_t)((env_now(&n->env) - n->born) / ENV_S);
 }
 
 struct conn *node_conn_find(struct node *n, const struct id *id)
@@ -263,7 +257,7 @@ struct conn *node_conn_add(struct node *n, const struct id *id, const struct env
         conn_remove_at(n, (unsigned)(c - n->conns));
     /* Grow by a few entries at a time: tables are small and memory per peer counts. */
     if (n->n_conns == n->cap_conns) {
-        n->cap_conns = (uint16_t)(n->cap_conns + 8);
+        n->cap_conns = (uint16_t)(n->cap_conns + 4);
         n->conns = g_renew(struct conn, n->conns, n->cap_conns);
     }
     unsigned i = conn_lower_bound(n, addr);
@@ -273,7 +267,7 @@ struct conn *node_conn_add(struct node *n, const struct id *id, const struct env
     memset(c, 0, sizeof *c);
     c->id = *id;
     c->addr = *addr;
-    c->last_used_s = node_s(n);
+    c->last_tx_ms = node_ms(n); /* counts as use: the idle clock starts now */
     return c;
 }
 
@@ -484,7 +478,6 @@ static void link_send(struct node *n, struct conn *c, const struct env_addr *to,
     uint32_t seq = 0;
     if (c) {
         seq = c->tx_seq++;
-        c->last_used_s = node_s(n);
         c->last_tx_ms = node_ms(n);
         if (!c->unacked_ms)
             c->unacked_ms = c->last_tx_ms;
@@ -698,8 +691,8 @@ static void route_bytes(struct node *n, GBytes *msg)
 
 static struct txn *txn_find(struct node *n, uint64_t txid, guint *index)
 {
-    for (guint i = 0; i < n->txns->len; i++) {
-        struct txn *t = n->txns->pdata[i];
+    for (unsigned i = 0; i < n->n_txns; i++) {
+        struct txn *t = n->txns[i];
         if (t->txid == txid) {
             if (index)
                 *index = i;
@@ -714,7 +707,7 @@ static void txn_finish(struct node *n, struct txn *t, int status, const struct w
     guint i;
     if (txn_find(n, t->txid, &i) != t)
         return;
-    g_ptr_array_remove_index_fast(n->txns, i);
+    n->txns[i] = n->txns[--n->n_txns];
     node_txn_fn done = t->done;
     void *arg = t->arg;
     n->finishing_transmissions = t->transmissions;
@@ -787,7 +780,11 @@ uint64_t node_request(struct node *n, const struct node_dest *dest, size_t n_des
     t->done = done;
     t->arg = arg;
     t->node = n;
-    g_ptr_array_add(n->txns, t);
+    if (n->n_txns == n->cap_txns) {
+        n->cap_txns = (uint16_t)(n->cap_txns + 4);
+        n->txns = g_renew(struct txn *, n->txns, n->cap_txns);
+    }
+    n->txns[n->n_txns++] = t;
     txn_transmit(t);
     return txid;
 }
@@ -1093,7 +1090,6 @@ void node_receive(struct node *n, const struct env_addr *from, const uint8_t *bu
                 c->unacked_ms = 0;
             } else if (c->unacked_ms)
                 c->unacked_ms = node_ms(n);
-            c->last_used_s = node_s(n);
         }
         return;
     }
@@ -1112,8 +1108,6 @@ void node_receive(struct node *n, const struct env_addr *from, const uint8_t *bu
         c = node_conn_add(n, &prev, from);
     uint32_t received = c ? rx_window(c, f.sequence) : 0;
     link_ack(n, from, f.sequence, received);
-    if (c)
-        c->last_used_s = node_s(n);
     if (h->overlay != n->cfg.overlay) {
         drop(n, len, "another overlay");
         return;
@@ -1315,10 +1309,10 @@ static void maintenance(void *arg)
          * response to a request routed through them (twice the request lifetime). */
         struct node_peer rt[256];
         size_t nrt = n->topo->ops->routing_table(n->topo, rt, G_N_ELEMENTS(rt));
-        uint32_t keep_s = (uint32_t)(2 * n->cfg.request_lifetime / ENV_S), now_s = node_s(n);
+        uint32_t keep_ms = (uint32_t)(2 * n->cfg.request_lifetime / ENV_MS), now_ms = node_ms(n);
         for (unsigned i = 0; i < n->n_conns;) {
             const struct conn *c = &n->conns[i];
-            bool used = now_s - c->last_used_s < keep_s || c->unacked_ms;
+            bool used = now_ms - c->last_tx_ms < keep_ms || c->unacked_ms;
             for (size_t j = 0; !used && j < nrt; j++)
                 used = id_eq(&rt[j].id, &c->id);
             if (!used)

@@ -19,8 +19,8 @@ struct conn {
     uint32_t rx_last;       /* highest sequence received */
     uint32_t rx_mask;       /* bit d (1..31) set: rx_last - d was received; bit 0: any */
     uint32_t unacked_ms;    /* node_ms() when the oldest unacknowledged frame left; 0 none */
-    uint32_t last_used_s;   /* node seconds of the last frame sent or received */
-    uint32_t last_tx_ms;    /* node_ms() when the newest frame left */
+    uint32_t last_tx_ms;    /* node_ms() when the newest frame left (also the idle clock: a
+                               connection we only receive from needs no state of its own) */
     uint16_t srtt, rttvar;  /* RFC 6298 estimates in units of 100 us; srtt 0: no sample */
 };
 /* Connection Table entries are the largest part of a peer's memory, hence the 32-bit times
@@ -43,7 +43,8 @@ struct node {
     struct conn *conns;   /* unordered */
     uint16_t n_conns, cap_conns;
     env_time born;        /* env_now() at node_new: the origin of the conns' times */
-    GPtrArray *txns;      /* struct txn *, pending transactions this node originated */
+    struct txn **txns;    /* pending transactions this node originated (a GPtrArray would */
+    uint16_t n_txns, cap_txns; /* reserve 16 slots: most peers have 0-2 pending) */
     GQueue dup_cache;     /* struct dup_entry *, oldest first (§6.2.1 request lifetime) */
     struct storage *store;
     env_timer link_timer; /* armed while frames await an ACK */
