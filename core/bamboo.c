@@ -1367,8 +1367,11 @@ env_time bamboo_timeout(const struct topology *tp, const struct id *peer)
     const struct node_config *cfg = &N(t)->cfg;
     env_time srtt, var, rto;
     const struct bamboo_cell *c = cell_find(t, peer);
+    /* RFC 6298 §2.3: RTO = SRTT + max(G, 4 RTTVAR).  Without the clock-granularity term G a
+     * steady path (RTTVAR near 0) gives RTO = RTT, so the timer races the ACK and every frame
+     * is resent; G = 10 ms, the link layer's sample resolution (ms) with a margin. */
     if (node_peer_rtt(N(t), peer, &srtt, &var))
-        rto = srtt + 4 * var;
+        rto = srtt + MAX(10 * ENV_MS, 4 * var);
     else if (c && c->rtt)
         rto = 3 * (env_time)c->rtt * BAMBOO_RTT_UNIT; /* srtt r, rttvar r / 2 */
     else
