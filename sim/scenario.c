@@ -88,7 +88,7 @@ struct scenario_key {
 #define KEY(key, type_, field, default_)                                                           \
     .name = key, .type = type_, .offset = offsetof(struct scenario, field), .def = default_
 
-static const char *const topology_names[] = {"chord", "bamboo", NULL};
+static const char *const topology_names[] = {"chord", "bamboo", "superpeer", NULL};
 static const char *const join_names[] = {"instant", "protocol", NULL};
 static const char *const latency_names[] = {"constant", "uniform", "coordinates", "matrix", NULL};
 static const char *const dist_names[] = {"none",    "constant",  "exponential", "pareto",
@@ -153,6 +153,10 @@ static const struct scenario_key scenario_keys[] = {
      .min = 1},
     {KEY("overlay.bamboo.reactive", KEY_BOOL, overlay.bamboo.reactive, "false")},
     {KEY("overlay.bamboo.pns", KEY_BOOL, overlay.bamboo.pns, "true")},
+    {KEY("overlay.superpeer.share", KEY_DOUBLE, overlay.superpeer.share, "0.1"), .fmin = 0,
+     .fmax = 1, .flags = KEY_FMIN_OPEN | KEY_FMAX},
+    {KEY("overlay.superpeer.keepalive", KEY_DURATION, overlay.superpeer.keepalive, "15s"),
+     .min = 1},
     {KEY("latency.model", KEY_ENUM, latency.model, "constant"), .choices = latency_names},
     {KEY("latency.ms", KEY_DOUBLE, latency.ms, "50")},
     {KEY("latency.min_ms", KEY_DOUBLE, latency.min_ms, "10")},

@@ -94,7 +94,7 @@ struct scenario {
     env_time duration;    /* duration: (required) simulated time of the whole run */
     uint32_t peers;       /* peers: (required, >= 1) */
     struct {
-        char *topology;          /* overlay.topology: chord | bamboo */
+        char *topology;          /* overlay.topology: chord | bamboo | superpeer */
         char *name;              /* overlay.name: "p2psip.example" (overlay hash source) */
         enum scenario_join join; /* overlay.join: instant | protocol */
         env_time join_interval;  /* overlay.join_interval: 200ms between protocol joins */
@@ -113,6 +113,10 @@ struct scenario {
             bool reactive;             /* overlay.bamboo.reactive: false */
             bool pns;                  /* overlay.bamboo.pns: true */
         } bamboo;
+        struct {
+            double share;       /* overlay.superpeer.share: 0.1 (fraction elected at random) */
+            env_time keepalive; /* overlay.superpeer.keepalive: 15s */
+        } superpeer;
     } overlay;
     uint32_t seeds; /* seeds: 1; runs per sweep point with seeds seed, seed+1, ... */
     struct {

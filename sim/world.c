@@ -34,6 +34,7 @@
 #define WORLD_STREAM_IDS ((uint64_t)1 << 32)
 #define WORLD_STREAM_JOIN (((uint64_t)1 << 32) + 1)
 #define WORLD_STREAM_WORKLOAD (((uint64_t)1 << 32) + 2)
+#define WORLD_STREAM_ELECTION (((uint64_t)1 << 32) + 3)
 
 /* Cookies tell the workload's requests apart: the top four bits carry the kind of request;
  * a lookup also carries the oracle's answer when it was issued (peer index + 1, 0 for none)
@@ -65,6 +66,7 @@ struct world_peer {
     bool up;          /* started and not departed: receives datagrams */
     bool joined;      /* in the oracle */
     bool join_called; /* node_join was called on the current node */
+    bool super;       /* a super-peer (superpeer topology) */
 };
 
 /* An oracle entry: a joined peer's Node-ID. */
@@ -477,6 +479,13 @@ static uint32_t world_successor_pos(const struct world *w, const struct id *k)
 static uint32_t world_responsible_pos(const struct world *w, const struct id *k)
 {
     uint32_t succ = world_successor_pos(w, k);
+    if (w->cfg.topology == NODE_TOPOLOGY_SUPERPEER) {
+        /* Only super-peers are responsible: the first one at or after k (docs/superpeer.md). */
+        for (uint32_t i = 0, pos = succ; i < w->oracle.n; i++, pos = (pos + 1) % w->oracle.n)
+            if (w->peers[oracle_at(&w->oracle, pos)->index].super)
+                return pos;
+        return succ;
+    }
     if (w->cfg.topology != NODE_TOPOLOGY_BAMBOO || w->oracle.n < 2)
         return succ;
     uint32_t pred = succ == 0 ? w->oracle.n - 1 : succ - 1;
@@ -811,7 +820,9 @@ static void world_peer_start(struct world *w, struct world_peer *p)
     g_assert(!p->up && !p->node);
     struct env e = {.ops = &world_env_ops, .ctx = p};
     struct env_addr addr = world_addr(p->index);
-    p->node = node_new(&e, &w->cfg, &p->id, &addr);
+    struct node_config cfg = w->cfg; /* node_new copies it */
+    cfg.superpeer.is_super = p->super;
+    p->node = node_new(&e, &cfg, &p->id, &addr);
     p->join_called = false;
     world_alive_account(w);
     w->n_alive++;
@@ -824,6 +835,11 @@ static void world_peer_join(struct world *w, struct world_peer *p)
 {
     p->join_called = true;
     struct world_peer *via = world_random_joined(w, &w->join_rng);
+    /* Super-peer overlays are entered through a super-peer (a few tries, then any peer). */
+    for (unsigned tries = 0; w->cfg.topology == NODE_TOPOLOGY_SUPERPEER && via && !via->super &&
+                             tries < 64;
+         tries++)
+        via = world_random_joined(w, &w->join_rng);
     if (!via && w->first_joiner >= 0 && w->peers[w->first_joiner].up)
         via = &w->peers[w->first_joiner];
     if (!via || via == p) {
@@ -991,13 +1007,19 @@ static void world_join_instant(struct world *w)
     /* Other topologies build their state from the whole sorted membership (topology.h),
      * with the underlay's latency for proximity neighbour selection. */
     struct node_peer *all = g_new(struct node_peer, n);
-    for (uint32_t pos = 0; pos < n; pos++)
+    uint8_t *super = g_new0(uint8_t, n);
+    for (uint32_t pos = 0; pos < n; pos++) {
         all[pos] = world_node_peer(w, pos);
+        super[pos] = w->peers[oracle_at(&w->oracle, pos)->index].super;
+    }
     struct topology_view v = {.peers = all, .n = n, .latency = world_view_latency, .ud = w};
+    if (w->cfg.topology == NODE_TOPOLOGY_SUPERPEER)
+        v.super = super;
     for (uint32_t pos = 0; pos < n; pos++) {
         v.self = pos;
         node_install_view(w->peers[oracle_at(&w->oracle, pos)->index].node, &v);
     }
+    g_free(super);
     g_free(all);
 }
 
@@ -1390,6 +1412,10 @@ static void world_config(struct world *w)
     w->cfg.reliability_timer = sc->overlay.reliability_timer;
     if (g_strcmp0(sc->overlay.topology, "bamboo") == 0)
         w->cfg.topology = NODE_TOPOLOGY_BAMBOO;
+    else if (g_strcmp0(sc->overlay.topology, "superpeer") == 0)
+        w->cfg.topology = NODE_TOPOLOGY_SUPERPEER;
+    w->cfg.superpeer.replicas = sc->overlay.replicas;
+    w->cfg.superpeer.keepalive = sc->overlay.superpeer.keepalive;
     w->cfg.bamboo.digit_bits = sc->overlay.bamboo.digit_bits;
     w->cfg.bamboo.leaf_set = sc->overlay.bamboo.leaf_set;
     w->cfg.bamboo.leafset_interval = sc->overlay.bamboo.leafset_interval;
@@ -1413,10 +1439,11 @@ static void world_config(struct world *w)
 static bool world_check(const struct scenario *sc, GError **err)
 {
     if (g_strcmp0(sc->overlay.topology, "chord") != 0 &&
-        g_strcmp0(sc->overlay.topology, "bamboo") != 0) {
+        g_strcmp0(sc->overlay.topology, "bamboo") != 0 &&
+        g_strcmp0(sc->overlay.topology, "superpeer") != 0) {
         g_set_error(err, SCENARIO_ERROR, SCENARIO_ERROR_VALUE,
-                    "%s: overlay.topology: '%s' is not simulated yet (chord, bamboo)", sc->file,
-                    sc->overlay.topology);
+                    "%s: overlay.topology: '%s' is not simulated (chord, bamboo, superpeer)",
+                    sc->file, sc->overlay.topology);
         return false;
     }
     if (sc->peers < 1 || sc->peers > WORLD_MAX_PEERS) {
@@ -1532,6 +1559,19 @@ static void world_peers_init(struct world *w)
         p->index = i;
         p->id = world_random_id(&ids);
         sim_rng_init(&p->rng, sc->seed, i);
+    }
+    if (w->cfg.topology == NODE_TOPOLOGY_SUPERPEER) {
+        /* Election: each peer is a super-peer with probability overlay.superpeer.share (no
+         * capacity or NAT model yet: every peer is eligible), peer 0 always; the first few
+         * super-peers are every node's bootstrap peers. */
+        struct sim_rng el;
+        sim_rng_init(&el, sc->seed, WORLD_STREAM_ELECTION);
+        w->cfg.n_bootstraps = 0;
+        for (uint32_t i = 0; i < w->n_peers; i++) {
+            w->peers[i].super = i == 0 || sim_rng_unit(&el) < sc->overlay.superpeer.share;
+            if (w->peers[i].super && w->cfg.n_bootstraps < NODE_MAX_BOOTSTRAPS)
+                w->cfg.bootstraps[w->cfg.n_bootstraps++] = world_addr(i);
+        }
     }
     for (uint32_t i = 0; i < sc->peers; i++)
         if (!w->churn || churn_initially_up(w->churn, i))

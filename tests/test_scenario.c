@@ -280,7 +280,7 @@ static void test_file_errors(void)
                  PARTS("key 'overlay.topolgy'", "unknown key", "topology, name, join"));
     expect_error(DATA "scenario_err_unknown_value.yaml", NULL, SCENARIO_ERROR_VALUE,
                  DATA "scenario_err_unknown_value.yaml:6:13: ",
-                 PARTS("key 'overlay.topology': unknown value 'pastry' (expected: chord, bamboo)"));
+                 PARTS("key 'overlay.topology': unknown value 'pastry' (expected: chord, bamboo, superpeer)"));
     expect_error(
         DATA "scenario_err_type_string.yaml", NULL, SCENARIO_ERROR_VALUE,
         DATA "scenario_err_type_string.yaml:3:8: ", PARTS("key 'peers'", "integer", "'lots'"));
