@@ -30,16 +30,12 @@ static void bamboo_config(struct node_config *cfg)
     cfg->partition_interval = 0;
 }
 
-/* Test-only: node_new() creates the Chord plug-in whatever cfg.topology says; swap it for
- * Bamboo.  Once node_new() honours cfg.topology this is node_new() alone. */
+/* A node of host h; cfg.topology selects the Bamboo plug-in (checked). */
 static struct node *bamboo_node_new(struct fake_host *h, const struct node_config *cfg,
                                     const struct id *id)
 {
     struct node *n = node_new(&h->env, cfg, id, &h->addr);
-    if (strcmp(n->topo->ops->name, "BAMBOO") != 0) {
-        n->topo->ops->destroy(n->topo);
-        n->topo = bamboo_new(n);
-    }
+    CU_ASSERT_STRING_EQUAL(n->topo->ops->name, "BAMBOO");
     return n;
 }
 

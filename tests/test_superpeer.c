@@ -25,17 +25,12 @@ struct spw {
     unsigned n;
 };
 
-/* Creates a node and makes sure it runs the super-peer plug-in.  Until node_new() selects the
- * plug-in from cfg.topology, the Chord plug-in it creates is replaced here; once it does, the
- * swap is skipped (the name check) and this helper can simply set cfg.topology. */
+/* A node of host h; cfg.topology selects the super-peer plug-in (checked). */
 static struct node *sp_node_new(struct fake_host *h, const struct node_config *cfg,
                                 const struct id *id)
 {
     struct node *n = node_new(&h->env, cfg, id, &h->addr);
-    if (strcmp(n->topo->ops->name, "SUPERPEER") != 0) {
-        n->topo->ops->destroy(n->topo);
-        n->topo = superpeer_new(n);
-    }
+    CU_ASSERT_STRING_EQUAL(n->topo->ops->name, "SUPERPEER");
     return n;
 }
 
