@@ -1034,27 +1034,36 @@ static void on_request(struct node *n, const struct wire_message *m)
 }
 
 /* A whole message addressed to this node. */
+/* The decoded header without copying the unused list slots (the struct holds 2 x 128). */
+static void header_copy(struct wire_header *dst, const struct wire_header *src)
+{
+    memcpy(dst, src, offsetof(struct wire_header, via));
+    memcpy(dst->via, src->via, src->n_via * sizeof src->via[0]);
+    memcpy(dst->dest, src->dest, src->n_dest * sizeof src->dest[0]);
+    dst->options = src->options;
+}
+
+static void drop(struct node *n, size_t len, const char *why);
+
 static void deliver_local(struct node *n, const struct wire_header *h, const uint8_t *msg,
                           size_t len, size_t hdr_len)
 {
-    /* Re-encode the (possibly modified) header so the message decodes as received here. */
-    GByteArray *b = g_byte_array_sized_new((guint)len + 32);
-    wire_reencode_header(b, h, msg, len, hdr_len);
+    /* The header is already decoded (and possibly modified: destinations popped); only the
+     * contents and security block remain.  Everything points into msg, borrowed for the
+     * duration of the call. */
     struct wire_message msg_, *m = &msg_; /* about 4 KiB: on the stack, not the heap */
-    if (wire_decode_message(b->data, b->len, m) < 0) {
-        n->stats.dropped_malformed++;
-        if (n->env.ops->event) {
-            struct env_event ev = {.type = ENV_EV_MSG_DROPPED, .bytes = (uint32_t)len};
-            env_event(&n->env, &ev);
-        }
-    } else if (m->code == WIRE_ERROR || (m->code & 1) == 0) {
+    if (wire_decode_contents(msg, len, hdr_len, m) < 0) {
+        drop(n, len, "malformed message contents");
+        return;
+    }
+    header_copy(&m->h, h);
+    if (m->code == WIRE_ERROR || (m->code & 1) == 0) {
         struct txn *t = txn_find(n, m->h.txid, NULL);
         if (t)
             txn_finish(n, t, m->code == WIRE_ERROR ? NODE_E_REFUSED : NODE_OK, m);
     } else {
         on_request(n, m);
     }
-    g_byte_array_free(b, TRUE);
 }
 
 /* ---- receiving ------------------------------------------------------------------------- */

@@ -485,7 +485,15 @@ int wire_decode_message(const uint8_t *buf, size_t len, struct wire_message *m)
     int rc = wire_decode_header(buf, len, &m->h, &m->header_len);
     if (rc)
         return rc;
-    struct cur c = cur_make(buf + m->header_len, len - m->header_len);
+    return wire_decode_contents(buf, len, m->header_len, m);
+}
+
+int wire_decode_contents(const uint8_t *buf, size_t len, size_t header_len, struct wire_message *m)
+{
+    if (header_len > len)
+        return WIRE_E_TRUNCATED;
+    m->header_len = header_len;
+    struct cur c = cur_make(buf + header_len, len - header_len);
     m->code = get_u16(&c);
     m->body = get_opaque(&c, 4);
     m->extensions = get_opaque(&c, 4);

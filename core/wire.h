@@ -156,6 +156,10 @@ int wire_decode_header(const uint8_t *buf, size_t len, struct wire_header *h, si
 /* Decodes a whole message: the header as above, then MessageContents and SecurityBlock,
  * which must end exactly at len. */
 int wire_decode_message(const uint8_t *buf, size_t len, struct wire_message *m);
+/* Decodes what follows a forwarding header of header_len bytes (MessageContents and
+ * SecurityBlock, which must end exactly at len) into m, leaving m->h to the caller: for a
+ * node that already holds the decoded (and possibly modified) header. */
+int wire_decode_contents(const uint8_t *buf, size_t len, size_t header_len, struct wire_message *m);
 /* Appends a whole message; h->length is ignored and computed.  extensions may be NULL (none);
  * sec may be NULL (wire_security_none). */
 void wire_encode_message(GByteArray *out, const struct wire_header *h, uint16_t code,
