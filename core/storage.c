@@ -373,18 +373,17 @@ static int parse_fetch(struct node *n, const struct wire_message *m, struct wire
     return 0;
 }
 
-void storage_on_fetch(struct node *n, const struct wire_message *m)
+/* The live values at res that each specifier selects (Fetch and Stat select alike); the
+ * arrays are g_new'd and the values borrow the store's bytes. */
+static struct wire_fetch_ans select_values(struct node *n, const struct wire_fetch_req *req,
+                                           const struct id *res)
 {
-    struct wire_fetch_req req;
-    struct id res;
-    if (parse_fetch(n, m, &req, &res) < 0)
-        return;
     env_time now = env_now(&n->env);
-    struct wire_fetch_ans ans = {.n_kinds = req.n_specifiers};
-    ans.kinds = g_new0(struct wire_fetch_kind, req.n_specifiers ? req.n_specifiers : 1);
-    for (uint16_t i = 0; i < req.n_specifiers; i++) {
-        const struct wire_specifier *sp = &req.specifiers[i];
-        struct srec *r = find(n->store, &res, sp->kind);
+    struct wire_fetch_ans ans = {.n_kinds = req->n_specifiers};
+    ans.kinds = g_new0(struct wire_fetch_kind, req->n_specifiers ? req->n_specifiers : 1);
+    for (uint16_t i = 0; i < req->n_specifiers; i++) {
+        const struct wire_specifier *sp = &req->specifiers[i];
+        struct srec *r = find(n->store, res, sp->kind);
         ans.kinds[i].kind = sp->kind;
         if (!r)
             continue;
@@ -396,48 +395,57 @@ void storage_on_fetch(struct node *n, const struct wire_message *m)
                 to_wire(r, sv, &ans.kinds[i].values[ans.kinds[i].n_values++]);
         }
     }
+    return ans;
+}
+
+static void selected_free(struct wire_fetch_ans *ans)
+{
+    for (uint32_t i = 0; i < ans->n_kinds; i++)
+        g_free(ans->kinds[i].values);
+    g_free(ans->kinds);
+}
+
+void storage_on_fetch(struct node *n, const struct wire_message *m)
+{
+    struct wire_fetch_req req;
+    struct id res;
+    if (parse_fetch(n, m, &req, &res) < 0)
+        return;
+    struct wire_fetch_ans ans = select_values(n, &req, &res);
     GByteArray *b = g_byte_array_new();
     wire_encode_fetch_ans(b, &ans);
     node_respond(n, m, WIRE_FETCH_ANS, b);
     g_byte_array_free(b, TRUE);
-    for (uint16_t i = 0; i < req.n_specifiers; i++)
-        g_free(ans.kinds[i].values);
-    g_free(ans.kinds);
+    selected_free(&ans);
     wire_fetch_req_clear(&req);
 }
 
+/* Stat answers the metadata of what the same Fetch would return (§7.4.3). */
 void storage_on_stat(struct node *n, const struct wire_message *m)
 {
     struct wire_fetch_req req;
     struct id res;
     if (parse_fetch(n, m, &req, &res) < 0)
         return;
-    env_time now = env_now(&n->env);
-    struct wire_stat_ans ans = {.n_kinds = req.n_specifiers};
-    ans.kinds = g_new0(struct wire_stat_kind, req.n_specifiers ? req.n_specifiers : 1);
-    for (uint16_t i = 0; i < req.n_specifiers; i++) {
-        const struct wire_specifier *sp = &req.specifiers[i];
-        struct srec *r = find(n->store, &res, sp->kind);
-        ans.kinds[i].kind = sp->kind;
-        if (!r)
-            continue;
-        ans.kinds[i].generation = r->generation;
-        ans.kinds[i].values = g_new0(struct wire_stored_meta, r->values->len ? r->values->len : 1);
-        for (guint v = 0; v < r->values->len; v++) {
-            const struct sval *sv = r->values->pdata[v];
-            if (!live(sv, now) || !matches(r, sv, sp))
-                continue;
-            struct wire_stored_meta *md = &ans.kinds[i].values[ans.kinds[i].n_values++];
-            uint32_t len = (uint32_t)g_bytes_get_size(sv->value);
-            md->storage_time = sv->storage_time;
-            md->lifetime = sv->lifetime;
-            md->model = r->model;
-            md->index = sv->index;
-            if (sv->key)
-                md->key.p = g_bytes_get_data(sv->key, NULL),
-                md->key.len = (uint32_t)g_bytes_get_size(sv->key);
-            md->exists = sv->exists;
-            md->meta_value_length = len;
+    struct wire_fetch_ans sel = select_values(n, &req, &res);
+    struct wire_stat_ans ans = {.n_kinds = sel.n_kinds};
+    ans.kinds = g_new0(struct wire_stat_kind, sel.n_kinds ? sel.n_kinds : 1);
+    for (uint32_t i = 0; i < sel.n_kinds; i++) {
+        const struct wire_fetch_kind *fk = &sel.kinds[i];
+        ans.kinds[i].kind = fk->kind;
+        ans.kinds[i].generation = fk->generation;
+        ans.kinds[i].n_values = fk->n_values;
+        ans.kinds[i].values = g_new0(struct wire_stored_meta, fk->n_values ? fk->n_values : 1);
+        for (uint32_t v = 0; v < fk->n_values; v++) {
+            const struct wire_stored_data *d = &fk->values[v];
+            struct wire_stored_meta *md = &ans.kinds[i].values[v];
+            md->storage_time = d->storage_time;
+            md->lifetime = d->lifetime;
+            md->model = d->model;
+            md->index = d->index;
+            md->key = d->key;
+            md->exists = d->exists;
+            md->meta_value_length = d->value.len;
             md->hash_alg = 0; /* none: no hash until credentials arrive */
         }
     }
@@ -445,9 +453,10 @@ void storage_on_stat(struct node *n, const struct wire_message *m)
     wire_encode_stat_ans(b, &ans);
     node_respond(n, m, WIRE_STAT_ANS, b);
     g_byte_array_free(b, TRUE);
-    for (uint16_t i = 0; i < req.n_specifiers; i++)
+    for (uint32_t i = 0; i < ans.n_kinds; i++)
         g_free(ans.kinds[i].values);
     g_free(ans.kinds);
+    selected_free(&sel);
     wire_fetch_req_clear(&req);
 }
 

@@ -142,29 +142,18 @@ static void test_bad_requests(void)
     ring_free(&r);
 }
 
-/* A Store with a stale generation counter is refused with Error_Generation_Counter_Too_Low
- * (§7.4.1.1).  The request is crafted on the wire and sent from a bare host. */
-static void test_generation_too_low(void)
+/* Sends a request of `code` with `body` for Resource-ID k straight to the peer responsible for
+ * it, from a bare host (no node: its datagrams land in an inbox), and returns the answer's
+ * code with its body copied into *answer (g_bytes_unref it), or 0 when none came back. */
+static uint16_t raw_request(struct ring *r, const struct id *k, uint16_t code,
+                            const GByteArray *body, GBytes **answer)
 {
-    struct ring r;
-    ring_build(&r, 4);
-    CU_ASSERT_EQUAL(store_value(&r, 0, "gen", "v1"), NODE_OK);
-    CU_ASSERT_EQUAL(store_value(&r, 1, "gen", "v2"), NODE_OK); /* generation now 2 */
-    struct fake_host *raw = fake_net_add_host(r.net);           /* no node: an inbox */
-    struct id k = id_hash("gen", 3);
-    unsigned owner = oracle(&r, &k);
+    struct fake_host *raw = fake_net_add_host(r->net);
     uint8_t rid[ID_BYTES], me[ID_BYTES];
-    id_to_bytes(&k, rid);
+    id_to_bytes(k, rid);
     struct id my = id_hash("raw", 3);
     id_to_bytes(&my, me);
-    struct wire_stored_data sd = {.storage_time = 1, .lifetime = 60, .model = WIRE_MODEL_SINGLE,
-                                  .exists = true, .value = {(const uint8_t *)"old", 3}};
-    sd.sig.identity_type = WIRE_SIGNER_NONE;
-    struct wire_store_kind kd = {.kind = NODE_KIND_VALUE, .generation = 1, .n_values = 1,
-                                 .values = &sd};
-    struct wire_store_req req = {.resource = {rid, ID_BYTES}, .n_kinds = 1, .kinds = &kd};
-    GByteArray *body = g_byte_array_new(), *msg = g_byte_array_new(), *frame = g_byte_array_new();
-    wire_encode_store_req(body, &req);
+    GByteArray *msg = g_byte_array_new(), *frame = g_byte_array_new();
     struct wire_header *h = g_new0(struct wire_header, 1);
     h->overlay = id_overlay_hash("p2psip.example");
     h->version = WIRE_VERSION;
@@ -175,35 +164,100 @@ static void test_generation_too_low(void)
     wire_dest_node(&h->via[0], me);
     h->n_dest = 1;
     wire_dest_resource(&h->dest[0], rid, ID_BYTES);
-    struct wire_security sec;
-    wire_security_none(&sec);
     struct wire_bytes bb = {body->data, body->len};
-    wire_encode_message(msg, h, WIRE_STORE_REQ, &bb, NULL, &sec);
+    wire_encode_message(msg, h, code, &bb, NULL, NULL);
     wire_frame_data(frame, 0, msg->data, msg->len);
-    fake_net_inject(r.net, r.h[owner], &raw->addr, frame->data, frame->len);
-    fake_net_run_until(r.net, fake_net_now(r.net) + ENV_S);
-    /* The inbox holds an ACK and the error answer. */
-    bool got_error = false;
-    for (guint i = 0; i < raw->inbox->len; i++) {
+    fake_net_inject(r->net, r->h[oracle(r, k)], &raw->addr, frame->data, frame->len);
+    fake_net_run_until(r->net, fake_net_now(r->net) + ENV_S);
+    /* The inbox holds an ACK and the answer. */
+    uint16_t got = 0;
+    *answer = NULL;
+    struct wire_message *m = g_new(struct wire_message, 1);
+    for (guint i = 0; i < raw->inbox->len && !got; i++) {
         gsize len;
         const uint8_t *p = g_bytes_get_data(raw->inbox->pdata[i], &len);
         struct wire_frame f;
-        struct wire_message *m = g_new(struct wire_message, 1);
-        struct wire_error e;
         if (wire_decode_frame(p, len, &f) == 0 && f.type == WIRE_FRAME_DATA &&
-            wire_decode_message(f.message.p, f.message.len, m) == 0 && m->code == WIRE_ERROR &&
-            m->h.txid == h->txid && wire_decode_error(m->body.p, m->body.len, &e) == 0)
-            got_error = e.code == WIRE_ERR_GENERATION_COUNTER_TOO_LOW;
-        g_free(m);
+            wire_decode_message(f.message.p, f.message.len, m) == 0 && m->h.txid == h->txid) {
+            got = m->code;
+            *answer = g_bytes_new(m->body.p, m->body.len);
+        }
     }
-    CU_ASSERT_TRUE(got_error);
+    g_free(m);
+    g_free(h);
+    g_byte_array_free(msg, TRUE);
+    g_byte_array_free(frame, TRUE);
+    return got;
+}
+
+/* A Store with a stale generation counter is refused with Error_Generation_Counter_Too_Low
+ * (§7.4.1.1).  The request is crafted on the wire and sent from a bare host. */
+static void test_generation_too_low(void)
+{
+    struct ring r;
+    ring_build(&r, 4);
+    CU_ASSERT_EQUAL(store_value(&r, 0, "gen", "v1"), NODE_OK);
+    CU_ASSERT_EQUAL(store_value(&r, 1, "gen", "v2"), NODE_OK); /* generation now 2 */
+    struct id k = id_hash("gen", 3);
+    uint8_t rid[ID_BYTES];
+    id_to_bytes(&k, rid);
+    struct wire_stored_data sd = {.storage_time = 1, .lifetime = 60, .model = WIRE_MODEL_SINGLE,
+                                  .exists = true, .value = {(const uint8_t *)"old", 3}};
+    sd.sig.identity_type = WIRE_SIGNER_NONE;
+    struct wire_store_kind kd = {.kind = NODE_KIND_VALUE, .generation = 1, .n_values = 1,
+                                 .values = &sd};
+    struct wire_store_req req = {.resource = {rid, ID_BYTES}, .n_kinds = 1, .kinds = &kd};
+    GByteArray *body = g_byte_array_new();
+    wire_encode_store_req(body, &req);
+    GBytes *answer;
+    CU_ASSERT_EQUAL(raw_request(&r, &k, WIRE_STORE_REQ, body, &answer), WIRE_ERROR);
+    struct wire_error e;
+    gsize len;
+    const uint8_t *p = answer ? g_bytes_get_data(answer, &len) : NULL;
+    CU_ASSERT_TRUE(p && wire_decode_error(p, len, &e) == 0 &&
+                   e.code == WIRE_ERR_GENERATION_COUNTER_TOO_LOW);
     struct fetch_result fr = fetch_value(&r, 2, "gen");
     CU_ASSERT_STRING_EQUAL(fr.value, "v2");
     CU_ASSERT_EQUAL(fr.generation, 2);
-    g_free(h);
+    if (answer)
+        g_bytes_unref(answer);
     g_byte_array_free(body, TRUE);
-    g_byte_array_free(msg, TRUE);
-    g_byte_array_free(frame, TRUE);
+    ring_free(&r);
+}
+
+/* Stat answers the metadata of what a Fetch would return (§7.4.3): here one dictionary
+ * entry's key, length and lifetime, and the generation counter. */
+static void test_stat(void)
+{
+    struct ring r;
+    ring_build(&r, 4);
+    struct id k = id_hash("meta", 4);
+    struct node_value v = val("twelve bytes");
+    v.key = (const uint8_t *)"K", v.key_len = 1;
+    put(&r, 0, &k, NODE_KIND_DICT, v);
+    uint8_t rid[ID_BYTES];
+    id_to_bytes(&k, rid);
+    struct wire_specifier sp = {.kind = NODE_KIND_DICT, .model = WIRE_MODEL_DICTIONARY};
+    struct wire_fetch_req req = {.resource = {rid, ID_BYTES}, .n_specifiers = 1, .specifiers = &sp};
+    GByteArray *body = g_byte_array_new();
+    wire_encode_stat_req(body, &req);
+    GBytes *answer;
+    CU_ASSERT_EQUAL_FATAL(raw_request(&r, &k, WIRE_STAT_REQ, body, &answer), WIRE_STAT_ANS);
+    gsize len;
+    const uint8_t *p = g_bytes_get_data(answer, &len);
+    struct wire_stat_ans ans;
+    CU_ASSERT_EQUAL_FATAL(wire_decode_stat_ans(p, len, &ans, node_kind_model, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(ans.n_kinds, 1);
+    CU_ASSERT_EQUAL(ans.kinds[0].generation, 1);
+    CU_ASSERT_EQUAL_FATAL(ans.kinds[0].n_values, 1);
+    const struct wire_stored_meta *md = &ans.kinds[0].values[0];
+    CU_ASSERT_TRUE(md->exists);
+    CU_ASSERT_EQUAL(md->meta_value_length, 12);
+    CU_ASSERT_EQUAL(md->lifetime, 600);
+    CU_ASSERT_TRUE(md->key.len == 1 && md->key.p[0] == 'K');
+    wire_stat_ans_clear(&ans);
+    g_bytes_unref(answer);
+    g_byte_array_free(body, TRUE);
     ring_free(&r);
 }
 
@@ -213,5 +267,6 @@ CU_TestInfo test_storage_tests[] = {
     {"lifetimes expire; exists=false removes", test_lifetime_and_removal},
     {"unknown kinds and oversized values are refused", test_bad_requests},
     {"a stale generation counter is refused", test_generation_too_low},
+    {"stat answers the metadata of stored values", test_stat},
     CU_TEST_INFO_NULL,
 };
