@@ -44,7 +44,6 @@
 #include "topology.h"
 
 #define BAMBOO_MAX_LEAF (BAMBOO_MAX_LEAF_IDS / 2) /* leaf-set size per side, at most */
-#define BAMBOO_JOIN_TIMEOUT (20 * ENV_S)
 #define BAMBOO_INITIAL_RTO ENV_S        /* RFC 6298 §2.1: the RTO before any sample */
 #define BAMBOO_RTT_UNIT ((env_time)100) /* cell RTTs are kept in units of 100 us */
 
@@ -66,13 +65,12 @@ struct bamboo {
     uint8_t n_rows;             /* entries of rows[]; rows past it are empty */
     struct node_peer *cw, *ccw; /* nearest first; one allocation */
     struct bamboo_cell **rows;  /* rows[r]: NULL, or columns(r) cells */
-    env_timer leaf_timer, table_timer, reactive_timer, join_timer;
+    env_timer leaf_timer, table_timer, reactive_timer;
     /* Joining. */
     bool have_ap, ap_table, join_sent;
     unsigned pending_attaches;
     uint32_t join_gen; /* tells this join attempt's Attaches from an earlier attempt's */
     struct node_peer ap;
-    struct env_addr bootstrap;
 };
 
 static const struct topology_ops bamboo_ops;
@@ -1026,7 +1024,6 @@ static void table_tick(void *arg)
 
 /* ---- joining ------------------------------------------------------------------------------- */
 
-static void join_timeout(void *arg);
 
 /* Joining is complete: push the leaf set to every leaf so that they take this node in. */
 static void join_done(struct node *n, void *arg, int status, const struct wire_message *resp)
@@ -1038,8 +1035,6 @@ static void join_done(struct node *n, void *arg, int status, const struct wire_m
         t->join_sent = false;
         return; /* the join timer tries again */
     }
-    env_timer_stop(&n->env, t->join_timer);
-    t->join_timer = 0;
     node_set_joined(n);
     push_leaf_set_to_all(t);
     start_timers(t);
@@ -1073,24 +1068,13 @@ static void ap_attached(struct node *n, void *arg, int status, const struct node
     maybe_join(t);
 }
 
-static void join_start(struct bamboo *t)
+static void join_start(struct bamboo *t, const struct env_addr *bootstrap)
 {
     struct node *n = N(t);
     t->have_ap = t->ap_table = t->join_sent = false;
     t->pending_attaches = 0;
     t->join_gen++;
-    node_attach_bootstrap(n, SELF(t), &t->bootstrap, ap_attached, NULL);
-    t->join_timer = env_timer_start(&n->env, BAMBOO_JOIN_TIMEOUT, join_timeout, t);
-}
-
-static void join_timeout(void *arg)
-{
-    struct bamboo *t = arg;
-    t->join_timer = 0;
-    if (N(t)->state != NODE_JOINING)
-        return;
-    env_logf(&N(t)->env, ENV_LOG_INFO, "bamboo: join timed out; trying again");
-    join_start(t);
+    node_attach_bootstrap(n, SELF(t), bootstrap, ap_attached, NULL);
 }
 
 static int bamboo_join(struct topology *tp, const struct env_addr *bootstrap)
@@ -1101,8 +1085,7 @@ static int bamboo_join(struct topology *tp, const struct env_addr *bootstrap)
         start_timers(t);
         return NODE_OK;
     }
-    t->bootstrap = *bootstrap;
-    join_start(t);
+    join_start(t, bootstrap);
     return NODE_OK;
 }
 
@@ -1431,7 +1414,6 @@ static void bamboo_destroy(struct topology *tp)
     env_timer_stop(&n->env, t->leaf_timer);
     env_timer_stop(&n->env, t->table_timer);
     env_timer_stop(&n->env, t->reactive_timer);
-    env_timer_stop(&n->env, t->join_timer);
     clear_state(t);
     g_free(t->cw); /* ccw shares the allocation */
     g_free(t);

@@ -35,7 +35,6 @@
 
 #define CHORD_MAX_NEIGHBORS 16
 #define CHORD_MAX_FINGERS 128
-#define CHORD_JOIN_TIMEOUT (20 * ENV_S)
 
 enum { CHORD_LEAVE_FROM_SUCC = 1, CHORD_LEAVE_FROM_PRED = 2 };
 
@@ -66,7 +65,7 @@ struct chord {
     uint8_t n_pred, n_succ;
     uint8_t n_fingers, cap_fingers;
     struct finger *fingers; /* sorted by slot */
-    env_timer update_timer, finger_timer, reactive_timer, join_timer, partition_timer;
+    env_timer update_timer, finger_timer, reactive_timer, partition_timer;
     unsigned partition_round; /* which bootstrap the next partition check goes through */
     /* Joining state. */
     bool have_ap;
@@ -75,7 +74,6 @@ struct chord {
     unsigned pending_attaches;
     bool join_sent;
     uint32_t join_gen; /* tells this join attempt's Attaches from an earlier attempt's */
-    struct env_addr bootstrap;
 };
 
 static inline struct node *N(const struct chord *c)
@@ -793,7 +791,6 @@ static void refresh_fingers(void *arg)
 
 /* ---- joining (§10.5) --------------------------------------------------------------------- */
 
-static void join_timeout(void *arg);
 static void join_done(struct node *n, void *arg, int status, const struct wire_message *resp);
 
 static void send_join(struct chord *c)
@@ -817,8 +814,6 @@ static void join_done(struct node *n, void *arg, int status, const struct wire_m
         c->join_sent = false;
         return; /* the join timer retries */
     }
-    env_timer_stop(&n->env, c->join_timer);
-    c->join_timer = 0;
     node_set_joined(n);
     /* Step 9: Update every neighbour. */
     update_neighbors(c);
@@ -844,7 +839,7 @@ static void ap_attached(struct node *n, void *arg, int status, const struct node
     maybe_join(c);
 }
 
-static void join_start(struct chord *c)
+static void join_start(struct chord *c, const struct env_addr *bootstrap)
 {
     struct node *n = N(c);
     c->have_ap = c->ap_table = c->join_sent = false;
@@ -852,18 +847,7 @@ static void join_start(struct chord *c)
     c->join_gen++;
     struct id one = {0, 1};
     struct id target = id_add(SELF(c), &one);
-    node_attach_bootstrap(n, &target, &c->bootstrap, ap_attached, NULL);
-    c->join_timer = env_timer_start(&n->env, CHORD_JOIN_TIMEOUT, join_timeout, c);
-}
-
-static void join_timeout(void *arg)
-{
-    struct chord *c = arg;
-    c->join_timer = 0;
-    if (N(c)->state != NODE_JOINING)
-        return;
-    env_logf(&N(c)->env, ENV_LOG_INFO, "join timed out; trying again");
-    join_start(c);
+    node_attach_bootstrap(n, &target, bootstrap, ap_attached, NULL);
 }
 
 static int chord_join(struct topology *t, const struct env_addr *bootstrap)
@@ -874,8 +858,7 @@ static int chord_join(struct topology *t, const struct env_addr *bootstrap)
         start_timers(c);
         return NODE_OK;
     }
-    c->bootstrap = *bootstrap;
-    join_start(c);
+    join_start(c, bootstrap);
     return NODE_OK;
 }
 
@@ -986,7 +969,6 @@ static void chord_destroy(struct topology *t)
     env_timer_stop(&n->env, c->update_timer);
     env_timer_stop(&n->env, c->finger_timer);
     env_timer_stop(&n->env, c->reactive_timer);
-    env_timer_stop(&n->env, c->join_timer);
     env_timer_stop(&n->env, c->partition_timer);
     g_free(c->fingers);
     g_free(c->succ); /* pred shares the allocation */

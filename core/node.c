@@ -177,6 +177,7 @@ void node_free(struct node *n)
         dup_free(d);
     env_timer_stop(&n->env, n->link_timer);
     env_timer_stop(&n->env, n->maint_timer);
+    env_timer_stop(&n->env, n->join_timer);
     if (n->hops) {
         for (guint i = 0; i < n->hops->len; i++)
             hop_free(n->hops->pdata[i]);
@@ -1336,15 +1337,39 @@ static void maintenance(void *arg)
         maint_arm(n);
 }
 
+/* A join that has not completed after NODE_JOIN_RETRY starts again (lost Attach, admitting
+ * peer gone): the topology abandons its attempt and makes a new one. */
+#define NODE_JOIN_RETRY (20 * ENV_S)
+
+static void join_retry(void *arg)
+{
+    struct node *n = arg;
+    n->join_timer = 0;
+    if (n->state != NODE_JOINING)
+        return;
+    env_logf(&n->env, ENV_LOG_INFO, "%s: join timed out; trying again", n->topo->ops->name);
+    n->join_timer = env_timer_start(&n->env, NODE_JOIN_RETRY, join_retry, n);
+    n->topo->ops->join(n->topo, &n->join_bootstrap);
+}
+
 int node_join(struct node *n, const struct env_addr *bootstrap)
 {
     if (n->cfg.client || n->state != NODE_IDLE)
         return NODE_E_STATE;
     n->state = NODE_JOINING;
     n->started = env_now(&n->env);
-    if (bootstrap && n->cfg.n_bootstraps == 0)
-        n->cfg.bootstraps[n->cfg.n_bootstraps++] = *bootstrap;
-    return n->topo->ops->join(n->topo, bootstrap);
+    if (bootstrap) {
+        if (n->cfg.n_bootstraps == 0)
+            n->cfg.bootstraps[n->cfg.n_bootstraps++] = *bootstrap;
+        n->join_bootstrap = *bootstrap;
+        n->join_timer = env_timer_start(&n->env, NODE_JOIN_RETRY, join_retry, n);
+    }
+    int rc = n->topo->ops->join(n->topo, bootstrap);
+    if (rc != NODE_OK) {
+        env_timer_stop(&n->env, n->join_timer);
+        n->join_timer = 0;
+    }
+    return rc;
 }
 
 int node_client_connect(struct node *n, const struct env_addr *peer)
@@ -1361,6 +1386,8 @@ void node_set_joined(struct node *n)
 {
     if (n->state == NODE_JOINED)
         return;
+    env_timer_stop(&n->env, n->join_timer);
+    n->join_timer = 0;
     n->state = NODE_JOINED;
     maint_arm(n);
     struct env_event ev = {.type = ENV_EV_JOIN_DONE,

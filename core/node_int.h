@@ -50,6 +50,8 @@ struct node {
     env_timer link_timer; /* armed while frames await an ACK */
     GPtrArray *hops;      /* struct hop_frame *: Bamboo's frames awaiting an ACK (node.c) */
     env_timer maint_timer;
+    env_timer join_timer;          /* while joining: restart the attempt when it fires */
+    struct env_addr join_bootstrap; /* the address the join goes through */
     bool have_client_peer;
     struct env_addr client_peer; /* clients: the peer everything goes through */
     struct node_stats stats;

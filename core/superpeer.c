@@ -54,7 +54,6 @@
 #include "node_int.h"
 #include "topology.h"
 
-#define SUPERPEER_JOIN_TIMEOUT (20 * ENV_S)
 #define SUPERPEER_FULL_CHUNK 256    /* members per FULL Update (about 5.6 KB) */
 #define SUPERPEER_MAX_ENTRIES 1024  /* entries a decoder accepts in one body */
 #define SUPERPEER_MAX_TIER 65536    /* super-peers a FULL list may announce */
@@ -113,8 +112,6 @@ struct superpeer {
     /* Every keepalive period: an ordinary peer's keepalive, a super-peer's client sweep. */
     env_timer tick_timer;
     /* Joining, and every attempt to attach: answers of older attempts are ignored. */
-    env_timer join_timer;
-    struct env_addr bootstrap;
     uint32_t gen;
     uint16_t boot_round;
     bool is_super, have_sp, have_backup, have_failed, attaching, keepalive_pending;
@@ -944,8 +941,6 @@ static void client_joined(struct node *n, void *arg, int status, const struct wi
         return; /* joining: the join timer tries again */
     }
     if (n->state == NODE_JOINING) {
-        env_timer_stop(&n->env, s->join_timer);
-        s->join_timer = 0;
         node_set_joined(n);
         start_timers(s);
     }
@@ -1437,7 +1432,7 @@ static void superpeer_on_request(struct topology *t, const struct wire_message *
 
 /* ---- joining -------------------------------------------------------------------------------- */
 
-static void join_start(struct superpeer *s);
+static void join_start(struct superpeer *s, const struct env_addr *bootstrap);
 
 static void super_joined(struct node *n, void *arg, int status, const struct wire_message *resp)
 {
@@ -1446,8 +1441,6 @@ static void super_joined(struct node *n, void *arg, int status, const struct wir
     g_free(arg);
     if (gen != s->gen || n->state != NODE_JOINING || status != NODE_OK)
         return; /* the join timer tries again */
-    env_timer_stop(&n->env, s->join_timer);
-    s->join_timer = 0;
     s->have_sp = false; /* the admitting peer is just a member now */
     node_set_joined(n);
     start_timers(s);
@@ -1497,17 +1490,7 @@ static void join_attached(struct node *n, void *arg, int status, const struct no
     g_byte_array_free(b, TRUE);
 }
 
-static void join_timeout(void *arg)
-{
-    struct superpeer *s = arg;
-    s->join_timer = 0;
-    if (N(s)->state != NODE_JOINING)
-        return;
-    env_logf(&N(s)->env, ENV_LOG_INFO, "super-peer join timed out; trying again");
-    join_start(s);
-}
-
-static void join_start(struct superpeer *s)
+static void join_start(struct superpeer *s, const struct env_addr *bootstrap)
 {
     struct node *n = N(s);
     uint32_t g = new_attempt(s);
@@ -1516,8 +1499,7 @@ static void join_start(struct superpeer *s)
     sync_reset(s);
     uint32_t *gen = g_new(uint32_t, 1);
     *gen = g;
-    node_attach_bootstrap(n, SELF(s), &s->bootstrap, join_attached, gen);
-    s->join_timer = env_timer_start(&n->env, SUPERPEER_JOIN_TIMEOUT, join_timeout, s);
+    node_attach_bootstrap(n, SELF(s), bootstrap, join_attached, gen);
 }
 
 static int superpeer_join(struct topology *t, const struct env_addr *bootstrap)
@@ -1532,8 +1514,7 @@ static int superpeer_join(struct topology *t, const struct env_addr *bootstrap)
         start_timers(s);
         return NODE_OK;
     }
-    s->bootstrap = *bootstrap;
-    join_start(s);
+    join_start(s, bootstrap);
     return NODE_OK;
 }
 
@@ -1773,7 +1754,6 @@ static void superpeer_destroy(struct topology *t)
     struct node *n = N(s);
     env_timer_stop(&n->env, s->digest_timer);
     env_timer_stop(&n->env, s->tick_timer);
-    env_timer_stop(&n->env, s->join_timer);
     g_free(s->members);
     g_free(s->clients);
     g_free(s->sync);

@@ -36,7 +36,10 @@ struct topology_view {
 struct topology_ops {
     const char *name; /* the overlay algorithm name, e.g. "CHORD-RELOAD" */
     void (*destroy)(struct topology *t);
-    /* Starts joining through bootstrap (NULL: start a new overlay alone). */
+    /* Starts joining through bootstrap (NULL: start a new overlay alone).  While the node
+     * is still joining NODE_JOIN_RETRY later, the node calls it again: the plug-in then
+     * abandons its attempt and starts afresh (the retry timer is the node's, not each
+     * plug-in's). */
     int (*join)(struct topology *t, const struct env_addr *bootstrap);
     /* Installs a ready-made routing state (simulator's stable start). */
     void (*install)(struct topology *t, const struct node_peer *pred, size_t n_pred,
