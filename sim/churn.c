@@ -427,22 +427,6 @@ static int churn_move_cmp(const void *a, const void *b)
     return x->line < y->line ? -1 : x->line > y->line;
 }
 
-/* A relative churn.trace is looked up next to the scenario file first, then in the current
- * folder.  Returns a new string. */
-static char *churn_trace_path(const struct scenario *sc)
-{
-    const char *t = sc->churn.trace;
-    if (g_path_is_absolute(t) || !sc->file)
-        return g_strdup(t);
-    char *dir = g_path_get_dirname(sc->file);
-    char *near = g_build_filename(dir, t, NULL);
-    g_free(dir);
-    if (g_file_test(near, G_FILE_TEST_EXISTS))
-        return near;
-    g_free(near);
-    return g_strdup(t);
-}
-
 static bool churn_trace_load(struct churn *c, const struct scenario *sc, GError **err)
 {
     if (!sc->churn.trace || !sc->churn.trace[0]) {
@@ -451,7 +435,7 @@ static bool churn_trace_load(struct churn *c, const struct scenario *sc, GError 
                     sc->file);
         return false;
     }
-    char *path = churn_trace_path(sc);
+    char *path = scenario_data_path(sc, sc->churn.trace);
     char *buf = NULL;
     gsize len = 0;
     GError *ferr = NULL;

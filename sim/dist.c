@@ -31,28 +31,16 @@ static double dist_seconds(env_time us)
     return (double)us / (double)ENV_S;
 }
 
-G_GNUC_PRINTF(2, 3)
-static gboolean dist_fail(GError **err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_set_error_literal(err, SCENARIO_ERROR, SCENARIO_ERROR_VALUE, msg);
-    g_free(msg);
-    return FALSE;
-}
-
 /* The scale parameter of a two-parameter kind: exactly one of `direct` (the scale itself) and
  * `derived` (a median or a mean, converted by the caller) must be given. */
 static gboolean dist_one_of(const char *kind, env_time direct, const char *direct_name,
                             env_time derived, const char *derived_name, GError **err)
 {
     if ((direct != 0) == (derived != 0))
-        return dist_fail(err,
-                         "%s distribution: give exactly one of '%s' and '%s' (a positive "
-                         "duration)",
-                         kind, direct_name, derived_name);
+        return scenario_fail(err,
+                             "%s distribution: give exactly one of '%s' and '%s' (a positive "
+                             "duration)",
+                             kind, direct_name, derived_name);
     return TRUE;
 }
 
@@ -62,18 +50,19 @@ gboolean dist_init(struct dist *d, const struct scenario_dist *spec, GError **er
     switch (spec->kind) {
     case SCENARIO_DIST_CONSTANT:
         if (spec->value == 0)
-            return dist_fail(err, "constant distribution: 'value' must be a positive duration");
+            return scenario_fail(err, "constant distribution: 'value' must be a positive duration");
         d->a = dist_seconds(spec->value);
         return TRUE;
     case SCENARIO_DIST_EXPONENTIAL:
         if (spec->mean == 0)
-            return dist_fail(err, "exponential distribution: 'mean' must be a positive duration");
+            return scenario_fail(err,
+                                 "exponential distribution: 'mean' must be a positive duration");
         d->a = dist_seconds(spec->mean);
         return TRUE;
     case SCENARIO_DIST_PARETO:
         if (!(spec->shape > 0 && isfinite(spec->shape)))
-            return dist_fail(err, "%s distribution: 'shape' must be a positive number (got %g)",
-                             "pareto", spec->shape);
+            return scenario_fail(err, "%s distribution: 'shape' must be a positive number (got %g)",
+                                 "pareto", spec->shape);
         if (!dist_one_of("pareto", spec->scale, "scale", spec->mean, "mean", err))
             return FALSE;
         d->a = spec->shape;
@@ -82,17 +71,17 @@ gboolean dist_init(struct dist *d, const struct scenario_dist *spec, GError **er
         } else {
             /* mean = a x_m / (a - 1) exists only for a > 1. */
             if (spec->shape <= 1)
-                return dist_fail(err,
-                                 "%s distribution: a 'mean' needs 'shape' > 1 (got %g); give "
-                                 "'scale' instead",
-                                 "pareto", spec->shape);
+                return scenario_fail(err,
+                                     "%s distribution: a 'mean' needs 'shape' > 1 (got %g); give "
+                                     "'scale' instead",
+                                     "pareto", spec->shape);
             d->b = dist_seconds(spec->mean) * (spec->shape - 1) / spec->shape;
         }
         return TRUE;
     case SCENARIO_DIST_WEIBULL:
         if (!(spec->shape > 0 && isfinite(spec->shape)))
-            return dist_fail(err, "%s distribution: 'shape' must be a positive number (got %g)",
-                             "weibull", spec->shape);
+            return scenario_fail(err, "%s distribution: 'shape' must be a positive number (got %g)",
+                                 "weibull", spec->shape);
         if (!dist_one_of("weibull", spec->scale, "scale", spec->median, "median", err))
             return FALSE;
         d->a = spec->shape;
@@ -102,8 +91,8 @@ gboolean dist_init(struct dist *d, const struct scenario_dist *spec, GError **er
         return TRUE;
     case SCENARIO_DIST_LOGNORMAL:
         if (!(spec->sigma > 0 && isfinite(spec->sigma)))
-            return dist_fail(err, "%s distribution: 'sigma' must be a positive number (got %g)",
-                             "lognormal", spec->sigma);
+            return scenario_fail(err, "%s distribution: 'sigma' must be a positive number (got %g)",
+                                 "lognormal", spec->sigma);
         if (!dist_one_of("lognormal", spec->median, "median", spec->mean, "mean", err))
             return FALSE;
         d->b = spec->sigma;
@@ -114,8 +103,8 @@ gboolean dist_init(struct dist *d, const struct scenario_dist *spec, GError **er
     case SCENARIO_DIST_NONE:
         break;
     }
-    return dist_fail(err, "no distribution given (expected constant, exponential, pareto, "
-                          "weibull or lognormal)");
+    return scenario_fail(err, "no distribution given (expected constant, exponential, pareto, "
+                              "weibull or lognormal)");
 }
 
 /* -ln(v) for v = 1 - u uniform in (0, 1]: an exponential with mean 1, always finite. */

@@ -2329,3 +2329,26 @@ char *scenario_to_yaml(const struct scenario *s)
     g_strfreev(prev);
     return g_string_free(out, FALSE);
 }
+
+char *scenario_data_path(const struct scenario *s, const char *path)
+{
+    if (g_path_is_absolute(path) || !s->file)
+        return g_strdup(path);
+    char *dir = g_path_get_dirname(s->file);
+    char *near = g_build_filename(dir, path, NULL);
+    g_free(dir);
+    if (g_file_test(near, G_FILE_TEST_EXISTS))
+        return near;
+    g_free(near);
+    return g_strdup(path);
+}
+
+gboolean scenario_fail(GError **err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    GError *e = g_error_new_valist(SCENARIO_ERROR, SCENARIO_ERROR_VALUE, fmt, ap);
+    va_end(ap);
+    g_propagate_error(err, e);
+    return FALSE;
+}

@@ -201,6 +201,13 @@ char *scenario_to_yaml(const struct scenario *s);
 size_t scenario_sweep_points(const struct scenario *s);
 char **scenario_sweep_overrides(const struct scenario *s, size_t point);
 
+/* A data file named by a scenario key (latency.matrix, churn.trace): a relative path is looked
+ * up next to the scenario file first, then in the current folder.  g_free the result. */
+char *scenario_data_path(const struct scenario *s, const char *path);
+/* Sets *err (domain SCENARIO_ERROR, code SCENARIO_ERROR_VALUE) from a printf format and returns
+ * FALSE, so that a model's parameter check reads `return scenario_fail(err, ...)`. */
+gboolean scenario_fail(GError **err, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
 #define SCENARIO_ERROR (scenario_error_quark())
 GQuark scenario_error_quark(void);
 enum { SCENARIO_ERROR_SYNTAX, SCENARIO_ERROR_KEY, SCENARIO_ERROR_VALUE, SCENARIO_ERROR_IO };

@@ -243,35 +243,7 @@ static bool underlay_read_matrix(struct underlay *u, const char *path, GError **
     return ok;
 }
 
-/* A relative latency.matrix is looked up next to the scenario file first, then in the
- * current directory. */
-static char *underlay_matrix_path(const struct scenario *sc)
-{
-    const char *m = sc->latency.matrix;
-    if (g_path_is_absolute(m) || !sc->file)
-        return g_strdup(m);
-    char *dir = g_path_get_dirname(sc->file);
-    char *near = g_build_filename(dir, m, NULL);
-    g_free(dir);
-    if (g_file_test(near, G_FILE_TEST_EXISTS))
-        return near;
-    g_free(near);
-    return g_strdup(m);
-}
-
 /* ---- construction -------------------------------------------------------------------------- */
-
-G_GNUC_PRINTF(2, 3)
-static bool underlay_bad(GError **err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_set_error_literal(err, SCENARIO_ERROR, SCENARIO_ERROR_VALUE, msg);
-    g_free(msg);
-    return false;
-}
 
 /* The loader checks these already; a struct filled by hand (tests, the world's defaults) is
  * checked again here so that nothing below sees a nonsense value. */
@@ -281,40 +253,40 @@ static bool underlay_check(const struct scenario *sc, GError **err)
     switch (sc->latency.model) {
     case SCENARIO_LATENCY_CONSTANT:
         if (!underlay_ms_ok(sc->latency.ms))
-            return underlay_bad(err, "%s: latency.ms: expected 0 to 1e9 ms, got %g", f,
-                                sc->latency.ms);
+            return scenario_fail(err, "%s: latency.ms: expected 0 to 1e9 ms, got %g", f,
+                                 sc->latency.ms);
         break;
     case SCENARIO_LATENCY_UNIFORM:
         if (!underlay_ms_ok(sc->latency.min_ms) || !underlay_ms_ok(sc->latency.max_ms) ||
             sc->latency.min_ms > sc->latency.max_ms)
-            return underlay_bad(err,
-                                "%s: latency.min_ms (%g) and latency.max_ms (%g): expected "
-                                "0 <= min_ms <= max_ms <= 1e9",
-                                f, sc->latency.min_ms, sc->latency.max_ms);
+            return scenario_fail(err,
+                                 "%s: latency.min_ms (%g) and latency.max_ms (%g): expected "
+                                 "0 <= min_ms <= max_ms <= 1e9",
+                                 f, sc->latency.min_ms, sc->latency.max_ms);
         break;
     case SCENARIO_LATENCY_COORDINATES:
         if (sc->latency.dims < 1 || sc->latency.dims > UNDERLAY_DIMS_MAX)
-            return underlay_bad(err, "%s: latency.dims: expected 1 to %d, got %u", f,
-                                UNDERLAY_DIMS_MAX, sc->latency.dims);
+            return scenario_fail(err, "%s: latency.dims: expected 1 to %d, got %u", f,
+                                 UNDERLAY_DIMS_MAX, sc->latency.dims);
         if (!underlay_ms_ok(sc->latency.side_ms) || !underlay_ms_ok(sc->latency.height_ms))
-            return underlay_bad(err,
-                                "%s: latency.side_ms (%g) and latency.height_ms (%g): expected "
-                                "0 to 1e9 ms",
-                                f, sc->latency.side_ms, sc->latency.height_ms);
+            return scenario_fail(err,
+                                 "%s: latency.side_ms (%g) and latency.height_ms (%g): expected "
+                                 "0 to 1e9 ms",
+                                 f, sc->latency.side_ms, sc->latency.height_ms);
         break;
     case SCENARIO_LATENCY_MATRIX:
         if (!sc->latency.matrix || !*sc->latency.matrix)
-            return underlay_bad(err, "%s: latency.matrix: the matrix model needs a file name", f);
+            return scenario_fail(err, "%s: latency.matrix: the matrix model needs a file name", f);
         break;
     default:
-        return underlay_bad(err, "%s: latency.model: unknown model %d", f, (int)sc->latency.model);
+        return scenario_fail(err, "%s: latency.model: unknown model %d", f, (int)sc->latency.model);
     }
     if (!underlay_ms_ok(sc->latency.jitter_ms))
-        return underlay_bad(err, "%s: latency.jitter_ms: expected 0 to 1e9 ms, got %g", f,
-                            sc->latency.jitter_ms);
+        return scenario_fail(err, "%s: latency.jitter_ms: expected 0 to 1e9 ms, got %g", f,
+                             sc->latency.jitter_ms);
     if (!(sc->network.loss >= 0 && sc->network.loss <= 1))
-        return underlay_bad(err, "%s: network.loss: expected a probability in [0, 1], got %g", f,
-                            sc->network.loss);
+        return scenario_fail(err, "%s: network.loss: expected a probability in [0, 1], got %g", f,
+                             sc->network.loss);
     return true;
 }
 
@@ -361,7 +333,7 @@ struct underlay *underlay_new(const struct scenario *sc, uint32_t max_peers, uin
         underlay_place(u, sc, seed);
         break;
     case SCENARIO_LATENCY_MATRIX: {
-        char *path = underlay_matrix_path(sc);
+        char *path = scenario_data_path(sc, sc->latency.matrix);
         bool ok = underlay_read_matrix(u, path, err);
         g_free(path);
         if (!ok) {
