@@ -34,6 +34,8 @@ struct compare_col {
     char *dir;          /* the folder as given */
     guint source;       /* index of the folder on the command line: the table's column */
     char *point;        /* "k1=v1, k2=v2" for a sweep point, "" otherwise: a group of rows */
+    GPtrArray *pkeys;   /* char *: the swept keys of the point (empty for a run folder) */
+    GPtrArray *pvals;   /* char *: their values */
     gboolean is_run;    /* a run folder (summary.tsv), whose figures can be overlaid */
     GHashTable *values; /* metric -> struct compare_value *; order kept in metrics */
     GPtrArray *metrics; /* char *: the metrics in file order */
@@ -57,6 +59,8 @@ static struct compare_col *compare_col_new(const char *dir, guint source, const 
     c->values =
         g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)compare_value_free);
     c->metrics = g_ptr_array_new_with_free_func(g_free);
+    c->pkeys = g_ptr_array_new_with_free_func(g_free);
+    c->pvals = g_ptr_array_new_with_free_func(g_free);
     return c;
 }
 
@@ -67,6 +71,8 @@ static void compare_col_free(struct compare_col *c)
     g_free(c->point);
     g_hash_table_unref(c->values);
     g_ptr_array_unref(c->metrics);
+    g_ptr_array_unref(c->pkeys);
+    g_ptr_array_unref(c->pvals);
     g_free(c);
 }
 
@@ -142,6 +148,10 @@ static gboolean compare_load_aggregate(const char *dir, guint source, const char
         struct compare_col *c = g_hash_table_lookup(by_point, clean);
         if (!c) {
             c = compare_col_new(dir, source, name, clean, FALSE);
+            for (int k = 0; k < nkeys; k++) {
+                g_ptr_array_add(c->pkeys, compare_clean(g_ptr_array_index(t->header, (guint)k)));
+                g_ptr_array_add(c->pvals, compare_clean(plot_table_cell(t, r, k)));
+            }
             g_hash_table_insert(by_point, g_strdup(clean), c);
             g_ptr_array_add(cols, c);
         }
@@ -277,7 +287,7 @@ static char **compare_row(GPtrArray *cols, guint nsources, const char *point, co
 /* The table as text: a column per folder, a row per metric, and for sweeps a group of rows per
  * sweep point (points matched by their swept values, so two sweeps of the same keys line up).
  * Column widths come from the widest cell. */
-static char *compare_table(GPtrArray *cols, GPtrArray *sources)
+static char *compare_table(GPtrArray *cols, GPtrArray *sources, char **only)
 {
     guint nsources = sources->len;
     guint ncells = 1 + nsources + (nsources == 2 ? 2 : 0);
@@ -306,7 +316,9 @@ static char *compare_table(GPtrArray *cols, GPtrArray *sources)
         for (guint i = 0; i < cols->len; i++) {
             const struct compare_col *c = g_ptr_array_index(cols, i);
             for (guint m = 0; !strcmp(c->point, point) && m < c->metrics->len; m++)
-                compare_add_once(metrics, g_ptr_array_index(c->metrics, m));
+                if (!only || g_strv_contains((const char *const *)only,
+                                             g_ptr_array_index(c->metrics, m)))
+                    compare_add_once(metrics, g_ptr_array_index(c->metrics, m));
         }
         for (guint m = 0; m < metrics->len; m++) {
             gboolean star = FALSE;
@@ -537,10 +549,61 @@ static gboolean compare_figures(GPtrArray *cols, GPtrArray *figs, GError **err)
     return ok;
 }
 
+/* ---- --by: one column per value of a swept key ------------------------------------------ */
+
+/* Turns the values of the swept key `key` into the table's columns: each sweep point loses
+ * that key (so the points that differ only by it become one group of rows) and goes to the
+ * column of its value, headed by the value (by "FOLDER VALUE" when several folders are
+ * given).  Columns are in the order the values first appear.  Returns the new headings, or
+ * NULL (err set) when a folder was not swept over `key`. */
+static GPtrArray *compare_pivot(GPtrArray *cols, GPtrArray *names, const char *key, GError **err)
+{
+    GPtrArray *heads = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < cols->len; i++) {
+        struct compare_col *c = g_ptr_array_index(cols, i);
+        guint k;
+        if (!g_ptr_array_find_with_equal_func(c->pkeys, key, g_str_equal, &k)) {
+            GString *keys = g_string_new(NULL);
+            for (guint j = 0; j < c->pkeys->len; j++)
+                g_string_append_printf(keys, "%s%s", j ? ", " : "",
+                                       (const char *)g_ptr_array_index(c->pkeys, j));
+            g_set_error(err, PLOT_ERROR, PLOT_ERROR_INPUT,
+                        "--by %s: %s has no swept key '%s' (%s%s)", key, c->dir, key,
+                        keys->len ? "its swept keys: " : "not a sweep folder",
+                        keys->str);
+            g_string_free(keys, TRUE);
+            g_ptr_array_unref(heads);
+            return NULL;
+        }
+        const char *value = g_ptr_array_index(c->pvals, k);
+        char *head = names->len > 1 ? g_strdup_printf("%s %s",
+                                                      (const char *)g_ptr_array_index(names, c->source),
+                                                      value)
+                                    : g_strdup(value);
+        guint h;
+        if (!g_ptr_array_find_with_equal_func(heads, head, g_str_equal, &h)) {
+            g_ptr_array_add(heads, head);
+            h = heads->len - 1;
+        } else {
+            g_free(head);
+        }
+        c->source = h;
+        GString *point = g_string_new(NULL);
+        for (guint j = 0; j < c->pkeys->len; j++)
+            if (j != k)
+                g_string_append_printf(point, "%s%s=%s", point->len ? ", " : "",
+                                       (const char *)g_ptr_array_index(c->pkeys, j),
+                                       (const char *)g_ptr_array_index(c->pvals, j));
+        g_free(c->point);
+        c->point = g_string_free(point, FALSE);
+    }
+    return heads;
+}
+
 /* ---- p2psip compare ------------------------------------------------------------------- */
 
 static const char compare_usage[] =
-    "Usage: p2psip compare RUN_DIR... [--out DIR] [--help]\n"
+    "Usage: p2psip compare RUN_DIR... [--by KEY] [--metrics LIST] [--out DIR] [--help]\n"
     "\n"
     "Prints the summaries of results folders side by side: one row per metric, one column per\n"
     "run; with two columns also the difference (second minus first) and the relative\n"
@@ -555,8 +618,13 @@ static const char compare_usage[] =
     "(hops, latency_cdf) and, when the runs have time series, alive peers and lookup success\n"
     "over time (time_alive_peers, time_lookup_success).  The legend names the folders.\n"
     "\n"
-    "  --out DIR   where compare.tsv and the figures go (default: compare)\n"
-    "  --help      show this help\n"
+    "  --by KEY        one column per value of the swept key KEY (e.g. --by\n"
+    "                  overlay.topology: a column per topology, a group of rows per value of\n"
+    "                  the other swept keys); every folder must be a sweep over KEY\n"
+    "  --metrics LIST  print only these metrics (comma-separated, e.g.\n"
+    "                  lookup_success,hops_mean); compare.tsv keeps them all\n"
+    "  --out DIR       where compare.tsv and the figures go (default: compare)\n"
+    "  --help          show this help\n"
     "\n"
     "Exit codes: 0 success (also without gnuplot: the figures are then skipped), 1 gnuplot\n"
     "failed or DIR cannot be written, 2 usage error or unreadable folder.\n";
@@ -589,8 +657,32 @@ static GPtrArray *compare_names(GPtrArray *dirs)
     return names;
 }
 
-static int compare_parse(int argc, char **argv, GPtrArray *dirs, const char **out, gboolean *help)
+/* The value of option `name` at argv[*i] (--name VALUE or --name=VALUE), or NULL; *rc = 2
+ * when the value is missing. */
+static const char *compare_option(int argc, char **argv, int *i, const char *name, int *rc)
 {
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n))
+        return NULL;
+    if (a[n] == '=')
+        return a + n + 1;
+    if (a[n] != '\0')
+        return NULL;
+    if (*i + 1 >= argc) {
+        char *msg = g_strdup_printf("%s needs a value (see p2psip compare --help)", name);
+        *rc = compare_fail(msg);
+        g_free(msg);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static int compare_parse(int argc, char **argv, GPtrArray *dirs, const char **out, const char **by,
+                         const char **metrics, gboolean *help)
+{
+    int rc = 0;
+    const char *v;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -601,9 +693,21 @@ static int compare_parse(int argc, char **argv, GPtrArray *dirs, const char **ou
             *out = argv[++i];
         } else if (g_str_has_prefix(a, "--out=")) {
             *out = a + strlen("--out=");
+        } else if ((v = compare_option(argc, argv, &i, "--by", &rc)) || rc) {
+            if (rc)
+                return rc;
+            if (!*v)
+                return compare_fail("--by needs a swept key (e.g. --by overlay.topology)");
+            *by = v;
+        } else if ((v = compare_option(argc, argv, &i, "--metrics", &rc)) || rc) {
+            if (rc)
+                return rc;
+            if (!*v)
+                return compare_fail("--metrics needs a comma-separated list of metrics");
+            *metrics = v;
         } else if (a[0] == '-' && a[1] != '\0') {
             char *msg = g_strdup_printf("unknown option '%s' (see p2psip compare --help)", a);
-            int rc = compare_fail(msg);
+            rc = compare_fail(msg);
             g_free(msg);
             return rc;
         } else {
@@ -660,9 +764,9 @@ static int compare_load(GPtrArray *dirs, GPtrArray *names, GPtrArray *cols)
 int compare_cli_main(int argc, char **argv)
 {
     GPtrArray *dirs = g_ptr_array_new();
-    const char *out = "compare";
+    const char *out = "compare", *by = NULL, *metrics = NULL;
     gboolean help = FALSE;
-    int rc = compare_parse(argc, argv, dirs, &out, &help);
+    int rc = compare_parse(argc, argv, dirs, &out, &by, &metrics, &help);
     if (rc != 0 || help) {
         if (help)
             fputs(compare_usage, stdout);
@@ -674,10 +778,14 @@ int compare_cli_main(int argc, char **argv)
     GPtrArray *names = compare_names(dirs);
     GError *e = NULL;
     rc = compare_load(dirs, names, cols);
+    GPtrArray *heads = NULL;
+    if (rc == 0 && by && !(heads = compare_pivot(cols, names, by, &e)))
+        rc = compare_fail(e->message);
     if (rc == 0 && !compare_figures(cols, figs, &e))
         rc = compare_fail(e->message);
+    char **only = metrics ? g_strsplit(metrics, ",", -1) : NULL;
     if (rc == 0) {
-        char *table = compare_table(cols, names);
+        char *table = compare_table(cols, heads ? heads : names, only);
         fputs(table, stdout);
         g_free(table);
 
@@ -699,6 +807,9 @@ int compare_cli_main(int argc, char **argv)
         g_free(tsv);
     }
     g_clear_error(&e);
+    g_strfreev(only);
+    if (heads)
+        g_ptr_array_unref(heads);
     g_ptr_array_unref(figs);
     g_ptr_array_unref(cols);
     g_ptr_array_unref(names);

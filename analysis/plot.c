@@ -1095,8 +1095,12 @@ struct plot_sweep_data {
     const char *xunit;
 };
 
+/* A line's legend: "k2=v2, k3=v3"; with a single second key just its value ("bamboo"), the key
+ * then being the legend's title. */
 static char *plot_group_label(const struct plot_sweep_data *d, guint row)
 {
+    if (d->nkeys == 2)
+        return g_strdup(plot_table_cell(d->agg, row, 1));
     GString *s = g_string_new(NULL);
     for (int k = 1; k < d->nkeys; k++)
         g_string_append_printf(s, "%s%s=%s", k > 1 ? ", " : "",
@@ -1240,7 +1244,11 @@ static struct plot_figure *plot_sweep_figure(const struct plot_sweep_data *d, co
     plot_set_text(f->setup, "xlabel", xlabel);
     g_free(xlabel);
     plot_set_text(f->setup, "ylabel", ylabel);
-    if (d->nkeys > 1)
+    if (d->nkeys == 2) {
+        g_string_append(f->setup, "set key below title ");
+        plot_quote(f->setup, g_ptr_array_index(d->agg->header, 1));
+        g_string_append_c(f->setup, '\n');
+    } else if (d->nkeys > 2)
         g_string_append(f->setup, "set key below\n");
     g_string_append(f->setup, "set errorbars 1.5\n");
     if (!d->numeric) {

@@ -148,7 +148,8 @@ if "$BIN" sim "$WORK/sweep.yaml" --out "$WORK/sweep" --quiet >/dev/null 2>"$WORK
     if figures "$WORK/sweep/plots" sweep_lookup_success sweep_hops_mean sweep_latency_ms_p95 \
         sweep_bytes_per_peer_per_s &&
         grep -q "with yerrorlines" "$WORK/sweep/plots/sweep_hops_mean.gp" &&
-        grep -q "title 'overlay.successors=4'" "$WORK/sweep/plots/sweep_hops_mean.gp"; then
+        grep -q "title '4'" "$WORK/sweep/plots/sweep_hops_mean.gp" &&
+        grep -q "set key below title 'overlay.successors'" "$WORK/sweep/plots/sweep_hops_mean.gp"; then
         pass "plot sweep: metrics against peers, a line per overlay.successors, 95 % CIs"
     else
         fail "plot sweep: sweep figures missing"
@@ -160,6 +161,20 @@ if "$BIN" sim "$WORK/sweep.yaml" --out "$WORK/sweep" --quiet >/dev/null 2>"$WORK
     else
         fail "compare sweeps: unexpected table:"; head -8 "$WORK/compare sweeps.out"
     fi
+    # --by: a column per value of one swept key, a group of rows per value of the others.
+    expect_rc 0 "compare by" "$BIN" compare "$WORK/sweep" --by overlay.successors \
+        --metrics hops_mean,lookup_success --out "$WORK/cmp-by"
+    if grep -qE '^metric +2 +4 +difference' "$WORK/compare by.out" &&
+        grep -q '^\[peers=32\]$' "$WORK/compare by.out" &&
+        [ "$(grep -c '^hops_mean ' "$WORK/compare by.out")" -ge 2 ] &&
+        ! grep -q '^messages ' "$WORK/compare by.out"; then
+        pass "compare --by: a column per overlay.successors, only the metrics asked for"
+    else
+        fail "compare --by: unexpected table:"; head -8 "$WORK/compare by.out"
+    fi
+    expect_rc 2 "compare by unknown key" "$BIN" compare "$WORK/sweep" --by overlay.bogus
+    grep -q "no swept key 'overlay.bogus'" "$WORK/compare by unknown key.err" ||
+        fail "compare --by unknown key: message does not name the key"
 else
     fail "sweep run failed ($(head -c 300 "$WORK/sweep.err"))"
 fi
