@@ -319,6 +319,27 @@ int wire_dest_id(const struct wire_dest *d, struct id *out)
     return 0;
 }
 
+void wire_encode_dest_list(GByteArray *out, const struct wire_dest *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        put_dest(out, &list[i]);
+}
+
+int wire_decode_dest_list(const uint8_t *p, size_t len, struct wire_dest *list, size_t max,
+                          size_t *n)
+{
+    struct cur c = cur_make(p, len);
+    *n = 0;
+    while (cur_more(&c)) {
+        if (*n == max) {
+            cur_fail(&c, WIRE_E_TOO_MANY);
+            break;
+        }
+        get_dest(&c, &list[(*n)++]);
+    }
+    return cur_finish(&c);
+}
+
 /* ---- Forwarding header, §6.3.2 ------------------------------------------------------------ */
 
 /* relo_token .. max_response_length, then the three list lengths. */

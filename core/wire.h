@@ -175,6 +175,13 @@ void wire_dest_node(struct wire_dest *d, const uint8_t bytes[ID_BYTES]);
 void wire_dest_resource(struct wire_dest *d, const uint8_t *bytes, uint8_t len);
 /* The 16-byte id of a node or 16-byte resource destination; -1 for anything else. */
 int wire_dest_id(const struct wire_dest *d, struct id *out);
+/* A bare sequence of Destinations (§6.3.2.2) with no length prefix, as other structures embed
+ * it (RFC 7904's destination_list): the encoder appends n entries; the decoder parses exactly
+ * [p, p+len) into at most max entries (WIRE_E_TOO_MANY beyond), sets *n and returns 0 or a
+ * negative WIRE_E* code.  Decoded entries point into p. */
+void wire_encode_dest_list(GByteArray *out, const struct wire_dest *list, size_t n);
+int wire_decode_dest_list(const uint8_t *p, size_t len, struct wire_dest *list, size_t max,
+                          size_t *n);
 
 /* FramedMessage, RFC 6940 §6.6.2. */
 enum { WIRE_FRAME_DATA = 128, WIRE_FRAME_ACK = 129 };

@@ -1,0 +1,1001 @@
+/* registrar.c — the SIP proxy/registrar adapter of a RELOAD peer: RFC 3261 §10.3 (registrar),
+ * §17.2 (server transactions over UDP), §18.2 (responses go back to the source address; Via
+ * received/rport per RFC 3581), RFC 7904 §3 (what is stored) and §4 (lookup, in resolve.c).
+ * See registrar.h for the contract and docs/sip.md for the design.
+ *
+ * Ownership: a server transaction (struct txn) lives from its request until its last timer
+ * (J, or H/I for INVITE) fires; a binding (struct binding) while it has contacts.  Stores are
+ * tracked as struct store_op, which outlive the adapter when the node answers after
+ * sip_registrar_free (op->reg is then NULL and the completion only frees the op).  Lookups are
+ * tied to their transaction, which cancels them when it is answered otherwise (CANCEL).
+ */
+#include "registrar.h"
+
+#include <osipparser2/osip_parser.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "resolve.h"
+#include "usage.h"
+
+#define NEVER G_MAXUINT64
+#define MAX_DATAGRAM 65535
+#define RETRY_STORE (10 * ENV_S) /* a failed refresh is tried again this much later */
+
+struct contact {
+    char *uri; /* as libosip2 prints the Contact URI (compared byte for byte) */
+    char *call_id;
+    uint32_t cseq;
+    env_time expires;
+    uint64_t order; /* registration order, for the most recent forwarding contact */
+    bool forward;   /* a URI of the overlay's domain: forwarding to that AoR */
+};
+
+struct binding {
+    struct sip_registrar *reg;
+    char *aor;
+    struct id res;
+    GPtrArray *contacts;   /* struct contact * */
+    env_timer timer;       /* the next contact expiry or refresh */
+    env_time refresh_at;   /* NEVER when the stored value ends with the contacts */
+    env_time stored_until; /* end of the lifetime of the value last stored; 0 none */
+    GByteArray *stored;    /* the value last stored */
+};
+
+enum txn_state { TXN_TRYING, TXN_PROCEEDING, TXN_COMPLETED, TXN_CONFIRMED };
+
+struct txn {
+    struct sip_registrar *reg;
+    char *key;
+    bool invite;
+    enum txn_state state;
+    osip_message_t *req;
+    struct env_addr peer; /* the request's source: responses go there */
+    char tag[17];         /* our To tag */
+    char *resp;           /* the last response sent (g_malloc'd) */
+    size_t resp_len;
+    env_timer timer;
+    env_time interval; /* Timer G */
+    env_time deadline; /* Timer H */
+    struct sip_resolve *lookup;
+};
+
+struct store_op {
+    struct sip_registrar *reg; /* NULL once the adapter is gone */
+    char *aor;
+    char *txn_key; /* the REGISTER waiting for this Store; NULL for a refresh */
+    bool removal;
+};
+
+struct sip_registrar {
+    struct env env;
+    struct node *node;
+    struct sip_registrar_config cfg;
+    char *domain;
+    sip_registrar_send_fn send;
+    void *send_ud;
+    GHashTable *bindings; /* canonical AoR -> struct binding * */
+    GHashTable *txns;     /* key -> struct txn * */
+    GPtrArray *ops;       /* struct store_op * in flight */
+    uint64_t order;
+    uint8_t self[ID_BYTES];
+    struct sip_registrar_stats stats;
+};
+
+/* ---- libosip2: parser tables once, its trace output silenced --------------------------- */
+
+static void osip_silent(const char *fi, int li, osip_trace_level_t level, const char *chfr,
+                        va_list ap)
+{
+}
+
+static gpointer osip_setup(gpointer unused)
+{
+    parser_init();
+    /* Without a trace function libosip2 prints parse errors with wall-clock stamps. */
+    osip_trace_initialize_func(TRACE_LEVEL0, osip_silent);
+    return NULL;
+}
+
+/* ---- configuration, life cycle ---------------------------------------------------------- */
+
+void sip_registrar_config_default(struct sip_registrar_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->default_expires = 3600;
+    c->min_expires = 60;
+    c->max_expires = 86400;
+    c->max_contacts = 16;
+    c->store_lifetime = 600;
+    c->resolve_depth = SIP_RESOLVE_DEPTH;
+    c->t1 = 500 * ENV_MS;
+    c->t2 = 4 * ENV_S;
+    c->t4 = 5 * ENV_S;
+}
+
+static void contact_free(gpointer p)
+{
+    struct contact *c = p;
+    g_free(c->uri);
+    g_free(c->call_id);
+    g_free(c);
+}
+
+static void binding_free(gpointer p)
+{
+    struct binding *b = p;
+    env_timer_stop(&b->reg->env, b->timer);
+    g_ptr_array_free(b->contacts, TRUE);
+    if (b->stored)
+        g_byte_array_free(b->stored, TRUE);
+    g_free(b->aor);
+    g_free(b);
+}
+
+static void txn_free(gpointer p)
+{
+    struct txn *t = p;
+    env_timer_stop(&t->reg->env, t->timer);
+    sip_resolve_cancel(t->lookup);
+    if (t->req)
+        osip_message_free(t->req);
+    g_free(t->resp);
+    g_free(t->key);
+    g_free(t);
+}
+
+static void store_op_free(struct store_op *op)
+{
+    g_free(op->aor);
+    g_free(op->txn_key);
+    g_free(op);
+}
+
+struct sip_registrar *sip_registrar_new(const struct env *env, struct node *node,
+                                        const struct sip_registrar_config *cfg,
+                                        sip_registrar_send_fn send, void *send_ud)
+{
+    static GOnce once = G_ONCE_INIT;
+    g_once(&once, osip_setup, NULL);
+    struct sip_registrar *r = g_new0(struct sip_registrar, 1);
+    r->env = *env;
+    r->node = node;
+    r->cfg = *cfg;
+    r->domain = cfg->domain ? g_ascii_strdown(cfg->domain, -1) : NULL;
+    r->cfg.domain = r->domain;
+    r->send = send;
+    r->send_ud = send_ud;
+    r->bindings = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, binding_free);
+    r->txns = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, txn_free);
+    r->ops = g_ptr_array_new();
+    id_to_bytes(node_id(node), r->self);
+    return r;
+}
+
+void sip_registrar_free(struct sip_registrar *r)
+{
+    if (!r)
+        return;
+    for (guint i = 0; i < r->ops->len; i++)
+        ((struct store_op *)r->ops->pdata[i])->reg = NULL;
+    g_ptr_array_free(r->ops, TRUE);
+    g_hash_table_destroy(r->txns);
+    g_hash_table_destroy(r->bindings);
+    g_free(r->domain);
+    g_free(r);
+}
+
+const struct sip_registrar_stats *sip_registrar_get_stats(const struct sip_registrar *r)
+{
+    return &r->stats;
+}
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+/* A decimal delta-seconds (RFC 3261 §25.1, at most 2^32-1); false when malformed. */
+static bool parse_seconds(const char *s, uint32_t *out)
+{
+    if (!s)
+        return false;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (!g_ascii_isdigit(*s))
+        return false;
+    uint64_t v = 0;
+    for (; g_ascii_isdigit(*s); s++) {
+        v = v * 10 + (uint64_t)(*s - '0');
+        if (v > G_MAXUINT32)
+            v = G_MAXUINT32 + (uint64_t)1;
+    }
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s || v > G_MAXUINT32)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+static uint32_t seconds_left(env_time until, env_time now)
+{
+    return until > now ? (uint32_t)((until - now + ENV_S - 1) / ENV_S) : 0;
+}
+
+static char *ip_string(uint32_t ip)
+{
+    return g_strdup_printf("%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff, ip & 0xff);
+}
+
+/* The canonical AoR of an osip URI, or NULL. */
+static char *aor_of(const osip_uri_t *u)
+{
+    char *s = NULL;
+    if (!u || osip_uri_to_str(u, &s) != 0)
+        return NULL;
+    char *aor = sip_usage_aor(s);
+    osip_free(s);
+    return aor;
+}
+
+static const char *header_value(osip_message_t *m, const char *name)
+{
+    osip_header_t *h = NULL;
+    return osip_message_header_get_byname(m, name, 0, &h) >= 0 && h ? h->hvalue : NULL;
+}
+
+/* ---- responses and server transactions (RFC 3261 §8.2.6, §17.2) ------------------------ */
+
+static void txn_send(struct txn *t)
+{
+    t->reg->stats.responses_sent++;
+    t->reg->send(t->reg->send_ud, &t->peer, t->resp, t->resp_len);
+}
+
+static void txn_timer(void *arg);
+
+static void txn_arm(struct txn *t, env_time delay)
+{
+    env_timer_stop(&t->reg->env, t->timer);
+    t->timer = env_timer_start(&t->reg->env, delay, txn_timer, t);
+}
+
+static void txn_timer(void *arg)
+{
+    struct txn *t = arg;
+    struct sip_registrar *r = t->reg;
+    t->timer = 0;
+    env_time now = env_now(&r->env);
+    if (t->invite && t->state == TXN_COMPLETED && now < t->deadline) {
+        /* Timer G: the final response again until the ACK comes (§17.2.1). */
+        txn_send(t);
+        t->interval = MIN(2 * t->interval, r->cfg.t2);
+        txn_arm(t, MIN(t->interval, t->deadline - now));
+        return;
+    }
+    /* Timer J, H or I: the transaction ends. */
+    g_hash_table_remove(r->txns, t->key);
+}
+
+/* Builds a response to t's request: Via (the top one with received/rport, RFC 3581), From,
+ * To (with our tag, except on 100), Call-ID and CSeq copied; then the contacts of b (with
+ * their expires) when b is not NULL, and one extra header when name is not NULL. */
+static char *build_response(struct txn *t, int code, const char *reason, const struct binding *b,
+                            const char *name, const char *value, size_t *len)
+{
+    struct sip_registrar *r = t->reg;
+    const osip_message_t *req = t->req;
+    osip_message_t *m = NULL;
+    osip_message_init(&m);
+    osip_message_set_version(m, osip_strdup("SIP/2.0"));
+    osip_message_set_status_code(m, code);
+    const char *phrase = reason ? reason : osip_message_get_reason(code);
+    osip_message_set_reason_phrase(m, osip_strdup(phrase ? phrase : "Unknown"));
+    for (int i = 0; i < osip_list_size(&req->vias); i++) {
+        osip_via_t *v = NULL;
+        osip_via_clone(osip_list_get(&req->vias, i), &v);
+        if (i == 0) {
+            char *ip = ip_string(t->peer.ip);
+            osip_generic_param_t *rport = NULL;
+            osip_via_param_get_byname(v, (char *)"rport", &rport);
+            if (!v->host || strcmp(v->host, ip) != 0 || rport)
+                osip_via_set_received(v, osip_strdup(ip));
+            if (rport && !rport->gvalue) {
+                char *port = g_strdup_printf("%u", t->peer.port);
+                rport->gvalue = osip_strdup(port);
+                g_free(port);
+            }
+            g_free(ip);
+        }
+        osip_list_add(&m->vias, v, -1);
+    }
+    osip_from_clone(req->from, &m->from);
+    osip_to_clone(req->to, &m->to);
+    osip_generic_param_t *tag = NULL;
+    if (code > 100 && osip_to_get_tag(m->to, &tag) < 0)
+        osip_to_set_tag(m->to, osip_strdup(t->tag));
+    osip_call_id_clone(req->call_id, &m->call_id);
+    osip_cseq_clone(req->cseq, &m->cseq);
+    if (b) {
+        env_time now = env_now(&r->env);
+        for (guint i = 0; i < b->contacts->len; i++) {
+            const struct contact *c = b->contacts->pdata[i];
+            if (c->expires <= now)
+                continue; /* its timer has not run yet */
+            char *h = g_strdup_printf("<%s>;expires=%u", c->uri, seconds_left(c->expires, now));
+            osip_message_set_contact(m, h);
+            g_free(h);
+        }
+    }
+    if (name)
+        osip_message_set_header(m, name, value);
+    osip_message_set_content_length(m, "0");
+    char *text = NULL;
+    size_t n = 0;
+    char *out = NULL;
+    if (osip_message_to_str(m, &text, &n) == 0) {
+        out = g_strndup(text, n);
+        *len = n;
+        osip_free(text);
+    }
+    osip_message_free(m);
+    return out;
+}
+
+/* Sends a response on t; a final one completes the transaction and starts its timers. */
+static void respond(struct txn *t, int code, const char *reason, const struct binding *b,
+                    const char *name, const char *value)
+{
+    struct sip_registrar *r = t->reg;
+    if (t->state >= TXN_COMPLETED)
+        return;
+    size_t len = 0;
+    char *text = build_response(t, code, reason, b, name, value, &len);
+    if (!text)
+        return;
+    g_free(t->resp);
+    t->resp = text;
+    t->resp_len = len;
+    if (code == 400)
+        r->stats.bad_requests++;
+    if (t->req->sip_method && strcmp(t->req->sip_method, "REGISTER") == 0 && code >= 200) {
+        if (code < 300)
+            r->stats.registers_ok++;
+        else
+            r->stats.registers_failed++;
+    }
+    txn_send(t);
+    if (code < 200) {
+        t->state = TXN_PROCEEDING;
+        return;
+    }
+    t->state = TXN_COMPLETED;
+    if (t->invite && code >= 300) {
+        t->interval = r->cfg.t1;
+        t->deadline = env_now(&r->env) + 64 * r->cfg.t1;
+        txn_arm(t, t->interval);
+    } else {
+        txn_arm(t, 64 * r->cfg.t1); /* Timer J (and the end of a 2xx INVITE transaction) */
+    }
+}
+
+/* The transaction key (§17.2.3): the top Via's branch when it has the RFC 3261 magic cookie,
+ * with its sent-by and the method (ACK matches INVITE); otherwise Call-ID, CSeq, From tag and
+ * the top Via. */
+static char *txn_key(osip_message_t *m)
+{
+    osip_via_t *v = osip_list_get(&m->vias, 0);
+    osip_generic_param_t *branch = NULL;
+    const char *method = strcmp(m->sip_method, "ACK") == 0 ? "INVITE" : m->sip_method;
+    osip_via_param_get_byname(v, (char *)"branch", &branch);
+    if (branch && branch->gvalue && g_str_has_prefix(branch->gvalue, "z9hG4bK"))
+        return g_strconcat(branch->gvalue, "|", v->host ? v->host : "", ":", v->port ? v->port : "",
+                           "|", method, NULL);
+    osip_generic_param_t *ftag = NULL;
+    osip_from_get_tag(m->from, &ftag);
+    char *via = NULL;
+    osip_via_to_str(v, &via);
+    char *k = g_strconcat(
+        m->call_id->number ? m->call_id->number : "", "|", m->cseq->number ? m->cseq->number : "",
+        "|", ftag && ftag->gvalue ? ftag->gvalue : "", "|", via ? via : "", "|", method, NULL);
+    osip_free(via);
+    return k;
+}
+
+/* ---- bindings and what the node stores -------------------------------------------------- */
+
+static void binding_timer(void *arg);
+
+static void binding_arm(struct binding *b)
+{
+    struct sip_registrar *r = b->reg;
+    env_timer_stop(&r->env, b->timer);
+    b->timer = 0;
+    env_time next = b->refresh_at;
+    for (guint i = 0; i < b->contacts->len; i++)
+        next = MIN(next, ((struct contact *)b->contacts->pdata[i])->expires);
+    if (next == NEVER)
+        return;
+    env_time now = env_now(&r->env);
+    b->timer = env_timer_start(&r->env, next > now ? next - now : 0, binding_timer, b);
+}
+
+static struct binding *binding_get(struct sip_registrar *r, const char *aor, bool create)
+{
+    struct binding *b = g_hash_table_lookup(r->bindings, aor);
+    if (b || !create)
+        return b;
+    b = g_new0(struct binding, 1);
+    b->reg = r;
+    b->aor = g_strdup(aor);
+    b->res = sip_usage_resource_id(aor);
+    b->contacts = g_ptr_array_new_with_free_func(contact_free);
+    b->refresh_at = NEVER;
+    g_hash_table_insert(r->bindings, b->aor, b);
+    return b;
+}
+
+/* The value b's contacts call for: a forwarding URI to the AoR of the most recent contact in
+ * the overlay's domain, else a route to this node (RFC 7904 §3). */
+static GByteArray *binding_value(const struct binding *b)
+{
+    const struct contact *fwd = NULL;
+    for (guint i = 0; i < b->contacts->len; i++) {
+        const struct contact *c = b->contacts->pdata[i];
+        if (c->forward && (!fwd || c->order > fwd->order))
+            fwd = c;
+    }
+    struct sip_registration reg;
+    char *aor = fwd ? sip_usage_aor(fwd->uri) : NULL;
+    if (aor)
+        sip_usage_uri(&reg, aor);
+    else
+        sip_usage_route_to(&reg, b->reg->self, NULL);
+    GByteArray *v = g_byte_array_new();
+    sip_usage_encode(v, &reg);
+    g_free(aor);
+    return v;
+}
+
+static void on_store(void *ud, int status);
+
+/* Stores b's value (exists) or the nonexistent value that removes it.  When t is not NULL
+ * the transaction's response waits for the Store.  Returns node_store's status. */
+static int binding_store(struct binding *b, struct txn *t, bool exists)
+{
+    struct sip_registrar *r = b->reg;
+    env_time now = env_now(&r->env);
+    GByteArray *value = exists ? binding_value(b) : g_byte_array_new();
+    uint32_t lifetime;
+    if (exists) {
+        env_time last = now;
+        for (guint i = 0; i < b->contacts->len; i++)
+            last = MAX(last, ((struct contact *)b->contacts->pdata[i])->expires);
+        uint32_t left = seconds_left(last, now);
+        lifetime = MIN(left, r->cfg.store_lifetime);
+        /* A capped lifetime is renewed after nine tenths of it; otherwise the value ends
+         * with the contacts. */
+        b->refresh_at = left > lifetime ? now + (env_time)lifetime * ENV_S * 9 / 10 : NEVER;
+        b->stored_until = now + (env_time)lifetime * ENV_S;
+    } else {
+        /* At least the rest of the lifetime of the value it replaces (RFC 6940 §7.4.1.3). */
+        lifetime = MAX(seconds_left(b->stored_until, now), 1u);
+        b->refresh_at = NEVER;
+        b->stored_until = 0;
+    }
+    if (b->stored)
+        g_byte_array_free(b->stored, TRUE);
+    b->stored = exists ? g_byte_array_sized_new(value->len) : NULL;
+    if (b->stored)
+        g_byte_array_append(b->stored, value->data, value->len);
+    struct node_value v = {.key = r->self,
+                           .key_len = ID_BYTES,
+                           .value = value->data,
+                           .value_len = value->len,
+                           .exists = exists,
+                           .lifetime = lifetime};
+    struct store_op *op = g_new0(struct store_op, 1);
+    op->reg = r;
+    op->aor = g_strdup(b->aor);
+    op->txn_key = t ? g_strdup(t->key) : NULL;
+    op->removal = !exists;
+    g_ptr_array_add(r->ops, op);
+    r->stats.stores++;
+    struct id res = b->res;
+    /* The completion may run inside node_store: nothing below may use b. */
+    int rc = node_store(r->node, &res, NODE_KIND_SIP_REGISTRATION, &v, r->cfg.cookie, on_store, op);
+    if (rc != NODE_OK) { /* nothing was sent and on_store will not run: b is intact */
+        g_ptr_array_remove_fast(r->ops, op);
+        store_op_free(op);
+        r->stats.store_failures++;
+        if (exists)
+            b->refresh_at = now + RETRY_STORE;
+    }
+    g_byte_array_free(value, TRUE);
+    return rc;
+}
+
+static int status_code_of(int node_status, const char **reason)
+{
+    switch (node_status) {
+    case NODE_E_STATE:
+        *reason = "Overlay Not Joined";
+        return 503;
+    case NODE_E_TIMEOUT:
+        *reason = "Overlay Timeout";
+        return 504;
+    default:
+        *reason = "Overlay Refused";
+        return 500;
+    }
+}
+
+static void on_store(void *ud, int status)
+{
+    struct store_op *op = ud;
+    struct sip_registrar *r = op->reg;
+    if (!r) {
+        store_op_free(op);
+        return;
+    }
+    g_ptr_array_remove_fast(r->ops, op);
+    struct binding *b = g_hash_table_lookup(r->bindings, op->aor);
+    if (status != NODE_OK) {
+        r->stats.store_failures++;
+        if (b && !op->removal) {
+            b->refresh_at = env_now(&r->env) + RETRY_STORE;
+            binding_arm(b);
+        }
+    }
+    struct txn *t = op->txn_key ? g_hash_table_lookup(r->txns, op->txn_key) : NULL;
+    if (t) {
+        const char *reason = NULL;
+        if (status == NODE_OK)
+            respond(t, 200, NULL, b, NULL, NULL);
+        else {
+            int code = status_code_of(status, &reason);
+            respond(t, code, reason, NULL, NULL, NULL);
+        }
+    }
+    store_op_free(op);
+}
+
+static void binding_drop(struct binding *b)
+{
+    g_hash_table_remove(b->reg->bindings, b->aor);
+}
+
+/* Removes expired contacts; true when some were removed. */
+static bool binding_expire(struct binding *b, env_time now)
+{
+    bool changed = false;
+    for (guint i = b->contacts->len; i-- > 0;) {
+        if (((struct contact *)b->contacts->pdata[i])->expires <= now) {
+            g_ptr_array_remove_index(b->contacts, i);
+            changed = true;
+        }
+    }
+    return changed;
+}
+
+static void binding_timer(void *arg)
+{
+    struct binding *b = arg;
+    struct sip_registrar *r = b->reg;
+    b->timer = 0;
+    env_time now = env_now(&r->env);
+    bool changed = binding_expire(b, now);
+    if (b->contacts->len == 0) {
+        /* The stored value's lifetime ends with the last contact: nothing to remove. */
+        r->stats.bindings_expired++;
+        binding_drop(b);
+        return;
+    }
+    bool refresh = now >= b->refresh_at;
+    if (changed && !refresh) {
+        GByteArray *v = binding_value(b);
+        refresh =
+            !b->stored || v->len != b->stored->len || memcmp(v->data, b->stored->data, v->len) != 0;
+        g_byte_array_free(v, TRUE);
+    }
+    if (refresh) {
+        r->stats.refreshes++;
+        b->refresh_at = NEVER;
+        binding_store(b, NULL, true);
+    }
+    binding_arm(b);
+}
+
+/* ---- REGISTER (RFC 3261 §10.3) ---------------------------------------------------------- */
+
+struct reg_contact {
+    char *uri;
+    uint32_t expires;
+    bool forward;
+};
+
+static void reg_contacts_free(GArray *a)
+{
+    for (guint i = 0; i < a->len; i++)
+        g_free(g_array_index(a, struct reg_contact, i).uri);
+    g_array_free(a, TRUE);
+}
+
+static struct contact *find_contact(const struct binding *b, const char *uri, guint *index)
+{
+    for (guint i = 0; b && i < b->contacts->len; i++) {
+        struct contact *c = b->contacts->pdata[i];
+        if (strcmp(c->uri, uri) == 0) {
+            if (index)
+                *index = i;
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* Reads the request's Contacts into out (uri, expires); returns 0, or the error status with
+ * *reason and, for 423, the Min-Expires value. */
+static int read_contacts(struct sip_registrar *r, osip_message_t *m, GArray *out, bool *wildcard,
+                         const char **reason)
+{
+    uint32_t header_expires = r->cfg.default_expires;
+    const char *hv = header_value(m, "expires");
+    bool has_header = false;
+    if (hv) {
+        /* A malformed value counts as the default (§20.19: as 3600). */
+        uint32_t e;
+        if (parse_seconds(hv, &e)) {
+            header_expires = e;
+            has_header = true;
+        }
+    }
+    *wildcard = false;
+    int n = osip_list_size(&m->contacts);
+    for (int i = 0; i < n; i++) {
+        osip_contact_t *c = osip_list_get(&m->contacts, i);
+        if (!c->url) {
+            if (c->displayname && strcmp(c->displayname, "*") == 0) {
+                *wildcard = true;
+                continue;
+            }
+            *reason = "Bad Contact";
+            return 400;
+        }
+        osip_generic_param_t *p = NULL;
+        uint32_t e = header_expires;
+        if (osip_contact_param_get_byname(c, (char *)"expires", &p) >= 0 && p) {
+            uint32_t pe;
+            if (parse_seconds(p->gvalue, &pe))
+                e = pe;
+        }
+        struct reg_contact rc = {0};
+        if (osip_uri_to_str(c->url, &rc.uri) != 0 || !rc.uri) {
+            *reason = "Bad Contact";
+            return 400;
+        }
+        char *s = rc.uri;
+        rc.uri = g_strdup(s);
+        osip_free(s);
+        if (e && e < r->cfg.min_expires) {
+            g_free(rc.uri);
+            *reason = NULL;
+            return 423;
+        }
+        rc.expires = MIN(e, r->cfg.max_expires);
+        rc.forward = r->domain && c->url->host && g_ascii_strcasecmp(c->url->host, r->domain) == 0;
+        g_array_append_val(out, rc);
+    }
+    /* "Contact: *" must stand alone, with Expires: 0 (§10.3 step 6). */
+    if (*wildcard && (n != 1 || !has_header || header_expires != 0)) {
+        *reason = "Bad Wildcard Contact";
+        return 400;
+    }
+    return 0;
+}
+
+static void handle_register(struct sip_registrar *r, struct txn *t)
+{
+    osip_message_t *m = t->req;
+    char *aor = aor_of(m->to ? m->to->url : NULL);
+    if (!aor) {
+        respond(t, 404, "Not A SIP Address Of Record", NULL, NULL, NULL);
+        return;
+    }
+    GArray *cs = g_array_new(FALSE, TRUE, sizeof(struct reg_contact));
+    bool wildcard = false;
+    const char *reason = NULL;
+    int err = read_contacts(r, m, cs, &wildcard, &reason);
+    uint32_t cseq = 0;
+    parse_seconds(m->cseq->number, &cseq);
+    const char *call_id = m->call_id->number ? m->call_id->number : "";
+    struct binding *b = binding_get(r, aor, false);
+    env_time now = env_now(&r->env);
+    if (b && binding_expire(b, now) && b->contacts->len == 0) {
+        r->stats.bindings_expired++; /* its timer was due at this very time */
+        binding_drop(b);
+        b = NULL;
+    }
+    if (!err) {
+        /* A binding of the same Call-ID may only change with a higher CSeq; otherwise
+         * nothing is changed (§10.3 step 7).  Wildcard removal checks every binding. */
+        unsigned added = 0;
+        for (guint i = 0; b && i < b->contacts->len && !err; i++) {
+            const struct contact *c = b->contacts->pdata[i];
+            bool named = wildcard;
+            for (guint j = 0; j < cs->len && !named; j++)
+                named = strcmp(g_array_index(cs, struct reg_contact, j).uri, c->uri) == 0;
+            if (named && strcmp(c->call_id, call_id) == 0 && cseq <= c->cseq) {
+                err = 500;
+                reason = "Out Of Order CSeq";
+            }
+        }
+        for (guint j = 0; j < cs->len; j++) {
+            const struct reg_contact *rc = &g_array_index(cs, struct reg_contact, j);
+            added += rc->expires && !find_contact(b, rc->uri, NULL);
+        }
+        if (!err && (b ? b->contacts->len : 0) + added > r->cfg.max_contacts) {
+            err = 403;
+            reason = "Too Many Contacts";
+        }
+    }
+    if (err) {
+        char *min = err == 423 ? g_strdup_printf("%u", r->cfg.min_expires) : NULL;
+        respond(t, err, reason, NULL, min ? "Min-Expires" : NULL, min);
+        g_free(min);
+        reg_contacts_free(cs);
+        g_free(aor);
+        return;
+    }
+    if (cs->len == 0 && !wildcard) {
+        /* A query: the current bindings (§10.2.3). */
+        respond(t, 200, NULL, b, NULL, NULL);
+        reg_contacts_free(cs);
+        g_free(aor);
+        return;
+    }
+    b = binding_get(r, aor, true);
+    if (wildcard)
+        g_ptr_array_set_size(b->contacts, 0);
+    for (guint j = 0; j < cs->len; j++) {
+        const struct reg_contact *rc = &g_array_index(cs, struct reg_contact, j);
+        guint index = 0;
+        struct contact *c = find_contact(b, rc->uri, &index);
+        if (!rc->expires) {
+            if (c)
+                g_ptr_array_remove_index(b->contacts, index);
+            continue;
+        }
+        if (!c) {
+            c = g_new0(struct contact, 1);
+            c->uri = g_strdup(rc->uri);
+            g_ptr_array_add(b->contacts, c);
+        }
+        g_free(c->call_id);
+        c->call_id = g_strdup(call_id);
+        c->cseq = cseq;
+        c->expires = now + (env_time)rc->expires * ENV_S;
+        c->order = ++r->order;
+        c->forward = rc->forward;
+    }
+    reg_contacts_free(cs);
+    g_free(aor);
+    int rc;
+    if (b->contacts->len) {
+        rc = binding_store(b, t, true);
+        binding_arm(b); /* b survives a Store, failed or not: only a removal drops it */
+    } else if (b->stored_until > now) {
+        /* The answer then lists no contacts, whenever the Store completes. */
+        rc = binding_store(b, t, false);
+        binding_drop(b);
+    } else {
+        binding_drop(b);
+        respond(t, 200, NULL, NULL, NULL, NULL);
+        return;
+    }
+    if (rc != NODE_OK) {
+        const char *why = NULL;
+        int code = status_code_of(rc, &why);
+        respond(t, code, why, NULL, NULL, NULL);
+    }
+}
+
+/* ---- other requests: the proxy's side --------------------------------------------------- */
+
+/* Where a request whose AoR resolved goes next.  Forwarding it to the peer of a route (and on
+ * to the phone) needs AppAttach in the node (RFC 7904 §4, docs/sip.md): until then the request
+ * is refused here, after the lookup, so that 404 and 482 are already real. */
+static void proxy_forward(struct txn *t, const struct sip_route *routes, size_t n)
+{
+    respond(t, 501, "Overlay Forwarding Not Implemented", NULL, NULL, NULL);
+}
+
+static void on_resolved(void *ud, int status, const struct sip_route *routes, size_t n)
+{
+    struct txn *t = ud;
+    t->lookup = NULL;
+    if (status == NODE_OK) {
+        t->reg->stats.lookups_found++;
+        proxy_forward(t, routes, n);
+        return;
+    }
+    switch (status) {
+    case NODE_E_NOT_FOUND:
+        respond(t, 404, NULL, NULL, NULL, NULL);
+        break;
+    case SIP_RESOLVE_E_LOOP:
+        respond(t, 482, NULL, NULL, NULL, NULL);
+        break;
+    default: {
+        const char *reason = NULL;
+        int code = status_code_of(status, &reason);
+        respond(t, code, reason, NULL, NULL, NULL);
+        break;
+    }
+    }
+}
+
+static void handle_proxy(struct sip_registrar *r, struct txn *t)
+{
+    osip_message_t *m = t->req;
+    const char *mf = header_value(m, "max-forwards");
+    uint32_t hops = 70;
+    if (mf && !parse_seconds(mf, &hops)) {
+        respond(t, 400, "Bad Max-Forwards", NULL, NULL, NULL);
+        return;
+    }
+    if (t->invite)
+        respond(t, 100, NULL, NULL, NULL, NULL); /* a stateful proxy's Trying (§16.2) */
+    if (m->req_uri && (!m->req_uri->username || !m->req_uri->username[0]) &&
+        strcmp(m->sip_method, "OPTIONS") == 0) {
+        respond(t, 200, NULL, NULL, "Allow", "REGISTER, OPTIONS"); /* addressed to us */
+        return;
+    }
+    if (hops == 0) {
+        respond(t, 483, NULL, NULL, NULL, NULL); /* §16.3 step 3 */
+        return;
+    }
+    char *aor = aor_of(m->req_uri);
+    if (!aor) {
+        respond(t, 416, NULL, NULL, NULL, NULL);
+        return;
+    }
+    r->stats.lookups++;
+    struct sip_resolve *h = NULL;
+    int rc = sip_resolve(r->node, aor, r->cfg.resolve_depth, r->cfg.cookie, on_resolved, t, &h);
+    g_free(aor);
+    if (rc != NODE_OK) {
+        const char *reason = NULL;
+        int code = status_code_of(rc, &reason);
+        respond(t, code, reason, NULL, NULL, NULL);
+        return;
+    }
+    t->lookup = h; /* NULL when already answered */
+}
+
+/* CANCEL (§9.2): answered on its own transaction; the INVITE it names, still unanswered, gets
+ * 487. */
+static void handle_cancel(struct sip_registrar *r, struct txn *t)
+{
+    char *key = g_strdup(t->key);
+    char *bar = strrchr(key, '|');
+    struct txn *inv = NULL;
+    if (bar && g_str_has_suffix(key, "|CANCEL")) {
+        *bar = 0;
+        char *ikey = g_strconcat(key, "|INVITE", NULL);
+        inv = g_hash_table_lookup(r->txns, ikey);
+        g_free(ikey);
+    }
+    g_free(key);
+    if (!inv || inv->state >= TXN_COMPLETED) {
+        respond(t, 481, NULL, NULL, NULL, NULL);
+        return;
+    }
+    respond(t, 200, NULL, NULL, NULL, NULL);
+    sip_resolve_cancel(inv->lookup);
+    inv->lookup = NULL;
+    respond(inv, 487, NULL, NULL, NULL, NULL);
+}
+
+/* ---- entry -------------------------------------------------------------------------------- */
+
+/* Whether m has what a response copies (§8.2.6.2): Via, From, To, Call-ID, CSeq. */
+static bool answerable(const osip_message_t *m)
+{
+    return m->sip_method && osip_list_size(&m->vias) > 0 && m->from && m->to && m->call_id &&
+           m->call_id->number && m->cseq && m->cseq->number && m->cseq->method;
+}
+
+void sip_registrar_receive(struct sip_registrar *r, const struct env_addr *from, const uint8_t *buf,
+                           size_t len)
+{
+    r->stats.received++;
+    osip_message_t *m = NULL;
+    if (len == 0 || len > MAX_DATAGRAM || osip_message_init(&m) != 0) {
+        r->stats.dropped_malformed++;
+        return;
+    }
+    if (osip_message_parse(m, (const char *)buf, len) != 0) {
+        osip_message_free(m);
+        r->stats.dropped_malformed++;
+        env_logf(&r->env, ENV_LOG_DEBUG, "sip: unparsable datagram of %zu bytes dropped", len);
+        return;
+    }
+    if (MSG_IS_RESPONSE(m)) {
+        osip_message_free(m); /* nothing is proxied yet: no client transaction to match */
+        r->stats.dropped_other++;
+        return;
+    }
+    if (!answerable(m)) {
+        osip_message_free(m);
+        r->stats.dropped_malformed++;
+        env_logf(&r->env, ENV_LOG_DEBUG, "sip: request without Via/From/To/Call-ID/CSeq dropped");
+        return;
+    }
+    char *key = txn_key(m);
+    struct txn *t = g_hash_table_lookup(r->txns, key);
+    bool ack = strcmp(m->sip_method, "ACK") == 0;
+    if (t) {
+        g_free(key);
+        osip_message_free(m);
+        if (ack) {
+            /* The ACK of a non-2xx final response (§17.2.1): Timer I, then the end. */
+            if (t->invite && t->state == TXN_COMPLETED) {
+                t->state = TXN_CONFIRMED;
+                txn_arm(t, r->cfg.t4);
+            }
+            return;
+        }
+        r->stats.retransmissions++;
+        if (t->resp)
+            txn_send(t);
+        return;
+    }
+    if (ack) {
+        g_free(key);
+        osip_message_free(m);
+        r->stats.dropped_other++; /* an ACK for a 2xx goes end to end, not through us yet */
+        return;
+    }
+    t = g_new0(struct txn, 1);
+    t->reg = r;
+    t->key = key;
+    t->req = m;
+    t->peer = *from;
+    t->invite = strcmp(m->sip_method, "INVITE") == 0;
+    t->state = TXN_TRYING;
+    g_snprintf(t->tag, sizeof t->tag, "%016" G_GINT64_MODIFIER "x", env_random(&r->env));
+    g_hash_table_insert(r->txns, t->key, t);
+    if (g_ascii_strcasecmp(m->cseq->method, m->sip_method) != 0) {
+        respond(t, 400, "CSeq Method Mismatch", NULL, NULL, NULL);
+        return;
+    }
+    uint32_t cseq;
+    if (!parse_seconds(m->cseq->number, &cseq)) {
+        respond(t, 400, "Bad CSeq", NULL, NULL, NULL);
+        return;
+    }
+    if (strcmp(m->sip_method, "REGISTER") == 0)
+        handle_register(r, t);
+    else if (strcmp(m->sip_method, "CANCEL") == 0)
+        handle_cancel(r, t);
+    else
+        handle_proxy(r, t);
+}
+
+size_t sip_registrar_contacts(const struct sip_registrar *r, const char *aor,
+                              struct sip_registrar_contact *out, size_t max)
+{
+    const struct binding *b = g_hash_table_lookup(r->bindings, aor);
+    if (!b)
+        return 0;
+    env_time now = env_now(&r->env);
+    size_t n = 0;
+    for (guint i = 0; i < b->contacts->len; i++) {
+        const struct contact *c = b->contacts->pdata[i];
+        if (c->expires <= now)
+            continue;
+        if (n < max)
+            out[n] = (struct sip_registrar_contact){c->uri, c->expires};
+        n++;
+    }
+    return n;
+}

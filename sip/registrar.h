@@ -1,0 +1,97 @@
+/* registrar.h — the SIP proxy/registrar adapter of a RELOAD peer (seed draft §5.5–5.6; the
+ * registrar of RFC 3261 §10.3 whose location service is the overlay, RFC 7904 §3).
+ *
+ * Ordinary SIP user agents send SIP text over UDP to the adapter; the host hands every
+ * datagram to sip_registrar_receive() and sends what the adapter gives to its send function.
+ * The adapter is sans-I/O like core/: time, timers and randomness come from its env, overlay
+ * operations go through the node, SIP text is parsed and built with libosip2's parser only
+ * (never its wall-clock transaction layer).  The same code runs in the simulator and over
+ * real sockets.
+ *
+ * REGISTER (RFC 3261 §10.3): the AoR is the canonical To URI (sip_usage_aor); its contacts are
+ * kept here, and the node stores one SIP-REGISTRATION value at hash(AoR) under its own Node-ID
+ * (RFC 7904 §3): a route whose destination list is this node — or, when a contact is a URI of
+ * the overlay's own SIP domain (config domain), a forwarding URI to that AoR.  The 200 OK is
+ * sent when the Store has completed and lists every current contact with its expires.
+ * Expires: 0 (or "Contact: *" with Expires: 0) removes contacts; when none remain the value is
+ * replaced by a nonexistent one (exists = False) for the rest of its lifetime (RFC 6940
+ * §7.4.1.3).  The stored lifetime is capped at store_lifetime and the value is stored again
+ * before it runs out while contacts remain; contacts expire on the env clock.
+ *
+ * Other requests are the proxy's: the Request-URI's AoR is resolved through the overlay
+ * (resolve.h): 404 when nothing is registered, 482 for a forwarding loop.  Forwarding a
+ * request to the peer where the callee registered needs AppAttach in the node and is not done
+ * yet: a request whose AoR resolves is answered 501 (docs/sip.md).
+ *
+ * Malformed input: a datagram libosip2 cannot parse, a response, or a request lacking Via,
+ * From, To, Call-ID or CSeq cannot be answered and is counted and dropped; a request that can
+ * be answered but is wrong (CSeq method differs, bad Contact or Expires use) gets 400.
+ * Server transactions (RFC 3261 §17.2) absorb retransmitted requests and repeat the final
+ * response; their timers (J for non-INVITE, G/H/I for INVITE) run on the env clock.
+ */
+#ifndef P2PSIP_SIP_REGISTRAR_H
+#define P2PSIP_SIP_REGISTRAR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/env.h"
+#include "../core/node.h"
+
+struct sip_registrar_config {
+    const char *domain;       /* the overlay's SIP domain (copied); NULL: no forwarding URIs */
+    uint32_t default_expires; /* s, when neither the Contact nor the request says, 3600 */
+    uint32_t min_expires;     /* s, shorter non-zero requests get 423, 60 */
+    uint32_t max_expires;     /* s, longer ones are shortened, 86400 */
+    unsigned max_contacts;    /* per AoR; more get 403, 16 */
+    uint32_t store_lifetime;  /* s, the longest lifetime given to a stored value, 600 */
+    unsigned resolve_depth;   /* forwarding URIs followed by a lookup, SIP_RESOLVE_DEPTH */
+    env_time t1, t2, t4;      /* RFC 3261 §17 timer values: 500 ms, 4 s, 5 s */
+    uint64_t cookie;          /* passed to node_store/node_fetch (env_event.cookie), 0 */
+};
+void sip_registrar_config_default(struct sip_registrar_config *c);
+
+/* Sends one SIP datagram to a user agent; msg is borrowed for the call. */
+typedef void (*sip_registrar_send_fn)(void *ud, const struct env_addr *to, const char *msg,
+                                      size_t len);
+
+struct sip_registrar;
+
+/* env (copied) gives time, timers and randomness (it may be the node's own); node must stay
+ * alive until sip_registrar_free and its pending Stores and Fetches should have completed
+ * before node_free (their completions then find nothing to do and free their state). */
+struct sip_registrar *sip_registrar_new(const struct env *env, struct node *node,
+                                        const struct sip_registrar_config *cfg,
+                                        sip_registrar_send_fn send, void *send_ud);
+/* Stops every timer and forgets the local bindings (stored values expire by themselves). */
+void sip_registrar_free(struct sip_registrar *r);
+
+/* A SIP datagram arrived from `from`.  buf is borrowed and need not be NUL-terminated. */
+void sip_registrar_receive(struct sip_registrar *r, const struct env_addr *from, const uint8_t *buf,
+                           size_t len);
+
+/* The unexpired contacts kept for a canonical AoR: up to max URIs (borrowed, valid until the
+ * adapter is next entered) with their absolute expiry times; returns how many exist. */
+struct sip_registrar_contact {
+    const char *uri;
+    env_time expires;
+};
+size_t sip_registrar_contacts(const struct sip_registrar *r, const char *aor,
+                              struct sip_registrar_contact *out, size_t max);
+
+struct sip_registrar_stats {
+    uint64_t received;          /* datagrams given to sip_registrar_receive */
+    uint64_t dropped_malformed; /* unparsable, or a request that cannot be answered */
+    uint64_t dropped_other;     /* responses and unmatched ACKs (nothing to do yet) */
+    uint64_t retransmissions;   /* requests absorbed by their server transaction */
+    uint64_t responses_sent;    /* including retransmitted responses */
+    uint64_t bad_requests;      /* 400 answers */
+    uint64_t registers_ok;      /* REGISTERs answered 200 */
+    uint64_t registers_failed;  /* REGISTERs answered otherwise */
+    uint64_t stores, store_failures, refreshes;
+    uint64_t bindings_expired; /* AoRs whose last contact expired */
+    uint64_t lookups, lookups_found;
+};
+const struct sip_registrar_stats *sip_registrar_get_stats(const struct sip_registrar *r);
+
+#endif

@@ -1,0 +1,629 @@
+/* test_sip.c — the SIP usage (RFC 7904 §3) byte for byte, and the proxy/registrar adapter
+ * (sip/registrar.c, RFC 3261 §10.3 and §17.2) end to end on a CHORD-RELOAD ring of the fake
+ * environment: REGISTER stores in the overlay, another peer resolves the AoR, Expires: 0
+ * removes, contacts expire, stored values are refreshed, forwarding URIs are followed with a
+ * depth limit, and malformed SIP is answered 400 or dropped. */
+#include <CUnit/CUnit.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../sip/registrar.h"
+#include "../sip/resolve.h"
+#include "../sip/usage.h"
+#include "fake_env.h"
+#include "ring.h"
+
+/* ---- the codec ---------------------------------------------------------------------------- */
+
+static const uint8_t NODE_A[ID_BYTES] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+                                         0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff};
+
+static GByteArray *encode(const struct sip_registration *r)
+{
+    GByteArray *b = g_byte_array_new();
+    sip_usage_encode(b, r);
+    return b;
+}
+
+static void test_codec_bytes(void)
+{
+    /* A route to one Node-ID, no preferences: type 2, length 22, contact_prefs<0>, a list of
+     * 18 bytes holding Destination {node(1), length 16, Node-ID}. */
+    static const uint8_t route[] = {0x02, 0x00, 0x16, 0x00, 0x00, 0x00, 0x12, 0x01, 0x10,
+                                    0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
+                                    0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff};
+    struct sip_registration r;
+    sip_usage_route_to(&r, NODE_A, NULL);
+    GByteArray *b = encode(&r);
+    CU_ASSERT_EQUAL(b->len, sizeof route);
+    CU_ASSERT_EQUAL(memcmp(b->data, route, sizeof route), 0);
+    g_byte_array_free(b, TRUE);
+
+    /* A forwarding URI: type 1, length 9, uri<7>. */
+    static const uint8_t uri[] = {0x01, 0x00, 0x09, 0x00, 0x07, 's', 'i', 'p', ':', 'b', '@', 'x'};
+    sip_usage_uri(&r, "sip:b@x");
+    b = encode(&r);
+    CU_ASSERT_EQUAL(b->len, sizeof uri);
+    CU_ASSERT_EQUAL(memcmp(b->data, uri, sizeof uri), 0);
+    g_byte_array_free(b, TRUE);
+
+    /* Preferences "a" and two destinations: the Node-ID, then Resource-ID aabbccdd
+     * (type 2, length 5, resource_id<4>). */
+    static const uint8_t two[] = {0x02, 0x00, 0x1e, 0x00, 0x01, 'a',  0x00, 0x19, 0x01, 0x10, 0x00,
+                                  0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb,
+                                  0xcc, 0xdd, 0xee, 0xff, 0x02, 0x05, 0x04, 0xaa, 0xbb, 0xcc, 0xdd};
+    static const uint8_t rid[] = {0xaa, 0xbb, 0xcc, 0xdd};
+    sip_usage_route_to(&r, NODE_A, "a");
+    r.n_dest = 2;
+    wire_dest_resource(&r.dest[1], rid, sizeof rid);
+    b = encode(&r);
+    CU_ASSERT_EQUAL(b->len, sizeof two);
+    CU_ASSERT_EQUAL(memcmp(b->data, two, sizeof two), 0);
+    struct sip_registration d;
+    CU_ASSERT_EQUAL(sip_usage_decode(two, sizeof two, &d), WIRE_OK);
+    CU_ASSERT_EQUAL(d.type, SIP_USAGE_ROUTE);
+    CU_ASSERT_EQUAL(d.contact_prefs.len, 1);
+    CU_ASSERT_EQUAL(d.contact_prefs.p[0], 'a');
+    CU_ASSERT_EQUAL(d.n_dest, 2);
+    CU_ASSERT_EQUAL(d.dest[0].type, WIRE_DEST_NODE);
+    CU_ASSERT_EQUAL(memcmp(d.dest[0].data, NODE_A, ID_BYTES), 0);
+    CU_ASSERT_EQUAL(d.dest[1].type, WIRE_DEST_RESOURCE);
+    CU_ASSERT_EQUAL(d.dest[1].len, 4);
+    CU_ASSERT_EQUAL(memcmp(d.dest[1].data, rid, 4), 0);
+    GByteArray *again = encode(&d);
+    CU_ASSERT_EQUAL(again->len, sizeof two);
+    CU_ASSERT_EQUAL(memcmp(again->data, two, sizeof two), 0);
+    g_byte_array_free(again, TRUE);
+    g_byte_array_free(b, TRUE);
+}
+
+static void test_codec_roundtrip_unknown(void)
+{
+    struct sip_registration r, d;
+    sip_usage_uri(&r, "sip:carol@p2p.example");
+    GByteArray *b = encode(&r);
+    CU_ASSERT_EQUAL(sip_usage_decode(b->data, b->len, &d), WIRE_OK);
+    CU_ASSERT_EQUAL(d.type, SIP_USAGE_URI);
+    CU_ASSERT_EQUAL(d.uri.len, strlen("sip:carol@p2p.example"));
+    CU_ASSERT_EQUAL(memcmp(d.uri.p, "sip:carol@p2p.example", d.uri.len), 0);
+    g_byte_array_free(b, TRUE);
+
+    /* A type this build does not know keeps its data and re-encodes verbatim. */
+    static const uint8_t future[] = {0x07, 0x00, 0x03, 0xde, 0xad, 0x00};
+    CU_ASSERT_EQUAL(sip_usage_decode(future, sizeof future, &d), WIRE_OK);
+    CU_ASSERT_EQUAL(d.type, 7);
+    CU_ASSERT_EQUAL(d.raw.len, 3);
+    b = encode(&d);
+    CU_ASSERT_EQUAL(b->len, sizeof future);
+    CU_ASSERT_EQUAL(memcmp(b->data, future, sizeof future), 0);
+    g_byte_array_free(b, TRUE);
+}
+
+static void test_codec_malformed(void)
+{
+    struct sip_registration r, d;
+    static const uint8_t rid[] = {1, 2, 3};
+    sip_usage_route_to(&r, NODE_A, "prefs");
+    r.n_dest = 2;
+    wire_dest_resource(&r.dest[1], rid, sizeof rid);
+    GByteArray *b = encode(&r);
+    /* Every truncation is refused, and so is a trailing byte. */
+    for (guint i = 0; i < b->len; i++)
+        CU_ASSERT_TRUE(sip_usage_decode(b->data, i, &d) < 0);
+    g_byte_array_append(b, (const uint8_t *)"x", 1);
+    CU_ASSERT_EQUAL(sip_usage_decode(b->data, b->len, &d), WIRE_E_INVALID);
+    g_byte_array_free(b, TRUE);
+
+    static const uint8_t type0[] = {0x00, 0x00, 0x00};
+    CU_ASSERT_EQUAL(sip_usage_decode(type0, sizeof type0, &d), WIRE_E_INVALID);
+    /* uri<9> inside a structure of 9 bytes: runs past it. */
+    static const uint8_t uri_long[] = {0x01, 0x00, 0x09, 0x00, 0x09, 's',
+                                       'i',  'p',  ':',  'b',  '@',  'x'};
+    CU_ASSERT_EQUAL(sip_usage_decode(uri_long, sizeof uri_long, &d), WIRE_E_TRUNCATED);
+    /* uri<5> inside 9 bytes: bytes left inside the structure. */
+    static const uint8_t uri_short[] = {0x01, 0x00, 0x09, 0x00, 0x05, 's',
+                                        'i',  'p',  ':',  'b',  '@',  'x'};
+    CU_ASSERT_EQUAL(sip_usage_decode(uri_short, sizeof uri_short, &d), WIRE_E_INVALID);
+    /* A node Destination of 15 bytes. */
+    static const uint8_t bad_dest[] = {0x02, 0x00, 0x15, 0x00, 0x00, 0x00, 0x11, 0x01,
+                                       0x0f, 1,    2,    3,    4,    5,    6,    7,
+                                       8,    9,    10,   11,   12,   13,   14,   15};
+    CU_ASSERT_TRUE(sip_usage_decode(bad_dest, sizeof bad_dest, &d) < 0);
+    /* Destination list length beyond the structure. */
+    static const uint8_t list_long[] = {0x02, 0x00, 0x04, 0x00, 0x00, 0x00, 0x12};
+    CU_ASSERT_EQUAL(sip_usage_decode(list_long, sizeof list_long, &d), WIRE_E_TRUNCATED);
+    /* More destinations than kept. */
+    GByteArray *many = g_byte_array_new();
+    uint8_t head[] = {0x02, 0, 0, 0x00, 0x00, 0, 0};
+    g_byte_array_append(many, head, sizeof head);
+    for (unsigned i = 0; i <= SIP_USAGE_MAX_DEST; i++) {
+        uint8_t one[] = {0x02, 0x02, 0x01, (uint8_t)i};
+        g_byte_array_append(many, one, sizeof one);
+    }
+    size_t list = many->len - 7, body = many->len - 3;
+    many->data[1] = (uint8_t)(body >> 8), many->data[2] = (uint8_t)body;
+    many->data[5] = (uint8_t)(list >> 8), many->data[6] = (uint8_t)list;
+    CU_ASSERT_EQUAL(sip_usage_decode(many->data, many->len, &d), WIRE_E_TOO_MANY);
+    g_byte_array_free(many, TRUE);
+}
+
+static void check_aor(const char *uri, const char *want)
+{
+    char *got = sip_usage_aor(uri);
+    if (!want) {
+        CU_ASSERT_PTR_NULL(got);
+    } else {
+        CU_ASSERT_STRING_EQUAL(got ? got : "(null)", want);
+    }
+    g_free(got);
+}
+
+static void test_aor(void)
+{
+    check_aor("sip:Bob@Example.COM;transport=udp", "sip:Bob@example.com");
+    check_aor("SIP:bob@EXAMPLE.com:5070?subject=x", "sip:bob@example.com:5070");
+    check_aor("sips:b%6Fb@x.org", "sips:bob@x.org");
+    check_aor("sip:p2p.example", "sip:p2p.example");
+    check_aor("tel:+1234", NULL);
+    check_aor("garbage", NULL);
+    struct id want = id_hash("sip:bob@example.com", strlen("sip:bob@example.com"));
+    struct id got = sip_usage_resource_id("sip:bob@example.com");
+    CU_ASSERT_TRUE(id_eq(&got, &want));
+}
+
+/* ---- the adapter on a ring ---------------------------------------------------------------- */
+
+#define DOMAIN "p2p.example"
+#define PEERS 5
+
+struct ua {
+    GPtrArray *msgs; /* char *: what the adapter sent */
+    struct env_addr to;
+};
+
+static void ua_send(void *ud, const struct env_addr *to, const char *msg, size_t len)
+{
+    struct ua *u = ud;
+    g_ptr_array_add(u->msgs, g_strndup(msg, len));
+    u->to = *to;
+}
+
+struct sip_rig {
+    struct ring ring;
+    struct sip_registrar *reg[PEERS];
+    struct ua ua[PEERS];
+};
+
+static const struct env_addr UA_ADDR = {0xc0a8000a, 5062}; /* 192.168.0.10:5062 */
+
+static void rig_build(struct sip_rig *s, const struct sip_registrar_config *cfg)
+{
+    memset(s, 0, sizeof *s);
+    ring_build(&s->ring, PEERS);
+    struct sip_registrar_config def;
+    sip_registrar_config_default(&def);
+    def.domain = DOMAIN;
+    for (unsigned i = 0; i < PEERS; i++) {
+        s->ua[i].msgs = g_ptr_array_new_with_free_func(g_free);
+        s->reg[i] = sip_registrar_new(&s->ring.h[i]->env, s->ring.h[i]->node, cfg ? cfg : &def,
+                                      ua_send, &s->ua[i]);
+    }
+}
+
+static void rig_free(struct sip_rig *s)
+{
+    for (unsigned i = 0; i < PEERS; i++) {
+        sip_registrar_free(s->reg[i]);
+        g_ptr_array_free(s->ua[i].msgs, TRUE);
+    }
+    ring_free(&s->ring);
+}
+
+static void run(struct sip_rig *s, env_time d)
+{
+    fake_net_run_until(s->ring.net, fake_net_now(s->ring.net) + d);
+}
+
+static void deliver(struct sip_rig *s, unsigned peer, const char *text)
+{
+    sip_registrar_receive(s->reg[peer], &UA_ADDR, (const uint8_t *)text, strlen(text));
+}
+
+/* A REGISTER for USER@DOMAIN; contact and expires may be NULL (header left out). */
+static char *reg_msg(const char *user, const char *branch, unsigned cseq, const char *contact,
+                     const char *expires)
+{
+    GString *m = g_string_new(NULL);
+    g_string_append_printf(m,
+                           "REGISTER sip:" DOMAIN " SIP/2.0\r\n"
+                           "Via: SIP/2.0/UDP 192.168.0.10:5062;branch=z9hG4bK%s;rport\r\n"
+                           "Max-Forwards: 70\r\n"
+                           "From: <sip:%s@" DOMAIN ">;tag=ua1\r\n"
+                           "To: <sip:%s@" DOMAIN ">\r\n"
+                           "Call-ID: reg-%s@192.168.0.10\r\n"
+                           "CSeq: %u REGISTER\r\n",
+                           branch, user, user, user, cseq);
+    if (contact)
+        g_string_append_printf(m, "Contact: %s\r\n", contact);
+    if (expires)
+        g_string_append_printf(m, "Expires: %s\r\n", expires);
+    g_string_append(m, "Content-Length: 0\r\n\r\n");
+    return g_string_free(m, FALSE);
+}
+
+static void send_reg(struct sip_rig *s, unsigned peer, const char *user, const char *branch,
+                     unsigned cseq, const char *contact, const char *expires)
+{
+    char *m = reg_msg(user, branch, cseq, contact, expires);
+    deliver(s, peer, m);
+    g_free(m);
+}
+
+static const char *last(const struct sip_rig *s, unsigned peer)
+{
+    const GPtrArray *a = s->ua[peer].msgs;
+    return a->len ? a->pdata[a->len - 1] : "";
+}
+
+struct resolved {
+    int calls, status;
+    size_t n;
+    struct id node, dest0;
+    char aor[64];
+    unsigned depth;
+};
+
+static void on_resolved(void *ud, int status, const struct sip_route *routes, size_t n)
+{
+    struct resolved *r = ud;
+    r->calls++;
+    r->status = status;
+    r->n = n;
+    if (n) {
+        r->node = routes[0].node;
+        g_strlcpy(r->aor, routes[0].aor, sizeof r->aor);
+        r->depth = routes[0].depth;
+        if (routes[0].n_dest)
+            wire_dest_id(&routes[0].dest[0], &r->dest0);
+    }
+}
+
+static struct resolved resolve(struct sip_rig *s, unsigned via, const char *aor, unsigned depth)
+{
+    struct resolved r = {0};
+    CU_ASSERT_EQUAL(sip_resolve(s->ring.h[via]->node, aor, depth, 0, on_resolved, &r, NULL),
+                    NODE_OK);
+    run(s, 10 * ENV_S);
+    CU_ASSERT_EQUAL(r.calls, 1);
+    return r;
+}
+
+static unsigned holders_of(const struct sip_rig *s, const char *aor)
+{
+    struct id k = sip_usage_resource_id(aor);
+    unsigned n = 0;
+    for (unsigned i = 0; i < PEERS; i++)
+        n += node_holds(s->ring.h[i]->node, &k, NODE_KIND_SIP_REGISTRATION);
+    return n;
+}
+
+static void test_register_resolve_remove(void)
+{
+    struct sip_rig s;
+    rig_build(&s, NULL);
+    const char *aor = "sip:bob@" DOMAIN;
+    send_reg(&s, 0, "bob", "b1", 1, "<sip:bob@192.168.0.10:5062>", "3600");
+    run(&s, 5 * ENV_S);
+    CU_ASSERT_EQUAL_FATAL(s.ua[0].msgs->len, 1);
+    const char *ok = last(&s, 0);
+    CU_ASSERT_TRUE(g_str_has_prefix(ok, "SIP/2.0 200 OK\r\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ok, "<sip:bob@192.168.0.10:5062>;expires=3600"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ok, "rport=5062"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ok, "CSeq: 1 REGISTER"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ok, ";tag="));
+    CU_ASSERT_TRUE(env_addr_eq(&s.ua[0].to, &UA_ADDR));
+    /* Stored in the overlay: the responsible peer and its two replicas. */
+    struct id k = sip_usage_resource_id(aor);
+    CU_ASSERT_TRUE(node_holds(s.ring.h[oracle(&s.ring, &k)]->node, &k, NODE_KIND_SIP_REGISTRATION));
+    CU_ASSERT_EQUAL(holders_of(&s, aor), 3);
+
+    /* Another peer resolves the AoR to a route to peer 0. */
+    struct resolved r = resolve(&s, 3, aor, SIP_RESOLVE_DEPTH);
+    CU_ASSERT_EQUAL(r.status, NODE_OK);
+    CU_ASSERT_EQUAL(r.n, 1);
+    CU_ASSERT_TRUE(id_eq(&r.node, node_id(s.ring.h[0]->node)));
+    CU_ASSERT_TRUE(id_eq(&r.dest0, node_id(s.ring.h[0]->node)));
+    CU_ASSERT_STRING_EQUAL(r.aor, aor);
+
+    /* The retransmitted REGISTER gets the same answer and stores nothing more. */
+    uint64_t stores = sip_registrar_get_stats(s.reg[0])->stores;
+    send_reg(&s, 0, "bob", "b1", 1, "<sip:bob@192.168.0.10:5062>", "3600");
+    run(&s, ENV_S);
+    CU_ASSERT_EQUAL_FATAL(s.ua[0].msgs->len, 2);
+    CU_ASSERT_STRING_EQUAL(s.ua[0].msgs->pdata[0], s.ua[0].msgs->pdata[1]);
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[0])->stores, stores);
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[0])->retransmissions, 1);
+
+    /* A second contact, by the expires parameter; a query lists both. */
+    send_reg(&s, 0, "bob", "b2", 2, "<sip:bob@192.168.0.11:5060>;expires=1800", NULL);
+    run(&s, 5 * ENV_S);
+    CU_ASSERT_PTR_NOT_NULL(strstr(last(&s, 0), "<sip:bob@192.168.0.11:5060>;expires=1800"));
+    send_reg(&s, 0, "bob", "b3", 3, NULL, NULL);
+    run(&s, ENV_S);
+    CU_ASSERT_TRUE(g_str_has_prefix(last(&s, 0), "SIP/2.0 200 OK\r\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(last(&s, 0), "sip:bob@192.168.0.10:5062"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(last(&s, 0), "sip:bob@192.168.0.11:5060"));
+    CU_ASSERT_EQUAL(sip_registrar_contacts(s.reg[0], aor, NULL, 0), 2);
+
+    /* A stale CSeq of the same Call-ID changes nothing. */
+    send_reg(&s, 0, "bob", "b4", 2, "<sip:bob@192.168.0.11:5060>", "0");
+    run(&s, ENV_S);
+    CU_ASSERT_TRUE(g_str_has_prefix(last(&s, 0), "SIP/2.0 500 "));
+    CU_ASSERT_EQUAL(sip_registrar_contacts(s.reg[0], aor, NULL, 0), 2);
+
+    /* Expires: 0 on one contact keeps the other; "*" with Expires: 0 removes the rest. */
+    send_reg(&s, 0, "bob", "b5", 5, "<sip:bob@192.168.0.11:5060>", "0");
+    run(&s, 5 * ENV_S);
+    CU_ASSERT_TRUE(g_str_has_prefix(last(&s, 0), "SIP/2.0 200 OK\r\n"));
+    CU_ASSERT_PTR_NULL(strstr(last(&s, 0), "192.168.0.11"));
+    CU_ASSERT_EQUAL(sip_registrar_contacts(s.reg[0], aor, NULL, 0), 1);
+    CU_ASSERT_EQUAL(resolve(&s, 2, aor, SIP_RESOLVE_DEPTH).status, NODE_OK);
+    send_reg(&s, 0, "bob", "b6", 6, "*", "0");
+    run(&s, 5 * ENV_S);
+    CU_ASSERT_TRUE(g_str_has_prefix(last(&s, 0), "SIP/2.0 200 OK\r\n"));
+    CU_ASSERT_PTR_NULL(strstr(last(&s, 0), "Contact"));
+    CU_ASSERT_EQUAL(sip_registrar_contacts(s.reg[0], aor, NULL, 0), 0);
+    CU_ASSERT_EQUAL(holders_of(&s, aor), 0);
+    r = resolve(&s, 3, aor, SIP_RESOLVE_DEPTH);
+    CU_ASSERT_EQUAL(r.status, NODE_E_NOT_FOUND);
+    CU_ASSERT_EQUAL(r.n, 0);
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[0])->registers_ok, 5);
+    run(&s, 60 * ENV_S); /* every transaction's Timer J */
+    rig_free(&s);
+}
+
+static void test_expiry_and_refresh(void)
+{
+    struct sip_registrar_config cfg;
+    sip_registrar_config_default(&cfg);
+    cfg.domain = DOMAIN;
+    cfg.store_lifetime = 60; /* stored values live 60 s and are renewed after 54 s */
+    struct sip_rig s;
+    rig_build(&s, &cfg);
+    const char *aor = "sip:carol@" DOMAIN;
+
+    /* Too brief: 423 with Min-Expires, nothing kept. */
+    send_reg(&s, 1, "carol", "c0", 1, "<sip:carol@192.168.0.10:5062>", "10");
+    run(&s, ENV_S);
+    CU_ASSERT_TRUE(g_str_has_prefix(last(&s, 1), "SIP/2.0 423 "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(last(&s, 1), "Min-Expires: 60"));
+    CU_ASSERT_EQUAL(sip_registrar_contacts(s.reg[1], aor, NULL, 0), 0);
+
+    send_reg(&s, 1, "carol", "c1", 2, "<sip:carol@192.168.0.10:5062>", "150");
+    run(&s, 5 * ENV_S);
+    CU_ASSERT_TRUE(g_str_has_prefix(last(&s, 1), "SIP/2.0 200 OK\r\n"));
+    /* Past the first stored lifetime the value is still found: it was stored again. */
+    run(&s, 90 * ENV_S);
+    CU_ASSERT_TRUE(sip_registrar_get_stats(s.reg[1])->refreshes >= 1);
+    struct resolved r = resolve(&s, 4, aor, SIP_RESOLVE_DEPTH);
+    CU_ASSERT_EQUAL(r.status, NODE_OK);
+    CU_ASSERT_TRUE(id_eq(&r.node, node_id(s.ring.h[1]->node)));
+    CU_ASSERT_EQUAL(sip_registrar_contacts(s.reg[1], aor, NULL, 0), 1);
+    /* After 150 s the contact is gone here and the value in the overlay. */
+    run(&s, 60 * ENV_S);
+    CU_ASSERT_EQUAL(sip_registrar_contacts(s.reg[1], aor, NULL, 0), 0);
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[1])->bindings_expired, 1);
+    CU_ASSERT_EQUAL(holders_of(&s, aor), 0);
+    CU_ASSERT_EQUAL(resolve(&s, 4, aor, SIP_RESOLVE_DEPTH).status, NODE_E_NOT_FOUND);
+    rig_free(&s);
+}
+
+static void test_forwarding(void)
+{
+    struct sip_rig s;
+    rig_build(&s, NULL);
+    /* bob is at peer 3; alice forwards to bob; x and y forward to each other; c0 -> c1 ->
+     * c2 -> c3 -> bob. */
+    send_reg(&s, 3, "bob", "f1", 1, "<sip:bob@192.168.0.10:5062>", NULL);
+    send_reg(&s, 0, "alice", "f2", 1, "<sip:bob@" DOMAIN ">", NULL);
+    send_reg(&s, 0, "x", "f3", 1, "<sip:y@" DOMAIN ">", NULL);
+    send_reg(&s, 2, "y", "f4", 1, "<sip:x@" DOMAIN ">", NULL);
+    send_reg(&s, 1, "c0", "f5", 1, "<sip:c1@" DOMAIN ">", NULL);
+    send_reg(&s, 2, "c1", "f6", 1, "<sip:c2@" DOMAIN ">", NULL);
+    send_reg(&s, 4, "c2", "f7", 1, "<sip:bob@" DOMAIN ">", NULL);
+    run(&s, 5 * ENV_S);
+    for (unsigned i = 0; i < PEERS; i++)
+        for (guint j = 0; j < s.ua[i].msgs->len; j++)
+            CU_ASSERT_TRUE(g_str_has_prefix(s.ua[i].msgs->pdata[j], "SIP/2.0 200 OK\r\n"));
+
+    struct resolved r = resolve(&s, 1, "sip:alice@" DOMAIN, SIP_RESOLVE_DEPTH);
+    CU_ASSERT_EQUAL(r.status, NODE_OK);
+    CU_ASSERT_STRING_EQUAL(r.aor, "sip:bob@" DOMAIN);
+    CU_ASSERT_EQUAL(r.depth, 1);
+    CU_ASSERT_TRUE(id_eq(&r.node, node_id(s.ring.h[3]->node)));
+
+    r = resolve(&s, 4, "sip:x@" DOMAIN, SIP_RESOLVE_DEPTH);
+    CU_ASSERT_EQUAL(r.status, SIP_RESOLVE_E_LOOP);
+    CU_ASSERT_EQUAL(r.n, 0);
+
+    r = resolve(&s, 4, "sip:c0@" DOMAIN, 3);
+    CU_ASSERT_EQUAL(r.status, NODE_OK);
+    CU_ASSERT_EQUAL(r.depth, 3);
+    r = resolve(&s, 4, "sip:c0@" DOMAIN, 2);
+    CU_ASSERT_EQUAL(r.status, SIP_RESOLVE_E_LOOP);
+
+    /* The proxy side: an INVITE for an AoR registered nowhere gets 100 then 404, and the 404
+     * is repeated until the ACK; one that resolves is refused with 501 for now. */
+    const char *inv = "INVITE sip:nobody@" DOMAIN " SIP/2.0\r\n"
+                      "Via: SIP/2.0/UDP 192.168.0.10:5062;branch=z9hG4bKinv1\r\n"
+                      "Max-Forwards: 70\r\n"
+                      "From: <sip:alice@" DOMAIN ">;tag=a1\r\n"
+                      "To: <sip:nobody@" DOMAIN ">\r\n"
+                      "Call-ID: call-1@192.168.0.10\r\n"
+                      "CSeq: 1 INVITE\r\n"
+                      "Content-Length: 0\r\n\r\n";
+    guint before = s.ua[2].msgs->len;
+    deliver(&s, 2, inv);
+    run(&s, 2 * ENV_S);
+    CU_ASSERT_TRUE_FATAL(s.ua[2].msgs->len >= before + 2);
+    CU_ASSERT_TRUE(g_str_has_prefix(s.ua[2].msgs->pdata[before], "SIP/2.0 100 Trying\r\n"));
+    CU_ASSERT_TRUE(g_str_has_prefix(s.ua[2].msgs->pdata[before + 1], "SIP/2.0 404 Not Found\r\n"));
+    guint repeated = s.ua[2].msgs->len - before - 2;
+    CU_ASSERT_TRUE(repeated >= 1); /* Timer G: at 0.5 s and 1.5 s after the 404 */
+    const char *ack = "ACK sip:nobody@" DOMAIN " SIP/2.0\r\n"
+                      "Via: SIP/2.0/UDP 192.168.0.10:5062;branch=z9hG4bKinv1\r\n"
+                      "Max-Forwards: 70\r\n"
+                      "From: <sip:alice@" DOMAIN ">;tag=a1\r\n"
+                      "To: <sip:nobody@" DOMAIN ">;tag=x\r\n"
+                      "Call-ID: call-1@192.168.0.10\r\n"
+                      "CSeq: 1 ACK\r\n"
+                      "Content-Length: 0\r\n\r\n";
+    deliver(&s, 2, ack);
+    guint at_ack = s.ua[2].msgs->len;
+    run(&s, 40 * ENV_S);
+    CU_ASSERT_EQUAL(s.ua[2].msgs->len, at_ack);
+
+    const char *inv3 = "INVITE sip:alice@" DOMAIN " SIP/2.0\r\n"
+                       "Via: SIP/2.0/UDP 192.168.0.10:5062;branch=z9hG4bKinv2\r\n"
+                       "From: <sip:c0@" DOMAIN ">;tag=a2\r\n"
+                       "To: <sip:alice@" DOMAIN ">\r\n"
+                       "Call-ID: call-2@192.168.0.10\r\n"
+                       "CSeq: 1 INVITE\r\n"
+                       "Content-Length: 0\r\n\r\n";
+    deliver(&s, 2, inv3);
+    run(&s, 2 * ENV_S);
+    CU_ASSERT_TRUE(g_str_has_prefix(last(&s, 2), "SIP/2.0 501 "));
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[2])->lookups, 2);
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[2])->lookups_found, 1);
+
+    /* CANCEL while the lookup runs: 200 for the CANCEL, 487 for the INVITE, and the lookup's
+     * late answer changes nothing. */
+    char *inv4 = g_strdup(inv3), *cancel = g_strdup(inv3);
+    memcpy(strstr(inv4, "inv2"), "inv4", 4);
+    memcpy(strstr(cancel, "inv2"), "inv4", 4);
+    memcpy(cancel, "CANCEL", 6);
+    memcpy(strstr(cancel, "1 INVITE"), "1 CANCEL", 8);
+    guint at_cancel = s.ua[2].msgs->len;
+    deliver(&s, 2, inv4);
+    deliver(&s, 2, cancel);
+    g_free(inv4);
+    g_free(cancel);
+    run(&s, 100 * ENV_MS);
+    CU_ASSERT_EQUAL_FATAL(s.ua[2].msgs->len, at_cancel + 3);
+    CU_ASSERT_TRUE(g_str_has_prefix(s.ua[2].msgs->pdata[at_cancel], "SIP/2.0 100 "));
+    CU_ASSERT_TRUE(g_str_has_prefix(s.ua[2].msgs->pdata[at_cancel + 1], "SIP/2.0 200 OK"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s.ua[2].msgs->pdata[at_cancel + 1], "CSeq: 1 CANCEL"));
+    CU_ASSERT_TRUE(g_str_has_prefix(s.ua[2].msgs->pdata[at_cancel + 2], "SIP/2.0 487 "));
+    run(&s, 40 * ENV_S);
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[2])->lookups_found, 1);
+    rig_free(&s);
+}
+
+static void test_malformed(void)
+{
+    struct sip_rig s;
+    rig_build(&s, NULL);
+    const struct sip_registrar_stats *st = sip_registrar_get_stats(s.reg[0]);
+    /* Cannot be answered: dropped and counted, nothing sent. */
+    deliver(&s, 0, "hello world");
+    deliver(&s, 0, "REGISTER sip:" DOMAIN " SIP/2.0\r\n\r\n");
+    deliver(&s, 0,
+            "REGISTER sip:" DOMAIN " SIP/2.0\r\n" /* no Via */
+            "From: <sip:a@" DOMAIN ">;tag=1\r\nTo: <sip:a@" DOMAIN ">\r\n"
+            "Call-ID: m1\r\nCSeq: 1 REGISTER\r\n\r\n");
+    deliver(&s, 0,
+            "REGISTER sip:" DOMAIN " SIP/2.0\r\n" /* no CSeq */
+            "Via: SIP/2.0/UDP 192.168.0.10:5062;branch=z9hG4bKm2\r\n"
+            "From: <sip:a@" DOMAIN ">;tag=1\r\nTo: <sip:a@" DOMAIN ">\r\n"
+            "Call-ID: m2\r\n\r\n");
+    deliver(&s, 0, "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKr\r\n\r\n");
+    static const uint8_t binary[] = {0x00, 0xff, 0x13, 0x37, 0x80, 0x00, 0x0d, 0x0a};
+    sip_registrar_receive(s.reg[0], &UA_ADDR, binary, sizeof binary);
+    run(&s, ENV_S);
+    CU_ASSERT_EQUAL(s.ua[0].msgs->len, 0);
+    CU_ASSERT_EQUAL(st->dropped_malformed, 5);
+    CU_ASSERT_EQUAL(st->dropped_other, 1);
+
+    /* Answerable but wrong: 400. */
+    char *m = reg_msg("a", "m3", 1, "<sip:a@192.168.0.10>", NULL);
+    memcpy(strstr(m, "1 REGISTER"), "1 OPTIONS ", 10); /* CSeq method differs */
+    deliver(&s, 0, m);
+    g_free(m);
+    send_reg(&s, 0, "a", "m4", 2, "*", "3600"); /* wildcard without Expires: 0 */
+    send_reg(&s, 0, "a", "m5", 3, "*, <sip:a@192.168.0.10>", "0");
+    m = reg_msg("a", "m6", 4, NULL, NULL);
+    memcpy(strstr(m, "CSeq: 4"), "CSeq: x", 7);
+    deliver(&s, 0, m);
+    g_free(m);
+    run(&s, ENV_S);
+    CU_ASSERT_EQUAL(s.ua[0].msgs->len, 4);
+    for (guint i = 0; i < s.ua[0].msgs->len; i++)
+        CU_ASSERT_TRUE(g_str_has_prefix(s.ua[0].msgs->pdata[i], "SIP/2.0 400 "));
+    CU_ASSERT_EQUAL(st->bad_requests, 4);
+    /* A To that is no SIP AoR: 404. */
+    m = reg_msg("a", "m7", 5, "<sip:a@192.168.0.10>", NULL);
+    memcpy(strstr(m, "To: <sip:"), "To: <tel:", 9);
+    deliver(&s, 0, m);
+    g_free(m);
+    run(&s, ENV_S);
+    CU_ASSERT_TRUE(g_str_has_prefix(last(&s, 0), "SIP/2.0 404 "));
+
+    /* Every prefix of a valid REGISTER, and the same bytes with one byte changed: answered or
+     * dropped, never a crash, and the peer still registers afterwards. */
+    char *good = reg_msg("z", "zz", 1, "<sip:z@192.168.0.10:5062>", "600");
+    size_t len = strlen(good);
+    for (size_t i = 0; i < len; i++) {
+        sip_registrar_receive(s.reg[1], &UA_ADDR, (const uint8_t *)good, i);
+        char *bad = g_strdup(good);
+        bad[i] = (char)(bad[i] ^ 0x5a);
+        sip_registrar_receive(s.reg[1], &UA_ADDR, (const uint8_t *)bad, len);
+        g_free(bad);
+    }
+    g_free(good);
+    run(&s, 5 * ENV_S);
+    send_reg(&s, 1, "w", "w1", 1, "<sip:w@192.168.0.10:5062>", NULL);
+    run(&s, 5 * ENV_S);
+    CU_ASSERT_TRUE(g_str_has_prefix(last(&s, 1), "SIP/2.0 200 OK\r\n"));
+    CU_ASSERT_EQUAL(resolve(&s, 4, "sip:w@" DOMAIN, SIP_RESOLVE_DEPTH).status, NODE_OK);
+    run(&s, 60 * ENV_S);
+    rig_free(&s);
+}
+
+/* A peer that is not part of an overlay yet answers 503, keeps the contact and stores it
+ * once it can. */
+static void test_store_retry(void)
+{
+    struct ring r = {.net = fake_net_new(LAT), .n = 1};
+    struct node *n = mk_node(&r, 0);
+    struct ua ua = {.msgs = g_ptr_array_new_with_free_func(g_free)};
+    struct sip_registrar_config cfg;
+    sip_registrar_config_default(&cfg);
+    struct sip_registrar *reg = sip_registrar_new(&r.h[0]->env, n, &cfg, ua_send, &ua);
+    char *m = reg_msg("dan", "d1", 1, "<sip:dan@192.168.0.10:5062>", NULL);
+    sip_registrar_receive(reg, &UA_ADDR, (const uint8_t *)m, strlen(m));
+    g_free(m);
+    CU_ASSERT_EQUAL_FATAL(ua.msgs->len, 1);
+    CU_ASSERT_TRUE(g_str_has_prefix(ua.msgs->pdata[0], "SIP/2.0 503 "));
+    CU_ASSERT_EQUAL(sip_registrar_contacts(reg, "sip:dan@" DOMAIN, NULL, 0), 1);
+    CU_ASSERT_EQUAL(node_join(n, NULL), NODE_OK);
+    fake_net_run_until(r.net, 15 * ENV_S);
+    struct id k = sip_usage_resource_id("sip:dan@" DOMAIN);
+    CU_ASSERT_TRUE(node_holds(n, &k, NODE_KIND_SIP_REGISTRATION));
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(reg)->store_failures, 1);
+    sip_registrar_free(reg);
+    g_ptr_array_free(ua.msgs, TRUE);
+    ring_free(&r);
+}
+
+CU_TestInfo test_sip_tests[] = {
+    {"SipRegistration bytes: route, uri, two destinations", test_codec_bytes},
+    {"SipRegistration round trip; an unknown type kept raw", test_codec_roundtrip_unknown},
+    {"SipRegistration truncated or malformed is refused", test_codec_malformed},
+    {"canonical AoR and its Resource-ID", test_aor},
+    {"REGISTER stores, another peer resolves, Expires: 0 removes", test_register_resolve_remove},
+    {"contacts expire; stored values are refreshed before they run out", test_expiry_and_refresh},
+    {"forwarding URIs are followed with a depth limit; loops stop; 404 and 501", test_forwarding},
+    {"malformed SIP gets 400 or is dropped, without harm", test_malformed},
+    {"a peer outside the overlay answers 503 and stores later", test_store_retry},
+    CU_TEST_INFO_NULL,
+};
