@@ -26,7 +26,7 @@ DEBS := build-essential pkg-config libglib2.0-dev libyaml-dev libcunit1-dev tsha
 CORE_OBJS := core/id.o core/env.o core/wire.o core/storage.o core/chord.o core/bamboo.o \
              core/superpeer.o core/node.o
 SIM_OBJS  := sim/engine.o sim/scenario.o sim/dist.o sim/underlay.o sim/churn.o sim/world.o \
-             sim/pcap.o sim/sweep.o sim/expect.o sim/cli.o
+             sim/pcap.o sim/sweep.o sim/expect.o sim/nat.o sim/cli.o
 ANA_OBJS  := analysis/graph.o analysis/plot.o analysis/compare.o
 NET_OBJS  := net/udp.o net/cli.o
 SIP_OBJS  := sip/usage.o sip/resolve.o sip/registrar.o
@@ -35,7 +35,7 @@ TEST_OBJS := tests/main.o tests/fake_env.o tests/ring.o tests/test_id.o tests/te
              tests/test_storage.o tests/test_engine.o tests/test_scenario.o tests/test_world.o \
              tests/test_dist.o tests/test_underlay.o tests/test_churn.o tests/test_graph.o \
              tests/test_sweep.o tests/test_expect.o tests/test_plot.o tests/test_bamboo.o \
-             tests/test_superpeer.o tests/test_sip.o
+             tests/test_superpeer.o tests/test_nat.o tests/test_sip.o tests/test_election.o
 
 GIT_REV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 sim/cli.o: CPPFLAGS += -DP2PSIP_GIT_REV='"$(GIT_REV)"'

@@ -17,30 +17,39 @@
  * X -> SP(X) -> SP(Y) -> Y, three overlay hops (§5.3), and a lookup at most two.
  *
  * Membership (the tier converges to one table):
- *   - a super-peer joins by an Attach to its own id through the bootstrap (which reaches SP(J),
- *     the super-peer responsible for that id), a RouteQuery with send_update to SP(J) which
- *     answers with its member list in FULL Updates, then a Join (role "super") to SP(J); SP(J)
- *     sends an ADD Update to every member and tells its ordinary peers in the new range to
- *     move (an ATTACH_TO Update);
+ *   - a super-peer joins by an Attach to the id after its own through the bootstrap (which
+ *     reaches SP(J), the super-peer responsible for J's id), a RouteQuery with send_update to
+ *     SP(J), which answers with its member list in FULL Updates, then a Join (role "super") to
+ *     SP(J); SP(J) sends an ADD Update to every member and tells its ordinary peers in the
+ *     new range to move (an ATTACH_TO Update);
  *   - members are reached lazily: the table holds addresses, a connection is opened on first
  *     use and pruned when idle; only the ring successor is watched continuously (a DIGEST
  *     Update every update_interval carries the size and an order-independent hash of the
  *     sender's table; a mismatch is repaired by a FULL list whose differences are probed with
- *     Pings before they are believed; a DIGEST from an unknown super-peer admits it);
+ *     Probes before they are believed; a DIGEST from an unknown super-peer admits it);
  *   - a failed super-peer is dropped by whoever notices (link-layer failure); the one that
  *     drops its own ring successor sends REMOVE to every member, any other noticer sends it
  *     to the failed one's neighbourhood and to the suspect itself, which, alive after all,
  *     announces itself again (ADD); a leaving super-peer sends Leave to every member and to
- *     its ordinary peers (naming its successors, where they move).
+ *     its ordinary peers (naming its successors, where they move);
+ *   - a node that restarted with the same Node-ID and address before its crash was noticed
+ *     (or came back as an ordinary peer) acknowledges every frame, so no link failure
+ *     removes it: it refuses DIGESTs while it is not a joined super-peer (the predecessor
+ *     then drops it and tells the tier), anti-entropy probes are Probe requests whose answer
+ *     tells a super-peer (a responsible set) from an ordinary peer, and joins Attach to the
+ *     id after the joiner's own, which a stale entry for the joiner cannot capture;
+ *   - partition detection (RFC 6940 §10.7.4.4, as CHORD-RELOAD does it): every
+ *     partition_interval a super-peer Pings the id after its own through a bootstrap peer;
+ *     an unknown responder is another tier, which both sides then merge.
  * Records: every membership change calls node_neighbors_changed(), so storage_rebalance()
  * re-replicates by replicas() and keeps() (owner to replicas); and when the range of a
  * super-peer's predecessor changes it hands the predecessor what it holds there (back from a
  * replica to the owner: the join handover, and the records a stale or failed admitting peer
  * could not hand over).
- * Ordinary peers join by an Attach through the bootstrap (answered by SP(X)) and a Join (role
- * "ordinary") whose answer names the right super-peer, the backup and two more; a keepalive's
- * answer corrects them when the tier changed; when the super-peer fails (link failure,
- * keepalive unanswered) or leaves, the peer sends its Join to the backup, and failing that
+ * Ordinary peers join by an Attach through the bootstrap (to X + 1, answered by SP(X)) and a
+ * Join (role "ordinary") whose answer names the right super-peer, the backup and two more; a
+ * keepalive's answer corrects them when the tier changed; when the super-peer fails (link
+ * failure, keepalive unanswered) or leaves, the peer sends its Join to the backup, and failing that
  * attaches again through its bootstrap peers or a super-peer it was told of.
  *
  * The Attach's send_update is answered with the attacher's view of the routing table: a small
@@ -57,7 +66,7 @@
 #define SUPERPEER_FULL_CHUNK 256    /* members per FULL Update (about 5.6 KB) */
 #define SUPERPEER_MAX_ENTRIES 1024  /* entries a decoder accepts in one body */
 #define SUPERPEER_MAX_TIER 65536    /* super-peers a FULL list may announce */
-#define SUPERPEER_MAX_PROBES 32     /* Pings one anti-entropy round may start */
+#define SUPERPEER_MAX_PROBES 32     /* Probes one anti-entropy round may start */
 #define SUPERPEER_MAX_MOVES 3       /* re-attachments on another's word per keepalive period */
 #define SUPERPEER_SPARES 4          /* super-peer addresses an ordinary peer remembers */
 #define SUPERPEER_POINTER 4         /* entries of an ATTACH_TO: super-peer, backup, two more */
@@ -94,7 +103,10 @@ struct superpeer {
     struct client *clients;
     uint32_t n_clients, cap_clients;
     env_timer digest_timer;
-    uint64_t pred_hash; /* the predecessor's range when records were last handed over */
+    /* Partition detection: every partition_interval a Ping through a bootstrap peer. */
+    env_timer partition_timer;
+    unsigned partition_round; /* which bootstrap the next check goes through */
+    uint64_t pred_hash;       /* the predecessor's range when records were last handed over */
     /* A member list arriving in FULL chunks from sync_from (join or anti-entropy). */
     struct node_peer *sync;
     uint32_t n_sync, cap_sync, sync_total, sync_got;
@@ -729,27 +741,51 @@ struct probe {
     bool listed;    /* peer was in that list (and not in this node's table) */
 };
 
+/* Whether a ProbeAns reports a responsible set: a super-peer's is never empty (on_probe), an
+ * ordinary peer's always is. */
+static bool probe_says_super(const struct wire_message *resp)
+{
+    struct wire_probe_ans a;
+    if (wire_decode_probe_ans(resp->body.p, resp->body.len, &a) < 0)
+        return false;
+    for (unsigned i = 0; i < a.n; i++)
+        if (a.info[i].type == WIRE_PROBE_RESPONSIBLE_SET)
+            return a.info[i].value > 0;
+    return false;
+}
+
 static void probe_done(struct node *n, void *arg, int status, const struct wire_message *resp)
 {
     struct probe *p = arg;
     struct superpeer *s = (struct superpeer *)n->topo;
     struct id responder;
-    bool alive = status == NODE_OK && resp->h.n_via > 0 &&
-                 wire_dest_id(&resp->h.via[0], &responder) == 0 && id_eq(&responder, &p->peer.id);
+    bool answered = status == NODE_OK && resp->h.n_via > 0 &&
+                    wire_dest_id(&resp->h.via[0], &responder) == 0 &&
+                    id_eq(&responder, &p->peer.id);
+    bool super = answered && probe_says_super(resp);
     if (node_routes(n) && s->is_super) {
-        if (p->listed && alive) {
-            if (member_joined(s, &p->peer))
+        if (p->listed && super) {
+            /* A live super-peer we did not know: admit it and tell the tier, as a Join would
+             * (a tier that heals from a partition learns the other one at once). */
+            if (member_joined(s, &p->peer)) {
+                broadcast(s, SUPERPEER_ADD, &p->peer, 1, &p->peer.id);
                 membership_changed(s);
+            }
         } else if (p->listed) {
             send_list(s, &p->tell, SUPERPEER_REMOVE, &p->peer, 1, NULL, NULL);
-        } else if (alive && member_has(s, &p->peer.id)) {
+        } else if (super && member_has(s, &p->peer.id)) {
             send_list(s, &p->tell, SUPERPEER_ADD, &p->peer, 1, NULL, NULL);
+        } else if (answered && drop_member(s, &p->peer.id, true)) {
+            /* Alive but not a super-peer (any more): no link failure would remove it. */
+            membership_changed(s);
         }
     }
     g_free(p);
 }
 
-/* Pings p; what follows depends on the answer (probe_done). */
+/* Probes p (RFC 6940 Probe, asking for its responsible set): what follows depends on whether
+ * it answers, and as a super-peer (probe_done).  A Ping would not do: a peer that came back
+ * as an ordinary peer with the same Node-ID answers it too, and would be taken for a member. */
 static void probe(struct superpeer *s, const struct node_peer *p, const struct id *tell,
                   bool listed)
 {
@@ -761,9 +797,37 @@ static void probe(struct superpeer *s, const struct node_peer *p, const struct i
     if (listed)
         node_conn_add(N(s), &p->id, &p->addr);
     GByteArray *b = g_byte_array_new();
-    struct wire_ping_req ping = {{NULL, 0}};
-    wire_encode_ping_req(b, &ping);
-    send_to(s, &p->id, WIRE_PING_REQ, b, probe_done, a);
+    struct wire_probe_req q = {.n = 1, .requested = {WIRE_PROBE_RESPONSIBLE_SET}};
+    wire_encode_probe_req(b, &q);
+    send_to(s, &p->id, WIRE_PROBE_REQ, b, probe_done, a);
+    g_byte_array_free(b, TRUE);
+}
+
+/* The answer to a DIGEST: a Forbidden error from the member itself means it is not a joined
+ * super-peer (on_update): it restarted under the same Node-ID and address before anyone
+ * noticed its crash, or came back as an ordinary peer.  Its new node acknowledges every frame,
+ * so no link failure would ever remove it; we do, and tell the tier (it is our successor). */
+static void digest_done(struct node *n, void *arg, int status, const struct wire_message *resp)
+{
+    struct superpeer *s = (struct superpeer *)n->topo;
+    struct id to = *(struct id *)arg, responder;
+    g_free(arg);
+    struct wire_error e;
+    if (status == NODE_E_REFUSED && s->is_super && node_routes(n) && resp->h.n_via > 0 &&
+        wire_dest_id(&resp->h.via[0], &responder) == 0 && id_eq(&responder, &to) &&
+        wire_decode_error(resp->body.p, resp->body.len, &e) == 0 && e.code == WIRE_ERR_FORBIDDEN &&
+        drop_member(s, &to, true))
+        membership_changed(s);
+}
+
+/* Sends super-peer `to` our DIGEST: the size and hash of our table. */
+static void send_digest(struct superpeer *s, const struct id *to)
+{
+    uint32_t size;
+    uint64_t h = digest(s, &size);
+    GByteArray *b = g_byte_array_new();
+    body_encode_digest(b, size, h);
+    send_to(s, to, WIRE_UPDATE_REQ, b, digest_done, g_memdup2(to, sizeof *to));
     g_byte_array_free(b, TRUE);
 }
 
@@ -863,6 +927,18 @@ static bool lost_recently(const struct superpeer *s, const struct id *id)
     const struct node_config *c = &N(s)->cfg;
     uint32_t window = (uint32_t)((c->update_interval + 2 * c->superpeer.keepalive) / ENV_S);
     return s->have_failed && id_eq(id, &s->failed) && now_s(s) - s->failed_s <= window;
+}
+
+/* The Resource-ID a peer Attaches to, through a bootstrap peer, to find the super-peer that
+ * is (or will be) responsible for its own Node-ID X: X + 1, not X.  Both reach SP(X) (no
+ * other node has the id X + 1), but only X can match a stale entry for this very node: a
+ * super-peer that still lists it as a member or as an attached ordinary peer after it
+ * restarted (with the same Node-ID and address, before anyone noticed), or after it came
+ * back as an ordinary peer, would route an Attach to X to the new node itself, which is not
+ * joined and drops it, so that the join could never complete. */
+static struct id attach_target(const struct superpeer *s)
+{
+    return id_next(SELF(s));
 }
 
 /* Remembers a super-peer's address for the day both the super-peer and the backup are lost. */
@@ -1026,7 +1102,8 @@ static void rejoin_bootstrap(struct superpeer *s)
     s->attaching = true;
     uint32_t *gen = g_new(uint32_t, 1);
     *gen = g;
-    node_attach_bootstrap(n, SELF(s), b, bootstrap_attached, gen);
+    struct id target = attach_target(s);
+    node_attach_bootstrap(n, &target, b, bootstrap_attached, gen);
 }
 
 struct keepalive_arg {
@@ -1089,12 +1166,7 @@ static void digest_fire(void *arg)
         /* Watch the ring successor and compare tables with it. */
         const struct node_peer *succ =
             &s->members[lower_bound(s->members, s->n_members, SELF(s)) % s->n_members];
-        uint32_t size;
-        uint64_t h = digest(s, &size);
-        GByteArray *b = g_byte_array_new();
-        body_encode_digest(b, size, h);
-        send_to(s, &succ->id, WIRE_UPDATE_REQ, b, NULL, NULL);
-        g_byte_array_free(b, TRUE);
+        send_digest(s, &succ->id);
     }
     start_timers(s);
 }
@@ -1126,6 +1198,8 @@ static void tick_fire(void *arg)
     s->tick_timer = env_timer_start(&n->env, n->cfg.superpeer.keepalive, tick_fire, s);
 }
 
+static void check_partition(void *arg);
+
 static void start_timers(struct superpeer *s)
 {
     struct node *n = N(s);
@@ -1134,9 +1208,74 @@ static void start_timers(struct superpeer *s)
         if (!s->digest_timer && n->cfg.update_interval)
             s->digest_timer =
                 env_timer_start(&n->env, jitter(s, n->cfg.update_interval), digest_fire, s);
+        if (!s->partition_timer && n->cfg.partition_interval && n->cfg.n_bootstraps)
+            s->partition_timer =
+                env_timer_start(&n->env, jitter(s, n->cfg.partition_interval), check_partition, s);
     }
     if (!s->tick_timer && ka)
         s->tick_timer = env_timer_start(&n->env, jitter(s, ka), tick_fire, s);
+}
+
+/* ---- partition detection (after RFC 6940 §10.7.4.4) -------------------------------------
+ * Two tiers that lost sight of each other (a network partition: each side dropped the other's
+ * super-peers as failed) never compare tables again, since a super-peer only digests with its
+ * own ring successor.  So every partition_interval a super-peer Pings the id after its own
+ * through one of its bootstrap peers, in turn, as CHORD-RELOAD does: the answer comes from
+ * the super-peer the bootstrap's tier holds responsible, which is our successor when both
+ * see one tier.  A responder we do not know is a member of another tier (or of ours, missed):
+ * we Attach to it through the same bootstrap, admit it and tell our tier (ADD), and send it
+ * our DIGEST, which admits us into its tier and brings back its member list.  We probe that
+ * list (sync_complete) and tell our tier of every super-peer the probes confirm (probe_done);
+ * the digests between the new ring neighbours do the same in the other direction.  Without
+ * this a tier split by a partition stayed split after it healed, and about half of all
+ * lookups went to the wrong super-peer from then on. */
+
+static void merge_attached(struct node *n, void *arg, int status, const struct node_peer *p)
+{
+    struct superpeer *s = (struct superpeer *)n->topo;
+    struct id want = *(struct id *)arg;
+    g_free(arg);
+    if (status != NODE_OK || !s->is_super || !node_routes(n) || !id_eq(&p->id, &want) ||
+        member_has(s, &p->id))
+        return;
+    if (member_joined(s, p)) {
+        broadcast(s, SUPERPEER_ADD, p, 1, &p->id);
+        membership_changed(s);
+    }
+    send_digest(s, &p->id);
+}
+
+static void partition_answer(struct node *n, void *arg, int status, const struct wire_message *resp)
+{
+    struct superpeer *s = (struct superpeer *)n->topo;
+    struct env_addr via = *(struct env_addr *)arg;
+    g_free(arg);
+    struct id responder;
+    if (status != NODE_OK || !s->is_super || !node_routes(n) || resp->h.n_via == 0 ||
+        wire_dest_id(&resp->h.via[0], &responder) < 0 || id_eq(&responder, SELF(s)) ||
+        member_has(s, &responder))
+        return;
+    node_attach_bootstrap(n, &responder, &via, merge_attached,
+                          g_memdup2(&responder, sizeof responder));
+}
+
+static void check_partition(void *arg)
+{
+    struct superpeer *s = arg;
+    struct node *n = N(s);
+    s->partition_timer = 0;
+    if (!node_routes(n) || !s->is_super)
+        return;
+    const struct env_addr *b = &n->cfg.bootstraps[s->partition_round++ % n->cfg.n_bootstraps];
+    if (!env_addr_eq(b, &n->addr)) {
+        struct node_dest d = {WIRE_DEST_RESOURCE, id_next(SELF(s))};
+        GByteArray *body = g_byte_array_new();
+        struct wire_ping_req ping = {{NULL, 0}};
+        wire_encode_ping_req(body, &ping);
+        node_request(n, &d, 1, WIRE_PING_REQ, body, b, partition_answer, g_memdup2(b, sizeof *b));
+        g_byte_array_free(body, TRUE);
+    }
+    start_timers(s);
 }
 
 /* ---- requests: Update, Join, Leave, RouteQuery, Probe ----------------------------------- */
@@ -1187,6 +1326,12 @@ static void on_update(struct superpeer *s, const struct wire_message *m)
     }
     if (u.type == SUPERPEER_KEEPALIVE) {
         on_keepalive(s, m, &from, &u);
+        return;
+    }
+    if (u.type == SUPERPEER_DIGEST && !(s->is_super && n->state == NODE_JOINED)) {
+        /* Only a joined super-peer compares tables: the sender holds us as a member by
+         * mistake (see digest_done) and drops us when told so. */
+        node_respond_error(n, m, WIRE_ERR_FORBIDDEN, "not a joined super-peer");
         return;
     }
     node_respond(n, m, WIRE_UPDATE_ANS, NULL);
@@ -1290,9 +1435,14 @@ static void on_join(struct superpeer *s, const struct wire_message *m)
     wire_encode_join_ans(b, &a);
     node_respond(n, m, WIRE_JOIN_ANS, b);
     g_byte_array_free(b, TRUE);
+    /* A member that Joins again restarted before its crash was noticed: its new node holds
+     * no records, and our predecessor did not change, so hand them over once more. */
+    bool again = member_has(s, &p.id);
     bool added = member_joined(s, &p);
     broadcast(s, SUPERPEER_ADD, &p, 1, &p.id);
-    if (added)
+    if (again && id_eq(&s->members[pred_index(s)].id, &p.id))
+        s->pred_hash = 0;
+    if (added || again)
         membership_changed(s);
 }
 
@@ -1385,6 +1535,8 @@ static void on_probe(struct superpeer *s, const struct wire_message *m)
             else if (s->n_members)
                 span = id_dist(&s->members[pred_index(s)].id, SELF(s));
             v = (uint32_t)(id_to_unit(&span) * 1e9);
+            if (s->is_super && v == 0)
+                v = 1; /* never empty: 0 tells an ordinary peer (probe_says_super) */
             break;
         }
         case WIRE_PROBE_NUM_RESOURCES:
@@ -1499,7 +1651,8 @@ static void join_start(struct superpeer *s, const struct env_addr *bootstrap)
     sync_reset(s);
     uint32_t *gen = g_new(uint32_t, 1);
     *gen = g;
-    node_attach_bootstrap(n, SELF(s), bootstrap, join_attached, gen);
+    struct id target = attach_target(s);
+    node_attach_bootstrap(n, &target, bootstrap, join_attached, gen);
 }
 
 static int superpeer_join(struct topology *t, const struct env_addr *bootstrap)
@@ -1753,6 +1906,7 @@ static void superpeer_destroy(struct topology *t)
     struct superpeer *s = (struct superpeer *)t;
     struct node *n = N(s);
     env_timer_stop(&n->env, s->digest_timer);
+    env_timer_stop(&n->env, s->partition_timer);
     env_timer_stop(&n->env, s->tick_timer);
     g_free(s->members);
     g_free(s->clients);

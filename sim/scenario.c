@@ -60,6 +60,7 @@ enum key_type {
     KEY_TIMES,     /* GArray of env_time from a sequence of durations, sorted */
     KEY_EXPECT,    /* GPtrArray of struct scenario_expect * from a mapping */
     KEY_SWEEP,     /* GPtrArray of struct scenario_sweep * from a mapping */
+    KEY_NAT_MIX,   /* GArray of struct scenario_nat_entry from a sequence of mappings */
 };
 
 enum {
@@ -71,6 +72,8 @@ enum {
                             only when given; check_dist() decides which may be given */
     KEY_DERIVED = 32,    /* no default in the table: check_cross() derives one from other keys
                             when the key is not given */
+    KEY_PLAIN = 64,      /* KEY_DURATION: a plain number without unit (a capacity), held
+                            x 10^6 so that sim/dist.h samples it like a time in seconds */
 };
 
 struct scenario_key {
@@ -97,6 +100,7 @@ static const char *const churn_names[] = {"none", "sessions", "trace", NULL};
 static const char *const arrivals_names[] = {"system", "per_peer", NULL};
 static const char *const popularity_names[] = {"uniform", "zipf", NULL};
 static const char *const action_names[] = {"fail", "partition", "heal", "flash_crowd", NULL};
+static const char *const election_names[] = {"random", "capacity", "uptime", NULL};
 
 _Static_assert(sizeof(enum scenario_join) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(enum scenario_latency_model) == sizeof(int), "enums are stored as int");
@@ -105,6 +109,8 @@ _Static_assert(sizeof(enum scenario_churn_model) == sizeof(int), "enums are stor
 _Static_assert(sizeof(enum scenario_arrivals) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(enum scenario_popularity) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(enum scenario_event_action) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(enum scenario_election) == sizeof(int), "enums are stored as int");
+_Static_assert(SCENARIO_ELECTION_UPTIME == 2, "election_names follows the enum's order");
 _Static_assert(SCENARIO_LATENCY_MATRIX == 3 && SCENARIO_DIST_LOGNORMAL == 5 &&
                    SCENARIO_CHURN_TRACE == 2 && SCENARIO_EVENT_FLASH_CROWD == 3,
                "the choice lists above follow the enums' order");
@@ -112,14 +118,18 @@ _Static_assert(SCENARIO_LATENCY_MATRIX == 3 && SCENARIO_DIST_LOGNORMAL == 5 &&
 /* A distribution (struct scenario_dist) under `key`: its kind and every parameter.  Given
  * parameters must be positive; which ones may be given is check_dist()'s business. */
 /* clang-format off */
-#define DIST_KEYS(key, field)                                                                      \
+#define DIST_KEYS_OF(key, field, unit)                                                             \
     {KEY(key ".dist", KEY_ENUM, field.kind, "none"), .choices = dist_names},                       \
-    {KEY(key ".value", KEY_DURATION, field.value, NULL), .min = 1, .flags = KEY_DIST_PARAM},       \
-    {KEY(key ".mean", KEY_DURATION, field.mean, NULL), .min = 1, .flags = KEY_DIST_PARAM},         \
-    {KEY(key ".scale", KEY_DURATION, field.scale, NULL), .min = 1, .flags = KEY_DIST_PARAM},       \
-    {KEY(key ".median", KEY_DURATION, field.median, NULL), .min = 1, .flags = KEY_DIST_PARAM},     \
+    {KEY(key ".value", KEY_DURATION, field.value, NULL), .min = 1, .flags = KEY_DIST_PARAM | unit},\
+    {KEY(key ".mean", KEY_DURATION, field.mean, NULL), .min = 1, .flags = KEY_DIST_PARAM | unit},  \
+    {KEY(key ".scale", KEY_DURATION, field.scale, NULL), .min = 1, .flags = KEY_DIST_PARAM | unit},\
+    {KEY(key ".median", KEY_DURATION, field.median, NULL), .min = 1,                               \
+     .flags = KEY_DIST_PARAM | unit},                                                              \
     {KEY(key ".shape", KEY_DOUBLE, field.shape, NULL), .flags = KEY_DIST_PARAM | KEY_FMIN_OPEN},   \
     {KEY(key ".sigma", KEY_DOUBLE, field.sigma, NULL), .flags = KEY_DIST_PARAM | KEY_FMIN_OPEN}
+/* A distribution of times (parameters are durations), or of plain numbers (KEY_PLAIN). */
+#define DIST_KEYS(key, field) DIST_KEYS_OF(key, field, 0)
+#define DIST_KEYS_PLAIN(key, field) DIST_KEYS_OF(key, field, KEY_PLAIN)
 /* clang-format on */
 
 /* Keys of one section must be adjacent (scenario_to_yaml relies on it); docs/scenarios.md
@@ -157,6 +167,14 @@ static const struct scenario_key scenario_keys[] = {
      .fmax = 1, .flags = KEY_FMIN_OPEN | KEY_FMAX},
     {KEY("overlay.superpeer.keepalive", KEY_DURATION, overlay.superpeer.keepalive, "15s"),
      .min = 1},
+    {KEY("overlay.superpeer.election", KEY_ENUM, overlay.superpeer.election, "random"),
+     .choices = election_names},
+    DIST_KEYS_PLAIN("overlay.superpeer.capacity", overlay.superpeer.capacity),
+    {KEY("overlay.superpeer.min_capacity", KEY_DOUBLE, overlay.superpeer.min_capacity, "0")},
+    {KEY("overlay.superpeer.election_interval", KEY_DURATION, overlay.superpeer.election_interval,
+         "30s"),
+     .min = 1},
+    {KEY("overlay.superpeer.min_uptime", KEY_DURATION, overlay.superpeer.min_uptime, "10m")},
     {KEY("latency.model", KEY_ENUM, latency.model, "constant"), .choices = latency_names},
     {KEY("latency.ms", KEY_DOUBLE, latency.ms, "50")},
     {KEY("latency.min_ms", KEY_DOUBLE, latency.min_ms, "10")},
@@ -171,6 +189,11 @@ static const struct scenario_key scenario_keys[] = {
     {KEY("network.upload", KEY_BANDWIDTH, network.upload_bps, "0")},
     {KEY("network.download", KEY_BANDWIDTH, network.download_bps, "0")},
     {KEY("network.queue", KEY_SIZE, network.queue_bytes, "64KB"), .min = 1},
+    {KEY("nat.mix", KEY_NAT_MIX, nat.mix, NULL)},
+    {KEY("nat.binding_timeout", KEY_DURATION, nat.binding_timeout, "120s"), .min = 1},
+    {KEY("nat.inbound_refresh", KEY_BOOL, nat.inbound_refresh, "false")},
+    {KEY("nat.hairpin", KEY_BOOL, nat.hairpin, "false")},
+    {KEY("nat.peers_per_nat", KEY_U32, nat.peers_per_nat, "1"), .min = 1, .max = 4096},
     {KEY("churn.model", KEY_ENUM, churn.model, "none"), .choices = churn_names},
     DIST_KEYS("churn.session", churn.session),
     DIST_KEYS("churn.downtime", churn.downtime),
@@ -934,6 +957,8 @@ static const char *const structure_expectation[] = {
                                 "{lookup_success: \">= 0.99\"}",
     [KEY_SWEEP - KEY_EVENTS] = "a mapping of dotted key: [values] such as "
                                "{overlay.successors: [4, 8]}",
+    [KEY_NAT_MIX - KEY_EVENTS] = "a sequence of NAT types such as [{type: public, share: 0.5}, "
+                                 "{type: symmetric, share: 0.5}]",
 };
 
 /* A sentence describing what the key accepts, for error messages. */
@@ -979,6 +1004,8 @@ static char *key_expectation(const struct scenario_key *k)
         return s;
     }
     case KEY_DURATION:
+        if (k->flags & KEY_PLAIN)
+            return g_strdup("a number > 0 (no unit)");
         return g_strdup("a duration (a number with unit us, ms, s, m or h, e.g. 200ms; a bare "
                         "number means seconds)");
     case KEY_BANDWIDTH:
@@ -990,6 +1017,7 @@ static char *key_expectation(const struct scenario_key *k)
     case KEY_TIMES:
     case KEY_EXPECT:
     case KEY_SWEEP:
+    case KEY_NAT_MIX:
         return g_strdup(structure_expectation[k->type - KEY_EVENTS]);
     }
     g_assert_not_reached();
@@ -1118,6 +1146,18 @@ static bool parse_value(struct loader *ld, void *base, const struct scenario_key
         env_time v = 0;
         uint64_t max = k->max ? k->max : UINT64_MAX;
         char bound[32];
+        if (k->flags & KEY_PLAIN) { /* a plain number, in millionths: > 0, finite, < 10^12 */
+            char *end = NULL;
+            double x = *t && !isspace((unsigned char)*t) ? g_ascii_strtod(t, &end) : NAN;
+            if (!end || *end || !(x * 1e6 >= 0.5) || !(x < 1e12)) {
+                want = key_expectation(k);
+                ok = fail(ld, pos, V, name, "expected %s, got '%s'", want, t);
+            } else {
+                v = (env_time)llround(x * 1e6);
+                store(base, k, &v, sizeof v);
+            }
+            break;
+        }
         enum parse_result r = parse_duration(t, &v);
         if (r == PARSE_BAD) {
             want = key_expectation(k);
@@ -1164,6 +1204,7 @@ static bool parse_value(struct loader *ld, void *base, const struct scenario_key
     case KEY_TIMES:
     case KEY_EXPECT:
     case KEY_SWEEP:
+    case KEY_NAT_MIX:
         g_assert_not_reached(); /* structures are not parsed from one scalar */
     }
     g_free(want);
@@ -1176,7 +1217,7 @@ static bool parse_value(struct loader *ld, void *base, const struct scenario_key
 static bool check_structure_shape(struct loader *ld, const struct scenario_key *k,
                                   const struct snode *v, const char *path)
 {
-    bool seq = k->type == KEY_EVENTS || k->type == KEY_TIMES;
+    bool seq = k->type == KEY_EVENTS || k->type == KEY_TIMES || k->type == KEY_NAT_MIX;
     if (v->kind == (seq ? SN_SEQUENCE : SN_MAPPING) || (v->kind == SN_SCALAR && v->null))
         return true;
     if (v->pos.origin && seq)
@@ -1546,6 +1587,138 @@ static bool parse_events(struct loader *ld, struct scenario *s, const struct sno
     return ok;
 }
 
+/* nat.mix: the fields of one entry, parsed into a struct scenario_nat_entry. */
+static const char *const nat_type_names[] = {"public",    "full_cone", "restricted",
+                                             "port_restricted", "symmetric", "custom", NULL};
+static const char *const nat_behaviour_names[] = {"endpoint_independent", "address_dependent",
+                                                  "address_port_dependent", NULL};
+static const char *const nat_ports_names[] = {"preserve", "random", NULL};
+_Static_assert(sizeof(enum scenario_nat_type) == sizeof(int) &&
+                   sizeof(enum scenario_nat_behaviour) == sizeof(int) &&
+                   sizeof(enum scenario_nat_ports) == sizeof(int),
+               "enums are stored as int");
+_Static_assert(SCENARIO_NAT_CUSTOM == 5 && SCENARIO_NAT_ADDRESS_PORT_DEPENDENT == 2 &&
+                   SCENARIO_NAT_PORTS_RANDOM == 1,
+               "the NAT choice lists follow the enums' order");
+#define NAT_FIELD(key, type_, field)                                                               \
+    .name = key, .type = type_, .offset = offsetof(struct scenario_nat_entry, field)
+static const struct scenario_key nat_fields[] = {
+    {NAT_FIELD("type", KEY_ENUM, type), .choices = nat_type_names},
+    {NAT_FIELD("share", KEY_DOUBLE, share), .fmax = 1, .flags = KEY_FMAX},
+    {NAT_FIELD("mapping", KEY_ENUM, mapping), .choices = nat_behaviour_names},
+    {NAT_FIELD("filtering", KEY_ENUM, filtering), .choices = nat_behaviour_names},
+    {NAT_FIELD("ports", KEY_ENUM, ports), .choices = nat_ports_names},
+};
+enum { NAT_F_TYPE, NAT_F_SHARE, NAT_F_MAPPING, NAT_F_FILTERING, NAT_F_PORTS };
+#define NAT_FIELD_NAMES "type, share, mapping, filtering, ports"
+#define NAT_MIX_MAX 64
+
+/* The shorthands' behaviours (RFC 4787 terms; docs/nat.md). */
+static const enum scenario_nat_behaviour nat_shorthand[SCENARIO_NAT_TYPES][2] = {
+    [SCENARIO_NAT_FULL_CONE] = {SCENARIO_NAT_ENDPOINT_INDEPENDENT,
+                                SCENARIO_NAT_ENDPOINT_INDEPENDENT},
+    [SCENARIO_NAT_RESTRICTED] = {SCENARIO_NAT_ENDPOINT_INDEPENDENT, SCENARIO_NAT_ADDRESS_DEPENDENT},
+    [SCENARIO_NAT_PORT_RESTRICTED] = {SCENARIO_NAT_ENDPOINT_INDEPENDENT,
+                                      SCENARIO_NAT_ADDRESS_PORT_DEPENDENT},
+    [SCENARIO_NAT_SYMMETRIC] = {SCENARIO_NAT_ADDRESS_PORT_DEPENDENT,
+                                SCENARIO_NAT_ADDRESS_PORT_DEPENDENT},
+};
+
+/* One nat.mix entry: type and share always; mapping and filtering exactly for custom; ports
+ * for any type but public (default: random for symmetric, else preserve). */
+static bool parse_nat_entry(struct loader *ld, const struct snode *item, guint index,
+                            struct scenario_nat_entry *e)
+{
+    char *base = g_strdup_printf("nat.mix.%u", index);
+    char *name = NULL;
+    const struct spair *given[G_N_ELEMENTS(nat_fields)] = {0};
+    bool ok = true;
+    *e = (struct scenario_nat_entry){0};
+    if (item->kind != SN_MAPPING) {
+        ok = fail(ld, &item->pos, SCENARIO_ERROR_VALUE, base,
+                  "expected a mapping such as {type: port_restricted, share: 0.4}, got %s",
+                  snode_kind_name(item));
+        goto out;
+    }
+    for (guint i = 0; ok && i < item->pairs->len; i++) {
+        const struct spair *p = item->pairs->pdata[i];
+        g_free(name);
+        name = g_strdup_printf("%s.%s", base, p->key);
+        size_t f = 0;
+        while (f < G_N_ELEMENTS(nat_fields) && strcmp(nat_fields[f].name, p->key) != 0)
+            f++;
+        if (f == G_N_ELEMENTS(nat_fields)) {
+            ok = fail(ld, &p->pos, SCENARIO_ERROR_KEY, name,
+                      "unknown field (a NAT type has: " NAT_FIELD_NAMES ")");
+            break;
+        }
+        char *want = key_expectation(&nat_fields[f]);
+        ok = check_scalar(ld, p->value, name, want) &&
+             parse_value(ld, e, &nat_fields[f], name, p->value->text, &p->value->pos);
+        g_free(want);
+        given[f] = p;
+    }
+    for (size_t f = NAT_F_TYPE; ok && f <= NAT_F_SHARE; f++)
+        if (!given[f]) {
+            g_free(name);
+            name = g_strdup_printf("%s.%s", base, nat_fields[f].name);
+            ok = fail(ld, &item->pos, SCENARIO_ERROR_KEY, name, "missing required field");
+        }
+    bool custom = ok && e->type == SCENARIO_NAT_CUSTOM;
+    for (size_t f = NAT_F_MAPPING; ok && f <= NAT_F_PORTS; f++) {
+        g_free(name);
+        name = g_strdup_printf("%s.%s", base, nat_fields[f].name);
+        const char *type = nat_type_names[e->type];
+        if (f == NAT_F_PORTS && given[f] && e->type == SCENARIO_NAT_PUBLIC)
+            ok = fail(ld, &given[f]->pos, SCENARIO_ERROR_KEY, name,
+                      "not a field of type 'public' (a public peer has no NAT)");
+        else if (f != NAT_F_PORTS && given[f] && !custom)
+            ok = fail(ld, &given[f]->pos, SCENARIO_ERROR_KEY, name,
+                      "not a field of type '%s' (only type custom takes mapping and filtering; "
+                      "%s is a shorthand, docs/nat.md)",
+                      type, type);
+        else if (f != NAT_F_PORTS && !given[f] && custom)
+            ok = fail(ld, &item->pos, SCENARIO_ERROR_KEY, name,
+                      "missing: type custom needs mapping and filtering (each one of: "
+                      "endpoint_independent, address_dependent, address_port_dependent)");
+    }
+    if (ok && !custom) {
+        e->mapping = nat_shorthand[e->type][0];
+        e->filtering = nat_shorthand[e->type][1];
+    }
+    if (ok && !given[NAT_F_PORTS])
+        e->ports = e->type == SCENARIO_NAT_SYMMETRIC ? SCENARIO_NAT_PORTS_RANDOM
+                                                     : SCENARIO_NAT_PORTS_PRESERVE;
+out:
+    g_free(name);
+    g_free(base);
+    return ok;
+}
+
+/* nat.mix: at most NAT_MIX_MAX entries whose shares sum to 1. */
+static bool parse_nat_mix(struct loader *ld, struct scenario *s, const struct snode *seq)
+{
+    guint n = seq->items->len;
+    if (n > NAT_MIX_MAX)
+        return fail(ld, &seq->pos, SCENARIO_ERROR_VALUE, "nat.mix",
+                    "%u entries, more than the %u supported", n, NAT_MIX_MAX);
+    double sum = 0;
+    for (guint i = 0; i < n; i++) {
+        struct scenario_nat_entry e;
+        if (!parse_nat_entry(ld, seq->items->pdata[i], i, &e))
+            return false;
+        sum += e.share;
+        g_array_append_val(s->nat.mix, e);
+    }
+    if (n > 0 && !(fabs(sum - 1) <= 1e-9)) {
+        char buf[32];
+        format_double(sum, buf, sizeof buf);
+        return fail(ld, &seq->pos, SCENARIO_ERROR_VALUE, "nat.mix",
+                    "the shares sum to %s; they must sum to 1", buf);
+    }
+    return true;
+}
+
 struct timed_node {
     env_time t;
     const struct snode *node;
@@ -1815,6 +1988,8 @@ static bool fill_structure(struct loader *ld, struct scenario *s, const struct s
         return parse_expect(ld, s, n);
     case KEY_SWEEP:
         return parse_sweep(ld, s, n);
+    case KEY_NAT_MIX:
+        return parse_nat_mix(ld, s, n);
     default:
         g_assert_not_reached();
     }
@@ -1987,6 +2162,41 @@ static bool check_churn(struct loader *ld, struct scenario *s)
     return true;
 }
 
+/* The super-peer election rule and the keys it reads (docs/superpeer.md, "Election").  As for
+ * churn, a key only another rule reads, given while overlay.superpeer.election is left at its
+ * default, is an error (it would be silently ignored).  With election capacity and no
+ * capacity distribution, the default pareto(shape 2, scale 1) is filled in, so that the
+ * resolved scenario names it. */
+static bool check_superpeer(struct loader *ld, struct scenario *s)
+{
+    struct scenario_dist *cap = &s->overlay.superpeer.capacity;
+    if (!check_dist(ld, "overlay.superpeer.capacity", cap))
+        return false;
+    static const struct {
+        const char *key;
+        enum scenario_election reads;
+    } rules[] = {
+        {"overlay.superpeer.capacity.dist", SCENARIO_ELECTION_CAPACITY},
+        {"overlay.superpeer.min_capacity", SCENARIO_ELECTION_CAPACITY},
+        {"overlay.superpeer.election_interval", SCENARIO_ELECTION_UPTIME},
+        {"overlay.superpeer.min_uptime", SCENARIO_ELECTION_UPTIME},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(rules); i++)
+        if (!key_given(ld, "overlay.superpeer.election") && key_given(ld, rules[i].key))
+            return fail(ld, key_pos(ld, rules[i].key), SCENARIO_ERROR_VALUE, rules[i].key,
+                        "%s is read only by the %s election, but overlay.superpeer.election is "
+                        "random (the default); add overlay.superpeer.election: %s",
+                        rules[i].key, election_names[rules[i].reads],
+                        election_names[rules[i].reads]);
+    if (s->overlay.superpeer.election == SCENARIO_ELECTION_CAPACITY &&
+        cap->kind == SCENARIO_DIST_NONE) {
+        cap->kind = SCENARIO_DIST_PARETO;
+        cap->shape = 2;
+        cap->scale = ENV_S; /* 1 */
+    }
+    return true;
+}
+
 /* Rules that involve more than one key.  Errors point at the key the user most likely set. */
 static bool check_cross(struct loader *ld, struct scenario *s)
 {
@@ -2048,7 +2258,7 @@ static bool check_cross(struct loader *ld, struct scenario *s)
         return fail(ld, key_pos(ld, "workload.popularity"), V, "workload.popularity",
                     "zipf popularity ranks a finite set of keys: set workload.keys or "
                     "workload.keys_per_peer");
-    return check_churn(ld, s);
+    return check_churn(ld, s) && check_superpeer(ld, s);
 }
 
 /* ---- public API ---------------------------------------------------------------------------- */
@@ -2059,6 +2269,7 @@ static struct scenario *scenario_alloc(void)
     struct scenario *s = g_new0(struct scenario, 1);
     s->churn.events = g_array_new(FALSE, TRUE, sizeof(struct scenario_event));
     s->metrics.snapshots = g_array_new(FALSE, TRUE, sizeof(env_time));
+    s->nat.mix = g_array_new(FALSE, TRUE, sizeof(struct scenario_nat_entry));
     s->expect = g_ptr_array_new_with_free_func(expect_free);
     s->sweep = g_ptr_array_new_with_free_func(sweep_free);
     return s;
@@ -2094,7 +2305,8 @@ void scenario_free(struct scenario *s)
         void **field = (void **)((char *)s + k->offset);
         if (k->type == KEY_STRING)
             g_free(*field);
-        else if ((k->type == KEY_EVENTS || k->type == KEY_TIMES) && *field)
+        else if ((k->type == KEY_EVENTS || k->type == KEY_TIMES || k->type == KEY_NAT_MIX) &&
+                 *field)
             g_array_unref(*field);
         else if ((k->type == KEY_EXPECT || k->type == KEY_SWEEP) && *field)
             g_ptr_array_unref(*field);
@@ -2222,6 +2434,28 @@ static void yaml_structure(GString *out, const struct scenario *s, const struct 
         }
         break;
     }
+    case KEY_NAT_MIX: {
+        const GArray *mix = field;
+        if (!mix || mix->len == 0) {
+            g_string_append(out, " []\n");
+            break;
+        }
+        g_string_append_c(out, '\n');
+        for (guint i = 0; i < mix->len; i++) {
+            const struct scenario_nat_entry *e = &g_array_index(mix, struct scenario_nat_entry, i);
+            format_double(e->share, buf, sizeof buf);
+            g_string_append_printf(out, "%*s- {type: %s, share: %s", indent, "",
+                                   nat_type_names[e->type], buf);
+            if (e->type == SCENARIO_NAT_CUSTOM)
+                g_string_append_printf(out, ", mapping: %s, filtering: %s",
+                                       nat_behaviour_names[e->mapping],
+                                       nat_behaviour_names[e->filtering]);
+            if (e->type != SCENARIO_NAT_PUBLIC)
+                g_string_append_printf(out, ", ports: %s", nat_ports_names[e->ports]);
+            g_string_append(out, "}\n");
+        }
+        break;
+    }
     case KEY_SWEEP: {
         const GPtrArray *sweep = field;
         if (!sweep || sweep->len == 0) {
@@ -2275,7 +2509,10 @@ static void yaml_value(GString *out, const struct scenario *s, const struct scen
         g_string_append(out, buf);
         break;
     case KEY_DURATION:
-        format_duration(*(const env_time *)field, buf, sizeof buf);
+        if (k->flags & KEY_PLAIN)
+            format_double((double)*(const env_time *)field / 1e6, buf, sizeof buf);
+        else
+            format_duration(*(const env_time *)field, buf, sizeof buf);
         g_string_append(out, buf);
         break;
     case KEY_BANDWIDTH:

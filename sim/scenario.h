@@ -84,8 +84,45 @@ struct scenario_sweep {
 };
 
 enum scenario_churn_model { SCENARIO_CHURN_NONE, SCENARIO_CHURN_SESSIONS, SCENARIO_CHURN_TRACE };
+/* How the simulator elects super-peers (overlay.superpeer.election; docs/superpeer.md):
+ * random: each peer with probability share, for life; capacity: the share of peers with the
+ * highest capacity drawn from overlay.superpeer.capacity, for life; uptime: random at the
+ * start, then ordinary peers with the longest uptime are promoted as the tier needs them. */
+enum scenario_election {
+    SCENARIO_ELECTION_RANDOM,
+    SCENARIO_ELECTION_CAPACITY,
+    SCENARIO_ELECTION_UPTIME,
+};
 enum scenario_arrivals { SCENARIO_ARRIVALS_SYSTEM, SCENARIO_ARRIVALS_PER_PEER };
 enum scenario_popularity { SCENARIO_POPULARITY_UNIFORM, SCENARIO_POPULARITY_ZIPF };
+
+/* NATs (nat: block, docs/nat.md, RFC 4787).  A mix entry's type is a shorthand for a mapping
+ * and a filtering behaviour, or custom with both given. */
+enum scenario_nat_type {
+    SCENARIO_NAT_PUBLIC,          /* no NAT */
+    SCENARIO_NAT_FULL_CONE,       /* endpoint-independent mapping and filtering */
+    SCENARIO_NAT_RESTRICTED,      /* EIM, address-dependent filtering */
+    SCENARIO_NAT_PORT_RESTRICTED, /* EIM, address-and-port-dependent filtering */
+    SCENARIO_NAT_SYMMETRIC,       /* address-and-port-dependent mapping and filtering */
+    SCENARIO_NAT_CUSTOM,          /* mapping: and filtering: given */
+};
+#define SCENARIO_NAT_TYPES (SCENARIO_NAT_CUSTOM + 1)
+/* RFC 4787 §4.1 (mapping) and §5 (filtering), in order of strictness. */
+enum scenario_nat_behaviour {
+    SCENARIO_NAT_ENDPOINT_INDEPENDENT,
+    SCENARIO_NAT_ADDRESS_DEPENDENT,
+    SCENARIO_NAT_ADDRESS_PORT_DEPENDENT,
+};
+/* External port assignment (RFC 4787 §4.2): keep the internal port when free (else the next
+ * free one), or a seeded random port (then the next free one). */
+enum scenario_nat_ports { SCENARIO_NAT_PORTS_PRESERVE, SCENARIO_NAT_PORTS_RANDOM };
+struct scenario_nat_entry {
+    enum scenario_nat_type type;           /* type: (required) */
+    double share;                          /* share: (required) in [0, 1] */
+    enum scenario_nat_behaviour mapping;   /* mapping: (custom only; filled in for shorthands) */
+    enum scenario_nat_behaviour filtering; /* filtering: (custom only; filled in likewise) */
+    enum scenario_nat_ports ports;         /* ports: preserve (random for symmetric) */
+};
 
 struct scenario {
     char *file;  /* path it was read from */
@@ -114,8 +151,16 @@ struct scenario {
             bool pns;                  /* overlay.bamboo.pns: true */
         } bamboo;
         struct {
-            double share;       /* overlay.superpeer.share: 0.1 (fraction elected at random) */
+            double share;       /* overlay.superpeer.share: 0.1 (fraction of super-peers) */
             env_time keepalive; /* overlay.superpeer.keepalive: 15s */
+            enum scenario_election election; /* overlay.superpeer.election: random */
+            /* overlay.superpeer.capacity.*: capacities are plain numbers, held like durations
+             * (x 10^6, so dist_sample()'s microseconds are micro-units); with election
+             * capacity and no distribution given, the loader fills in pareto(2, scale 1). */
+            struct scenario_dist capacity;
+            double min_capacity;        /* overlay.superpeer.min_capacity: 0 */
+            env_time election_interval; /* overlay.superpeer.election_interval: 30s */
+            env_time min_uptime;        /* overlay.superpeer.min_uptime: 10m */
         } superpeer;
     } overlay;
     uint32_t seeds; /* seeds: 1; runs per sweep point with seeds seed, seed+1, ... */
@@ -176,6 +221,14 @@ struct scenario {
         char *pcap;  /* output.pcap: "" (empty = none); file name inside the run folder */
         bool plots;  /* output.plots: true (render gnuplot PNG/SVG when gnuplot exists) */
     } output;
+    struct {
+        GArray *mix;              /* nat.mix: [] (struct scenario_nat_entry; empty = every peer
+                                     public, no NAT layer at all); shares sum to 1 */
+        env_time binding_timeout; /* nat.binding_timeout: 120s (RFC 4787 §4.3) */
+        bool inbound_refresh;     /* nat.inbound_refresh: false (outbound refreshes only) */
+        bool hairpin;             /* nat.hairpin: false (RFC 4787 §6) */
+        uint32_t peers_per_nat;   /* nat.peers_per_nat: 1 (hosts sharing one box) */
+    } nat;
     GPtrArray *expect; /* expect: struct scenario_expect *, in file order */
     GPtrArray *sweep;  /* sweep: struct scenario_sweep *, in file order */
 };

@@ -10,9 +10,10 @@
  * peers come and go).  Zipf key popularity is the usual p(rank r) ∝ 1 / r^alpha.
  *
  * Memory: a peer slot costs a struct world_peer (80 bytes) and, while joined, an oracle slot
- * (24 bytes, in chunks of at most 512), plus its node in the core while it is up.  The env
- * is not stored per peer: node_new copies it, and its ops table is one static const shared by
- * every peer.  Datagrams in flight are carved from 64 KB blocks (see struct world_block).
+ * (24 bytes, in chunks of at most 512), plus its node in the core while it is up (and 8 bytes
+ * under the capacity or uptime super-peer election).  The env is not stored per peer:
+ * node_new copies it, and its ops table is one static const shared by every peer.  Datagrams in
+ * flight are carved from 64 KB blocks (see struct world_block).
  */
 #include "world.h"
 
@@ -25,7 +26,9 @@
 #include "../core/topology.h"
 #include "../core/wire.h"
 #include "churn.h"
+#include "dist.h"
 #include "engine.h"
+#include "nat.h"
 #include "pcap.h"
 #include "underlay.h"
 
@@ -35,6 +38,7 @@
 #define WORLD_STREAM_JOIN (((uint64_t)1 << 32) + 1)
 #define WORLD_STREAM_WORKLOAD (((uint64_t)1 << 32) + 2)
 #define WORLD_STREAM_ELECTION (((uint64_t)1 << 32) + 3)
+#define WORLD_STREAM_CAPACITY (((uint64_t)1 << 32) + 16) /* super-peer capacities */
 
 /* Cookies tell the workload's requests apart: the top four bits carry the kind of request;
  * a lookup also carries the oracle's answer when it was issued (peer index + 1, 0 for none)
@@ -112,6 +116,8 @@ struct world_msg {
     struct world_block *block;
     uint32_t to, from; /* peer indexes */
     uint32_t len;
+    struct env_addr src, dst; /* the source the receiver sees (a NAT mapping's, or the sender's
+                                 own address) and the destination as addressed */
     uint8_t downlinked; /* has passed the receiver's downlink (sim/underlay.h) */
     uint8_t bytes[];
 };
@@ -141,6 +147,8 @@ struct world {
     struct sim_engine *engine;
     struct underlay *underlay;
     struct churn *churn;
+    struct nat *nat; /* NULL without a nat block: every peer public, no translation */
+    uint64_t nat_drops[NAT_VERDICTS]; /* dropped_nat by verdict */
     bool verbose;
     char *out_dir;
     struct pcap_writer *pcap;
@@ -178,6 +186,15 @@ struct world {
     GArray *snapshot_times; /* env_time, sorted */
     guint next_snapshot;
     GError *snapshot_error; /* the first failed snapshot */
+
+    /* Super-peer election (docs/superpeer.md, "Election"): per-slot capacities (election
+     * capacity) and session starts (election uptime), NULL under the other rules; the joined
+     * super-peers in the oracle and their integral over the measured window. */
+    double *capacity;
+    env_time *up_since;
+    uint32_t n_super;
+    env_time super_since;
+    uint64_t super_us_measured;
 
     struct world_metrics m;
 };
@@ -501,6 +518,16 @@ int64_t world_responsible(const struct world *w, const struct id *k)
     return oracle_at(&w->oracle, world_responsible_pos(w, k))->index;
 }
 
+/* Brings the integral of n_super over the measured window up to now; call before n_super
+ * changes. */
+static void world_super_account(struct world *w)
+{
+    env_time now = sim_now(w->engine), start = w->sc->workload.start;
+    if (now > start && now > w->super_since)
+        w->super_us_measured += (uint64_t)w->n_super * (now - MAX(w->super_since, start));
+    w->super_since = now;
+}
+
 /* Adds a peer that just joined. */
 static void world_oracle_add(struct world *w, struct world_peer *p)
 {
@@ -509,6 +536,10 @@ static void world_oracle_add(struct world *w, struct world_peer *p)
     struct world_slot s = {.id = p->id, .index = p->index};
     oracle_insert(&w->oracle, &s);
     p->joined = true;
+    if (p->super) {
+        world_super_account(w);
+        w->n_super++;
+    }
 }
 
 static void world_oracle_drop(struct world *w, struct world_peer *p)
@@ -517,6 +548,10 @@ static void world_oracle_drop(struct world *w, struct world_peer *p)
         return;
     oracle_remove(&w->oracle, &p->id);
     p->joined = false;
+    if (p->super) {
+        world_super_account(w);
+        w->n_super--;
+    }
 }
 
 /* A uniformly chosen joined peer, or NULL when none has joined (no draw then). */
@@ -658,6 +693,95 @@ static void world_on_fetch(struct world *w, const struct env_event *ev)
         w->m.fetches_failed++;
 }
 
+/* ---- NATs (sim/nat.h, docs/nat.md) -------------------------------------------------------- */
+
+static void world_nat_drop(struct world *w, enum nat_verdict v)
+{
+    w->nat_drops[v]++;
+    w->m.dropped_nat++;
+}
+
+/* Where a datagram from peer p to `to` goes when the scenario has NATs: the receiving peer's
+ * index, or -1 when it goes nowhere (counted).  *src is p's own address on entry and becomes
+ * the source the receiver sees: p's mapping when it leaves through its box.  A private address
+ * (that of a peer behind a box) is reached only from behind the same box, untranslated.  A
+ * box's public address reaches the peer its mapping on that port leads to now; the box's
+ * filter is applied when the datagram arrives (world_nat_admit), so that a hole punched
+ * while it travels lets it in. */
+static int64_t world_nat_route(struct world *w, const struct world_peer *p,
+                               const struct env_addr *to, env_time now, struct env_addr *src)
+{
+    uint32_t own = nat_peer_box(w->nat, p->index);
+    uint32_t box = NAT_NONE;
+    int64_t dst = world_index_of(w, to);
+    if (dst >= 0) {
+        uint32_t theirs = nat_peer_box(w->nat, (uint32_t)dst);
+        if (theirs != NAT_NONE && theirs != own) {
+            world_nat_drop(w, NAT_UNREACHABLE);
+            return -1;
+        }
+        if (theirs != NAT_NONE) /* inside one private network */
+            return dst;
+    } else if ((box = nat_box_at(w->nat, to->ip)) == NAT_NONE) {
+        w->m.dropped_undeliverable++;
+        return -1;
+    }
+    if (own != NAT_NONE) {
+        struct env_addr mapped;
+        enum nat_verdict v = nat_outbound(w->nat, own, src, to, now, &mapped);
+        if (v != NAT_PASS) {
+            world_nat_drop(w, v);
+            return -1;
+        }
+        *src = mapped;
+    }
+    if (box == NAT_NONE)
+        return dst;
+    struct env_addr in;
+    if (!nat_peek(w->nat, box, to->port, now, &in) || (dst = world_index_of(w, &in)) < 0) {
+        world_nat_drop(w, NAT_NO_BINDING);
+        return -1;
+    }
+    return dst;
+}
+
+/* A datagram addressed to a box's public address reaches the box now: whether its filter
+ * lets it through to the peer chosen when it was sent (counted when not). */
+static bool world_nat_admit(struct world *w, const struct world_msg *msg)
+{
+    uint32_t box = nat_box_at(w->nat, msg->dst.ip);
+    if (box == NAT_NONE)
+        return true;
+    struct env_addr in;
+    enum nat_verdict v =
+        nat_inbound(w->nat, box, msg->dst.port, &msg->src, sim_now(w->engine), &in);
+    if (v == NAT_PASS && world_index_of(w, &in) != (int64_t)msg->to)
+        v = NAT_NO_BINDING; /* the mapping expired and its port went to another peer */
+    if (v == NAT_PASS)
+        return true;
+    world_nat_drop(w, v);
+    return false;
+}
+
+/* The peer an address reaches now (a box's address: through its live mapping), or -1. */
+static int64_t world_peer_at(const struct world *w, const struct env_addr *a)
+{
+    int64_t i = world_index_of(w, a);
+    struct env_addr in;
+    if (i < 0 && w->nat) {
+        uint32_t box = nat_box_at(w->nat, a->ip);
+        if (box != NAT_NONE && nat_peek(w->nat, box, a->port, sim_now(w->engine), &in))
+            i = world_index_of(w, &in);
+    }
+    return i;
+}
+
+bool world_peer_public(const struct world *w, uint32_t index)
+{
+    g_assert(index < w->n_peers);
+    return !w->nat || nat_peer_box(w->nat, index) == NAT_NONE;
+}
+
 /* ---- the env: one static ops table, ctx = the peer ---------------------------------------- */
 
 static void world_deliver(void *arg)
@@ -680,10 +804,13 @@ static void world_deliver(void *arg)
             return;
         }
     }
+    if (w->nat && !world_nat_admit(w, msg)) {
+        world_msg_free(msg);
+        return;
+    }
     struct world_peer *p = &w->peers[msg->to];
     if (p->up && p->node) {
-        struct env_addr from = world_addr(msg->from);
-        node_receive(p->node, &from, msg->bytes, msg->len);
+        node_receive(p->node, &msg->src, msg->bytes, msg->len);
     } else {
         w->m.dropped_undeliverable++;
     }
@@ -700,11 +827,14 @@ static void world_env_send(void *ctx, const struct env_addr *to, const uint8_t *
         struct env_addr from = world_addr(p->index);
         pcap_write_udp(w->pcap, now, &from, to, buf, len);
     }
-    int64_t dst = world_index_of(w, to);
-    if (dst < 0) {
+    struct env_addr src = world_addr(p->index);
+    int64_t dst;
+    if (w->nat)
+        dst = world_nat_route(w, p, to, now, &src); /* counts what it drops */
+    else if ((dst = world_index_of(w, to)) < 0)
         w->m.dropped_undeliverable++;
+    if (dst < 0)
         return;
-    }
     env_time arrive = now;
     switch (underlay_send(w->underlay, p->index, (uint32_t)dst, len, now, &p->rng, &arrive)) {
     case UNDERLAY_DELIVER:
@@ -723,6 +853,8 @@ static void world_env_send(void *ctx, const struct env_addr *to, const uint8_t *
     struct world_msg *msg = world_msg_new(w, len);
     msg->to = (uint32_t)dst;
     msg->from = p->index;
+    msg->src = src;
+    msg->dst = *to;
     memcpy(msg->bytes, buf, len);
     sim_schedule_at(w->engine, arrive, world_deliver, msg);
 }
@@ -814,19 +946,27 @@ static const struct env_ops world_env_ops = {
 
 /* ---- peers coming and going --------------------------------------------------------------- */
 
-/* Creates the peer's node (with the Node-ID it always has); the peer is up from now on. */
-static void world_peer_start(struct world *w, struct world_peer *p)
+/* Creates the peer's node, in its current role, with the Node-ID it always has. */
+static void world_node_start(struct world *w, struct world_peer *p)
 {
-    g_assert(!p->up && !p->node);
     struct env e = {.ops = &world_env_ops, .ctx = p};
     struct env_addr addr = world_addr(p->index);
     struct node_config cfg = w->cfg; /* node_new copies it */
     cfg.superpeer.is_super = p->super;
     p->node = node_new(&e, &cfg, &p->id, &addr);
     p->join_called = false;
+}
+
+/* Creates the peer's node; the peer is up from now on. */
+static void world_peer_start(struct world *w, struct world_peer *p)
+{
+    g_assert(!p->up && !p->node);
+    world_node_start(w, p);
     world_alive_account(w);
     w->n_alive++;
     p->up = true;
+    if (w->up_since)
+        w->up_since[p->index] = sim_now(w->engine);
 }
 
 /* Joins through a uniformly chosen joined peer; while none has joined, through the peer
@@ -840,8 +980,26 @@ static void world_peer_join(struct world *w, struct world_peer *p)
                              tries < 64;
          tries++)
         via = world_random_joined(w, &w->join_rng);
+    /* Behind NATs, through a public peer when there is one: bootstrap peers are reachable
+     * (RFC 6940 §11.4), a private address is not (docs/nat.md). */
+    for (unsigned tries = 0; w->nat && w->cfg.topology != NODE_TOPOLOGY_SUPERPEER && via &&
+                             !world_peer_public(w, via->index) && tries < 64;
+         tries++)
+        via = world_random_joined(w, &w->join_rng);
     if (!via && w->first_joiner >= 0 && w->peers[w->first_joiner].up)
         via = &w->peers[w->first_joiner];
+    if (!via && w->cfg.topology == NODE_TOPOLOGY_SUPERPEER && !p->super) {
+        /* An ordinary peer cannot start an overlay (peer 0, which does under the random
+         * election, may be ordinary under another): the first super-peer up and not yet
+         * joined does, now, and p joins through it. */
+        for (uint32_t i = 0; i < w->n_peers && !via; i++) {
+            struct world_peer *q = &w->peers[i];
+            if (q->super && q->up && q->node && !q->join_called) {
+                world_peer_join(w, q);
+                via = q;
+            }
+        }
+    }
     if (!via || via == p) {
         w->first_joiner = p->index;
         node_join(p->node, NULL);
@@ -891,6 +1049,8 @@ static void world_churn_up(void *ud, uint32_t index)
         sim_cancel(w->engine, p->linger);
         world_linger_end(p);
     }
+    if (w->sc->overlay.superpeer.election == SCENARIO_ELECTION_UPTIME)
+        p->super = false; /* a super-peer that went down lost the role; promotion may return it */
     world_peer_start(w, p);
     world_peer_join(w, p);
 }
@@ -922,6 +1082,134 @@ static void world_churn_partition(void *ud, uint32_t groups)
 {
     struct world *w = ud;
     underlay_partition(w->underlay, groups);
+}
+
+/* ---- super-peer election (docs/superpeer.md, "Election") ---------------------------------- */
+
+/* Whether peer index may be a super-peer at all: super-peers must be reachable from anywhere
+ * (Yang & Garcia-Molina; draft-ietf-p2psip-concepts-00 §5.3), so a peer behind a NAT box
+ * (sim/nat.h, a scenario's nat block) is excluded.  Every election rule asks this. */
+static bool world_peer_eligible(const struct world *w, uint32_t index)
+{
+    return world_peer_public(w, index);
+}
+
+/* The smallest tier of super-peers holding share of n peers: ceil(share × n), rounding
+ * errors of the product aside (0.1 × 800 is 80, not 81). */
+static uint32_t world_tier_size(double share, uint32_t n)
+{
+    return (uint32_t)ceil(share * n - 1e-9);
+}
+
+/* Election capacity: every slot draws a capacity from overlay.superpeer.capacity (its own
+ * stream, in index order); the tier_size(share, slots) eligible peers with the highest
+ * capacity, ties to the lower index, are super-peers for life, except that none below
+ * overlay.superpeer.min_capacity is.  FALSE when min_capacity leaves no eligible peer. */
+static int world_capacity_cmp(const void *a, const void *b, void *ud)
+{
+    const double *cap = ud;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    if (cap[x] != cap[y])
+        return cap[x] > cap[y] ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+static bool world_elect_capacity(struct world *w, GError **err)
+{
+    const struct scenario *sc = w->sc;
+    struct dist d;
+    if (!dist_init(&d, &sc->overlay.superpeer.capacity, err))
+        return false;
+    struct sim_rng r;
+    sim_rng_init(&r, sc->seed, WORLD_STREAM_CAPACITY);
+    w->capacity = g_new(double, w->n_peers);
+    uint32_t *order = g_new(uint32_t, w->n_peers), n = 0, eligible = 0;
+    for (uint32_t i = 0; i < w->n_peers; i++) {
+        w->capacity[i] = (double)dist_sample(&d, &r) / 1e6;
+        if (!world_peer_eligible(w, i))
+            continue;
+        eligible++;
+        if (w->capacity[i] >= sc->overlay.superpeer.min_capacity)
+            order[n++] = i;
+    }
+    g_qsort_with_data(order, (gint)n, sizeof *order, world_capacity_cmp, w->capacity);
+    uint32_t k = MIN(n, world_tier_size(sc->overlay.superpeer.share, w->n_peers));
+    for (uint32_t j = 0; j < k; j++)
+        w->peers[order[j]].super = true;
+    g_free(order);
+    if (k == 0 && eligible > 0) { /* none public is like the random rule then: no tier */
+        double max = 0;
+        for (uint32_t i = 0; i < w->n_peers; i++)
+            max = MAX(max, w->capacity[i]);
+        g_set_error(err, SCENARIO_ERROR, SCENARIO_ERROR_VALUE,
+                    "%s: overlay.superpeer.min_capacity: %g leaves no peer eligible as a "
+                    "super-peer (the largest capacity drawn is %g)",
+                    sc->file, sc->overlay.superpeer.min_capacity, max);
+        return false;
+    }
+    return true;
+}
+
+/* Promotion: the ordinary node leaves gracefully (its super-peer and the tier are told) and
+ * is freed at once, as a lingering node is when its peer comes back; a node of the same
+ * Node-ID and address starts as a super-peer and joins through the protocol.  The peer stays
+ * up throughout (churn's session, n_alive and up_since go on); it leaves the oracle with the
+ * old node and enters it again when the new one has joined.  Requests the old node had in
+ * flight are lost with it. */
+static void world_promote(struct world *w, struct world_peer *p)
+{
+    g_assert(p->up && p->node && !p->super);
+    world_oracle_drop(w, p);
+    node_leave(p->node);
+    node_free(p->node);
+    p->node = NULL;
+    p->super = true;
+    world_node_start(w, p);
+    world_peer_join(w, p);
+    w->m.promotions++;
+}
+
+static int world_since_cmp(const void *a, const void *b, void *ud)
+{
+    const env_time *since = ud;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    if (since[x] != since[y])
+        return since[x] < since[y] ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+/* Election uptime, every election_interval: while the live super-peers (joined, or joining
+ * after a promotion) are fewer than share × the live peers (joined, or super-peers joining),
+ * the joined ordinary peers with the longest current uptime, at least min_uptime, ties to the
+ * lower index, are promoted. */
+static void world_promote_round(void *arg)
+{
+    struct world *w = arg;
+    const struct scenario *sc = w->sc;
+    env_time now = sim_now(w->engine);
+    uint32_t tier = 0, live = 0, n = 0;
+    uint32_t *cand = g_new(uint32_t, w->n_peers);
+    for (uint32_t i = 0; i < w->n_peers; i++) {
+        const struct world_peer *p = &w->peers[i];
+        if (!p->up || !p->node || !(p->joined || (p->super && p->join_called)))
+            continue;
+        live++;
+        if (p->super)
+            tier++;
+        else if (now - w->up_since[i] >= sc->overlay.superpeer.min_uptime &&
+                 world_peer_eligible(w, i))
+            cand[n++] = i;
+    }
+    uint32_t want = world_tier_size(sc->overlay.superpeer.share, live);
+    if (want > tier && n > 0) {
+        g_qsort_with_data(cand, (gint)n, sizeof *cand, world_since_cmp, w->up_since);
+        for (uint32_t j = 0; j < MIN(n, want - tier); j++)
+            world_promote(w, &w->peers[cand[j]]);
+    }
+    g_free(cand);
+    env_time next = now + sc->overlay.superpeer.election_interval;
+    if (next <= sc->duration)
+        sim_schedule_at(w->engine, next, world_promote_round, w);
 }
 
 /* ---- joining the initial peers ------------------------------------------------------------ */
@@ -998,6 +1286,8 @@ static void world_join_instant(struct world *w)
     for (uint32_t i = 1; i < n; i++)
         g_assert(!id_eq(&s[i - 1].id, &s[i].id));
     oracle_load(&w->oracle, s, n);
+    for (uint32_t i = 0; i < n; i++)
+        w->n_super += w->peers[s[i].index].super;
     g_free(s);
     if (w->cfg.topology == NODE_TOPOLOGY_CHORD) {
         for (uint32_t pos = 0; pos < n; pos++)
@@ -1303,6 +1593,7 @@ static void world_tick(void *arg)
         .lookups_correct = win->correct,
         .answered = win->answered,
         .records_lost = world_records_lost(w),
+        .super_peers = w->n_super,
     };
     if (win->answered > 0) {
         s.hops_mean = (double)win->hops / (double)win->answered;
@@ -1336,7 +1627,7 @@ static void world_snapshot(void *arg)
         alive[i] = 1;
         size_t k = node_routing_table(p->node, rt, max);
         for (size_t e = 0; e < k; e++) {
-            int64_t j = world_index_of(w, &rt[e].addr);
+            int64_t j = world_peer_at(w, &rt[e].addr);
             if (j < 0 || (uint32_t)j == i)
                 continue;
             uint32_t dst = (uint32_t)j;
@@ -1503,7 +1794,11 @@ static bool world_models(struct world *w, GError **err)
         w->n_peers = MAX(max, sc->peers);
     }
     w->underlay = underlay_new(sc, w->n_peers, sc->seed, err);
-    return w->underlay != NULL;
+    if (!w->underlay)
+        return false;
+    if (nat_in_scenario(sc))
+        w->nat = nat_from_scenario(sc, w->n_peers, sc->seed, err);
+    return !nat_in_scenario(sc) || w->nat;
 }
 
 static bool world_open_pcap(struct world *w, const struct world_options *opt, GError **err)
@@ -1545,8 +1840,9 @@ static void world_workload_init(struct world *w)
 }
 
 /* Every slot gets its Node-ID now (drawn in index order from the id stream, so the scenario's
- * peers have the same ids with or without flash crowds); the peers up at time 0 get a node. */
-static void world_peers_init(struct world *w)
+ * peers have the same ids with or without flash crowds) and, for the super-peer topology, its
+ * role; the peers up at time 0 get a node.  FALSE when the election finds no super-peer. */
+static bool world_peers_init(struct world *w, GError **err)
 {
     const struct scenario *sc = w->sc;
     w->peers = g_new0(struct world_peer, w->n_peers);
@@ -1561,21 +1857,32 @@ static void world_peers_init(struct world *w)
         sim_rng_init(&p->rng, sc->seed, i);
     }
     if (w->cfg.topology == NODE_TOPOLOGY_SUPERPEER) {
-        /* Election: each peer is a super-peer with probability overlay.superpeer.share (no
-         * capacity or NAT model yet: every peer is eligible), peer 0 always; the first few
-         * super-peers are every node's bootstrap peers. */
-        struct sim_rng el;
-        sim_rng_init(&el, sc->seed, WORLD_STREAM_ELECTION);
+        /* Election (random, and uptime's initial tier): each peer is a super-peer with
+         * probability overlay.superpeer.share, peer 0 always (if eligible); capacity: the
+         * share with the highest capacity.  The first few super-peers are every node's
+         * bootstrap peers. */
+        enum scenario_election rule = sc->overlay.superpeer.election;
+        if (rule == SCENARIO_ELECTION_CAPACITY) {
+            if (!world_elect_capacity(w, err))
+                return false;
+        } else {
+            struct sim_rng el;
+            sim_rng_init(&el, sc->seed, WORLD_STREAM_ELECTION);
+            for (uint32_t i = 0; i < w->n_peers; i++)
+                w->peers[i].super = (i == 0 || sim_rng_unit(&el) < sc->overlay.superpeer.share) &&
+                                    world_peer_eligible(w, i);
+        }
+        if (rule == SCENARIO_ELECTION_UPTIME)
+            w->up_since = g_new0(env_time, w->n_peers);
         w->cfg.n_bootstraps = 0;
-        for (uint32_t i = 0; i < w->n_peers; i++) {
-            w->peers[i].super = i == 0 || sim_rng_unit(&el) < sc->overlay.superpeer.share;
+        for (uint32_t i = 0; i < w->n_peers; i++)
             if (w->peers[i].super && w->cfg.n_bootstraps < NODE_MAX_BOOTSTRAPS)
                 w->cfg.bootstraps[w->cfg.n_bootstraps++] = world_addr(i);
-        }
     }
     for (uint32_t i = 0; i < sc->peers; i++)
         if (!w->churn || churn_initially_up(w->churn, i))
             world_peer_start(w, &w->peers[i]);
+    return true;
 }
 
 struct world *world_new(const struct scenario *sc, const struct world_options *opt, GError **err)
@@ -1597,7 +1904,10 @@ struct world *world_new(const struct scenario *sc, const struct world_options *o
         return NULL;
     }
     world_workload_init(w);
-    world_peers_init(w);
+    if (!world_peers_init(w, err)) {
+        world_free(w);
+        return NULL;
+    }
 
     if (sc->overlay.join == SCENARIO_JOIN_INSTANT)
         world_join_instant(w);
@@ -1607,6 +1917,8 @@ struct world *world_new(const struct scenario *sc, const struct world_options *o
     if (w->churn)
         churn_start(w->churn);
     world_schedule_metrics(w);
+    if (w->up_since && sc->overlay.superpeer.election_interval <= sc->duration)
+        sim_schedule_at(w->engine, sc->overlay.superpeer.election_interval, world_promote_round, w);
     return w;
 }
 
@@ -1623,6 +1935,7 @@ void world_free(struct world *w)
     churn_free(w->churn);
     sim_engine_free(w->engine);
     underlay_free(w->underlay);
+    nat_free(w->nat);
     if (w->pcap)
         pcap_close(w->pcap);
     g_array_unref(w->m.hops);
@@ -1636,6 +1949,8 @@ void world_free(struct world *w)
     g_free(w->record_zipf.cdf);
     g_free(w->records);
     g_free(w->value);
+    g_free(w->capacity);
+    g_free(w->up_since);
     oracle_clear(&w->oracle);
     g_free(w->peers);
     g_free(w->out_dir);
@@ -1728,6 +2043,35 @@ const struct id *world_peer_id(const struct world *w, uint32_t index)
 {
     g_assert(index < w->n_peers);
     return &w->peers[index].id;
+}
+
+bool world_peer_super(const struct world *w, uint32_t index)
+{
+    g_assert(index < w->n_peers);
+    return w->peers[index].super;
+}
+
+double world_peer_capacity(const struct world *w, uint32_t index)
+{
+    g_assert(index < w->n_peers);
+    return w->capacity ? w->capacity[index] : 0.0;
+}
+
+uint32_t world_superpeers(const struct world *w)
+{
+    return w->n_super;
+}
+
+/* Mean number of joined super-peers over the measured window so far (now before it). */
+static double world_super_mean(const struct world *w)
+{
+    env_time now = sim_now(w->engine), start = w->sc->workload.start;
+    if (now <= start)
+        return w->n_super;
+    uint64_t us = w->super_us_measured;
+    if (now > w->super_since)
+        us += (uint64_t)w->n_super * (now - MAX(w->super_since, start));
+    return (double)us / (double)(now - start);
 }
 
 /* ---- the summary -------------------------------------------------------------------------- */
@@ -1863,6 +2207,9 @@ void world_summarize(const struct world *w, struct world_summary *s)
     s->dropped_partition = m->dropped_partition;
     s->links_failed = m->links_failed;
     s->snapshots = m->snapshots;
+    s->superpeers_end = w->n_super;
+    s->superpeers_mean = world_super_mean(w);
+    s->promotions = m->promotions;
 }
 
 /* ---- summary rows and result files -------------------------------------------------------- */
@@ -1881,6 +2228,36 @@ static void world_row_f(GArray *rows, const char *name, double v, int decimals)
     g_snprintf(r.text, sizeof r.text, "%.*f", decimals, v);
     r.value = g_ascii_strtod(r.text, NULL);
     g_array_append_val(rows, r);
+}
+
+/* NAT runs only (docs/nat.md): what the boxes dropped, by reason, and the layout (peer slots,
+ * flash crowds included). */
+static void world_nat_rows(const struct world *w, GArray *rows)
+{
+    static const char *const drop_rows[NAT_VERDICTS] = {
+        [NAT_UNREACHABLE] = "dropped_nat_unreachable", [NAT_NO_BINDING] = "dropped_nat_no_binding",
+        [NAT_FILTERED] = "dropped_nat_filtered",       [NAT_NO_HAIRPIN] = "dropped_nat_hairpin",
+        [NAT_NO_PORT] = "dropped_nat_no_port",
+    };
+    static const enum nat_verdict drop_order[] = {NAT_UNREACHABLE, NAT_NO_BINDING, NAT_FILTERED,
+                                                  NAT_NO_HAIRPIN, NAT_NO_PORT};
+    static const char *const type_rows[SCENARIO_NAT_TYPES] = {
+        [SCENARIO_NAT_FULL_CONE] = "peers_full_cone",
+        [SCENARIO_NAT_RESTRICTED] = "peers_restricted",
+        [SCENARIO_NAT_PORT_RESTRICTED] = "peers_port_restricted",
+        [SCENARIO_NAT_SYMMETRIC] = "peers_symmetric",
+        [SCENARIO_NAT_CUSTOM] = "peers_custom_nat",
+    };
+    world_row_u(rows, "dropped_nat", w->m.dropped_nat);
+    for (size_t i = 0; i < G_N_ELEMENTS(drop_order); i++)
+        world_row_u(rows, drop_rows[drop_order[i]], w->nat_drops[drop_order[i]]);
+    uint32_t pub = nat_type_peers(w->nat, SCENARIO_NAT_PUBLIC);
+    world_row_u(rows, "peers_public", pub);
+    world_row_u(rows, "peers_behind_nat", w->n_peers - pub);
+    for (unsigned t = SCENARIO_NAT_FULL_CONE; t < SCENARIO_NAT_TYPES; t++)
+        world_row_u(rows, type_rows[t], nat_type_peers(w->nat, t));
+    world_row_u(rows, "nat_boxes", nat_boxes(w->nat));
+    world_row_u(rows, "nat_mappings", nat_mappings_made(w->nat));
 }
 
 GArray *world_summary_rows(const struct world *w, const struct world_summary *given)
@@ -1956,6 +2333,14 @@ GArray *world_summary_rows(const struct world *w, const struct world_summary *gi
     world_row_u(rows, "dropped_partition", s->dropped_partition);
     world_row_u(rows, "links_failed", s->links_failed);
     world_row_u(rows, "snapshots", s->snapshots);
+    /* The super-peer topology's own rows (other topologies' summaries stay as they were). */
+    if (w->cfg.topology == NODE_TOPOLOGY_SUPERPEER) {
+        world_row_u(rows, "superpeers_end", s->superpeers_end);
+        world_row_f(rows, "superpeers_mean", s->superpeers_mean, 3);
+        world_row_u(rows, "promotions", s->promotions);
+    }
+    if (w->nat)
+        world_nat_rows(w, rows);
     return rows;
 }
 
@@ -2040,6 +2425,8 @@ static char *world_timeseries_tsv(const struct world *w)
         }
         g_string_append_printf(g, "%.3f\tbytes_per_peer_per_s\t%.3f\n", t, s->bytes_per_peer_per_s);
         g_string_append_printf(g, "%.3f\trecords_lost\t%llu\n", t, U64(s->records_lost));
+        if (w->cfg.topology == NODE_TOPOLOGY_SUPERPEER)
+            g_string_append_printf(g, "%.3f\tsuper_peers\t%llu\n", t, U64(s->super_peers));
     }
     return g_string_free(g, FALSE);
 }

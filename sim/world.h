@@ -16,7 +16,10 @@
  *
  * Addresses: peer i listens on 10.0.0.0 + i + 1, UDP port 6084, so up to 2^24 - 2 peers fit
  * in 10.0.0.0/8 and a pcap of the run looks like a real network.  Peers 0..peers-1 are the
- * scenario's; flash crowds (churn.events) use the slots after them.
+ * scenario's; flash crowds (churn.events) use the slots after them.  With a nat block
+ * (sim/nat.h, docs/nat.md) a peer behind a NAT box keeps that address as its private one,
+ * reachable only from behind the same box; boxes have public addresses in 100.64.0.0/10, and
+ * the datagrams crossing them are translated when sent and filtered when they arrive.
  *
  * Determinism: a world is a pure function of its scenario (seed included).  Every random
  * draw comes from a named stream: peer i uses stream i (for its node and its datagrams'
@@ -82,8 +85,11 @@ struct world_metrics {
     uint64_t dropped_loss;          /* underlay: random loss, whole run */
     uint64_t dropped_queue;         /* underlay: an access-link queue was full, whole run */
     uint64_t dropped_partition;     /* underlay: across a partition, whole run */
+    uint64_t dropped_nat;           /* stopped by a NAT box or sent to a private address from
+                                       outside its box (sim/nat.h), whole run */
     uint64_t links_failed;          /* ENV_EV_LINK_FAILED, whole run */
     uint64_t snapshots;             /* overlay graph snapshots written */
+    uint64_t promotions;            /* ordinary peers promoted to super-peers, whole run */
     struct world_traffic traffic[WORLD_SLOTS];
     uint64_t hops_hist[256]; /* answered lookups by hop count (>= 255 in the last bin) */
     uint64_t hops_sum;       /* sum of the hops of answered lookups */
@@ -134,6 +140,11 @@ struct world_summary {
     uint64_t dropped_loss, dropped_queue, dropped_partition;
     uint64_t links_failed;
     uint64_t snapshots;
+    /* Super-peer topology only (summary rows only then): live joined super-peers at the end
+     * and their mean over the measured window; promotions (whole run). */
+    uint32_t superpeers_end;
+    double superpeers_mean;
+    uint64_t promotions;
 };
 
 /* One summary.tsv row: the name, the value as summary.tsv writes it, and the same value as
@@ -157,6 +168,8 @@ struct world_sample {
     double latency_ms_mean;
     double bytes_per_peer_per_s; /* every datagram sent in the window / live peer-seconds */
     uint64_t records_lost;       /* at t */
+    uint64_t super_peers;        /* live joined super-peers at t (super-peer topology; 64 bits
+                                    so that the struct has no padding) */
 };
 
 struct world;
@@ -220,6 +233,12 @@ bool world_is_up(const struct world *w, uint32_t index);
 struct node *world_node(const struct world *w, uint32_t index);
 /* The Node-ID peer index has whenever it is up. */
 const struct id *world_peer_id(const struct world *w, uint32_t index);
+/* Super-peer topology: whether peer index is (or, while down, was last) a super-peer; its
+ * capacity under overlay.superpeer.election capacity (0 under the other rules); the live
+ * joined super-peers now. */
+bool world_peer_super(const struct world *w, uint32_t index);
+double world_peer_capacity(const struct world *w, uint32_t index);
+uint32_t world_superpeers(const struct world *w);
 /* Starts peer index as churn does (it joins through a uniformly chosen joined peer, with its
  * old Node-ID), or stops it (graceful: node_leave first, else a crash); a no-op when it is
  * already in that state.  For tests and tools; scenarios use churn. */
@@ -233,8 +252,11 @@ uint64_t world_records_lost(const struct world *w);
  * popularity rank r ("key-<r>" hashed; rank 0 is the most popular under Zipf). */
 struct id world_record_id(uint64_t i);
 struct id world_key_id(uint64_t r);
-/* Address of peer index. */
+/* Address of peer index (a private address when it sits behind a NAT box). */
 struct env_addr world_addr(uint32_t index);
+/* Whether peer index is publicly reachable: true unless the scenario's nat block put it
+ * behind a NAT box (docs/nat.md).  For super-peer eligibility and the like. */
+bool world_peer_public(const struct world *w, uint32_t index);
 
 /* Nearest-rank percentile of n sorted samples (see struct world_summary). */
 size_t world_rank(size_t n, double p);

@@ -25,7 +25,9 @@ SUITE(test_expect_tests)
 SUITE(test_plot_tests)
 SUITE(test_bamboo_tests)
 SUITE(test_superpeer_tests)
+SUITE(test_nat_tests)
 SUITE(test_sip_tests)
+SUITE(test_election_tests)
 #undef SUITE
 
 struct suite_ref {
@@ -44,7 +46,9 @@ int main(int argc, char **argv)
         {"graph", test_graph_tests},   {"sweep", test_sweep_tests},
         {"expect", test_expect_tests}, {"plot", test_plot_tests},
         {"bamboo", test_bamboo_tests}, {"superpeer", test_superpeer_tests},
+        {"nat", test_nat_tests},
         {"sip", test_sip_tests},
+        {"election", test_election_tests},
     };
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;

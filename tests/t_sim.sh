@@ -141,6 +141,15 @@ peers: many'
 expect_error negative-count "workload.lookups" "$GOOD
 workload:
   lookups: -5"
+expect_error bad-election "overlay.superpeer.election" "$GOOD
+overlay:
+  topology: superpeer
+  superpeer: {election: strongest}"
+expect_error capacity-unit "overlay.superpeer.capacity.scale" "$GOOD
+overlay:
+  superpeer:
+    election: capacity
+    capacity: {dist: pareto, shape: 2, scale: 5ms}"
 
 rc=0
 "$BIN" sim scenarios/chord-static.yaml --quiet --set peers=abc --out "$WORK/set" \

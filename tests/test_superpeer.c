@@ -232,7 +232,10 @@ static void run_lookups(struct spw *w, unsigned per_peer, struct hops *st)
 {
     memset(st, 0, sizeof *st);
     GHashTable *want = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
-    uint64_t cookie = 1;
+    /* Cookies never repeat within a run, so that events of earlier calls are not taken for
+     * answers to this one's lookups. */
+    static uint64_t next_cookie = 1;
+    uint64_t cookie = next_cookie;
     for (unsigned i = 0; i < w->n; i++) {
         if (!live(w, i))
             continue;
@@ -247,6 +250,7 @@ static void run_lookups(struct spw *w, unsigned per_peer, struct hops *st)
                                 g_memdup2(node_id(NODE(w, (unsigned)o)), sizeof(struct id)));
         }
     }
+    next_cookie = cookie;
     spw_run(w, 10 * ENV_S);
     unsigned answered = 0;
     for (unsigned i = 0; i < w->n; i++) {
@@ -609,6 +613,85 @@ static void test_crash(void)
     spw_free(&w);
 }
 
+/* True when ordinary peer i is attached to the live super-peer responsible for its id and keeps
+ * the next one as its backup. */
+static bool attached_right(const struct spw *w, unsigned i)
+{
+    struct node_peer t[2];
+    size_t n = node_successors(NODE(w, i), t, 2);
+    int sp = spw_oracle(w, node_id(NODE(w, i)));
+    int bk = sp >= 0 ? spw_next_super(w, (unsigned)sp) : -1;
+    return n == 2 && sp >= 0 && bk >= 0 && id_eq(&t[0].id, node_id(NODE(w, (unsigned)sp))) &&
+           id_eq(&t[1].id, node_id(NODE(w, (unsigned)bk)));
+}
+
+/* Re-attachment within a bound (keepalive 5 s, digest period 10 s): a super-peer crashes.  Each
+ * of its ordinary peers notices at its next keepalive (the link fails 1.5 s later), joins its
+ * backup, which is the super-peer now responsible for it, and learns the next one as its new
+ * backup: all are right within two keepalive periods.  The ordinary peers that had the crashed
+ * one as backup learn a new backup from a keepalive answer once the tier has dropped the
+ * crashed one (its predecessor's digest, within a digest period): within a digest period and
+ * two keepalives.  Both stay right afterwards. */
+static void test_reattach_bound(void)
+{
+    struct spw w;
+    spw_view(&w, 96, 8);
+    /* The victim: the super-peer with the most ordinary peers on both counts. */
+    unsigned orphans[SPW_MAX], n_orphans = 0, backed[SPW_MAX], n_backed = 0, victim = 0;
+    for (unsigned v = 0, best = 0; v < w.n; v++) {
+        if (!w.super[v])
+            continue;
+        unsigned o = 0, b = 0;
+        for (unsigned i = 0; i < w.n; i++) {
+            struct node_peer t[2];
+            if (w.super[i] || node_successors(NODE(&w, i), t, 2) != 2)
+                continue;
+            o += id_eq(&t[0].id, node_id(NODE(&w, v)));
+            b += id_eq(&t[1].id, node_id(NODE(&w, v)));
+        }
+        if (MIN(o, b) > best)
+            best = MIN(o, b), victim = v;
+    }
+    for (unsigned i = 0; i < w.n; i++) {
+        struct node_peer t[2];
+        if (w.super[i] || node_successors(NODE(&w, i), t, 2) != 2)
+            continue;
+        if (id_eq(&t[0].id, node_id(NODE(&w, victim))))
+            orphans[n_orphans++] = i;
+        else if (id_eq(&t[1].id, node_id(NODE(&w, victim))))
+            backed[n_backed++] = i;
+    }
+    CU_ASSERT_TRUE_FATAL(n_orphans >= 3 && n_backed >= 3);
+    w.h[victim]->down = true;
+    env_time t0 = fake_net_now(w.net), done_orphans = 0, done_backed = 0;
+    const env_time step = 250 * ENV_MS;
+    for (env_time t = 0; t <= 60 * ENV_S; t += step) {
+        unsigned ok_o = 0, ok_b = 0;
+        for (unsigned j = 0; j < n_orphans; j++)
+            ok_o += attached_right(&w, orphans[j]);
+        for (unsigned j = 0; j < n_backed; j++)
+            ok_b += attached_right(&w, backed[j]);
+        if (ok_o == n_orphans && !done_orphans)
+            done_orphans = t ? t : step;
+        if (ok_b == n_backed && !done_backed)
+            done_backed = t ? t : step;
+        /* Once right, a peer stays right. */
+        if (done_orphans)
+            CU_ASSERT_EQUAL(ok_o, n_orphans);
+        if (done_backed)
+            CU_ASSERT_EQUAL(ok_b, n_backed);
+        fake_net_run_until(w.net, t0 + t + step);
+    }
+    printf("\n    re-attachment: %u orphans right after %.2f s, %u peers with a new backup after "
+           "%.2f s ",
+           n_orphans, (double)done_orphans / ENV_S, n_backed, (double)done_backed / ENV_S);
+    env_time ka = NODE(&w, 1)->cfg.superpeer.keepalive, digest = NODE(&w, 1)->cfg.update_interval;
+    CU_ASSERT_TRUE(done_orphans > 0 && done_orphans <= 2 * ka);
+    CU_ASSERT_TRUE(done_backed > 0 && done_backed <= digest + 2 * ka);
+    CU_ASSERT_EQUAL(check_tiers(&w), 0);
+    spw_free(&w);
+}
+
 /* An ordinary peer whose super-peer, backup and bootstrap peer all crash at once re-attaches
  * through one of the other super-peers its Join answer named. */
 static void test_all_lost(void)
@@ -916,6 +999,208 @@ static void test_crash_neighbourhood(void)
     spw_free(&w);
 }
 
+/* Super-peer pairs (i, j) from different groups of a two-way partition where i knows j. */
+static unsigned cross_knowledge(const struct spw *w)
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < w->n; i++)
+        for (unsigned j = 0; j < w->n; j++)
+            k += w->super[i] && w->super[j] && i % 2 != j % 2 && live(w, i) && knows(w, i, j);
+    return k;
+}
+
+/* A partition splits the tier in two (each side drops the other's super-peers as failed);
+ * after it heals, partition detection (a Ping of the id after our own through a bootstrap
+ * peer, every partition_interval) finds the other tier; the bootstrap peers are all on one
+ * side, so only the other side can.  Both sides exchange member lists, and whoever confirms
+ * a super-peer it did not know tells its tier, so the member tables are whole again within
+ * seconds, and everything else (ordinary peers where they belong, every lookup right)
+ * follows. */
+static void test_partition_heal(void)
+{
+    struct spw w;
+    spw_view(&w, 120, 3); /* super-peers 0, 3, 6, ...: both groups of a two-way partition */
+    for (unsigned i = 0; i < w.n; i++) {
+        struct node_config *c = &NODE(&w, i)->cfg;
+        c->partition_interval = 20 * ENV_S;
+        c->n_bootstraps = 2; /* both in group 0: only group 1 can find the other side */
+        c->bootstraps[0] = w.h[0]->addr;
+        c->bootstraps[1] = w.h[6]->addr;
+    }
+    unsigned before = cross_knowledge(&w);
+    CU_ASSERT_EQUAL(before, 20 * 20 * 2);
+    fake_net_partition(w.net, 2);
+    /* Lookups across the split fail, and so do digests and keepalives: each side drops the
+     * other's super-peers. */
+    struct hops st;
+    for (unsigned r = 0; r < 2; r++)
+        run_lookups(&w, 1, &st);
+    spw_run(&w, 30 * ENV_S);
+    unsigned split = cross_knowledge(&w);
+    if (g_getenv("SP_DEBUG"))
+        printf("\n    partition: %u of %u cross-group entries left", split, before);
+    CU_ASSERT_TRUE(split < before / 10);
+    fake_net_partition(w.net, 0);
+    spw_run(&w, 10 * ENV_S); /* 2 to 6 s measured; 16 to 23 s without telling the tier */
+    CU_ASSERT_EQUAL(cross_knowledge(&w), before);
+    spw_run(&w, 10 * ENV_S);
+    CU_ASSERT_EQUAL(check_tiers(&w), 0);
+    run_lookups(&w, 1, &st);
+    CU_ASSERT_EQUAL(st.bad, 0);
+    run_node_pings(&w, 30, &st);
+    CU_ASSERT_EQUAL(st.bad, 0);
+    spw_free(&w);
+}
+
+/* Host i crashes and starts again at once, before anyone noticed, with the same Node-ID and
+ * address, as a super-peer or not, and joins through host `boot`. */
+static struct node *spw_restart(struct spw *w, unsigned i, bool super, unsigned boot)
+{
+    const struct node_config *old = &NODE(w, i)->cfg;
+    struct node_config cfg = *old;
+    cfg.superpeer.is_super = super;
+    cfg.n_bootstraps = 0;
+    struct id id = *node_id(NODE(w, i));
+    node_free(w->h[i]->node);
+    w->super[i] = super;
+    w->h[i]->node = sp_node_new(w->h[i], &cfg, &id);
+    CU_ASSERT_EQUAL(node_join(w->h[i]->node, &w->h[boot]->addr), NODE_OK);
+    return w->h[i]->node;
+}
+
+/* Records whose responsible super-peer is host x: `want` names "frank-<k>" stored through
+ * ordinary peers; returns how many were found (at most want). */
+static unsigned store_at(struct spw *w, unsigned x, unsigned want, bool store)
+{
+    unsigned found = 0;
+    char name[32];
+    for (unsigned k = 0; found < want && k < 1000; k++) {
+        snprintf(name, sizeof name, "frank-%u", k);
+        struct id key = id_hash(name, strlen(name));
+        if (spw_oracle(w, &key) != (int)x)
+            continue;
+        found++;
+        if (store) {
+            CU_ASSERT_EQUAL(sp_store(w, first_ordinary(w, k % 50), name, "sip:frank@10.0.0.7"),
+                            NODE_OK);
+        } else {
+            CU_ASSERT_TRUE(held_by_replica_set(w, name));
+        }
+    }
+    return found;
+}
+
+/* A super-peer restarts before its crash was noticed (digests are made rare here, so that no
+ * predecessor's DIGEST notices it first): the tier still lists it, and its new node
+ * acknowledges every frame, so no link failure removes it.  Its Attach goes to the id after
+ * its own (an Attach to its own id would be routed to the new node itself, which drops it),
+ * it joins, and its successor, whose predecessor it still was, hands it its records again. */
+static void test_restart_unnoticed(void)
+{
+    struct spw w;
+    spw_view(&w, 60, 6);
+    unsigned x = 24;
+    CU_ASSERT_EQUAL_FATAL(store_at(&w, x, 4, true), 4);
+    for (unsigned i = 0; i < w.n; i++)
+        NODE(&w, i)->cfg.update_interval = 3600 * ENV_S; /* from each one's next digest on */
+    spw_run(&w, 20 * ENV_S);
+    struct node *nd = spw_restart(&w, x, true, 0);
+    spw_run(&w, 50 * ENV_MS);
+    unsigned listing = 0;
+    for (unsigned i = 0; i < w.n; i++)
+        listing += w.super[i] && i != x && live(&w, i) && knows(&w, i, x);
+    CU_ASSERT_EQUAL(listing, live_supers(&w)); /* nobody noticed */
+    spw_run(&w, 10 * ENV_S);
+    CU_ASSERT_TRUE(node_is_joined(nd));
+    CU_ASSERT_EQUAL(check_tiers(&w), 0);
+    CU_ASSERT_EQUAL(store_at(&w, x, 4, false), 4);
+    struct hops st;
+    run_lookups(&w, 2, &st);
+    CU_ASSERT_EQUAL(st.bad, 0);
+    spw_free(&w);
+}
+
+/* Restarted before its crash was noticed, a super-peer joins through a peer that is gone and
+ * stays unjoined: the tier would route its range to it forever (its new node drops what it
+ * cannot route, and acknowledges the frames).  Its predecessor's DIGEST is refused (it is not
+ * a joined super-peer), the predecessor drops it and tells the tier, and its successor serves
+ * its range meanwhile. */
+static void test_restart_unjoined(void)
+{
+    struct spw w;
+    spw_view(&w, 60, 6);
+    unsigned x = 24;
+    w.h[59]->down = true; /* an ordinary peer */
+    struct node *nd = spw_restart(&w, x, true, 59);
+    spw_run(&w, 30 * ENV_S);
+    CU_ASSERT_FALSE(node_is_joined(nd));
+    unsigned listing = 0;
+    for (unsigned i = 0; i < w.n; i++)
+        listing += w.super[i] && live(&w, i) && knows(&w, i, x);
+    CU_ASSERT_EQUAL(listing, 0);
+    CU_ASSERT_EQUAL(check_tiers(&w), 0);
+    struct hops st;
+    run_lookups(&w, 2, &st);
+    CU_ASSERT_EQUAL(st.bad, 0);
+    spw_free(&w);
+}
+
+/* A super-peer comes back as an ordinary peer (as under the uptime election): the tier drops
+ * it, and anti-entropy does not spread a stale entry: a super-peer told of it (an ADD from a
+ * stale peer) probes it when its table and its successor's differ, learns that it is alive
+ * but responsible for nothing, and drops it instead of telling the successor to add it. */
+static void test_back_as_ordinary(void)
+{
+    struct spw w;
+    spw_view(&w, 60, 6);
+    unsigned x = 24;
+    struct node *nd = spw_restart(&w, x, false, 0);
+    spw_run(&w, 60 * ENV_S);
+    CU_ASSERT_TRUE(node_is_joined(nd));
+    CU_ASSERT_EQUAL(check_tiers(&w), 0);
+    /* A super-peer y whose ring successor x would not be (so that y never digests x). */
+    unsigned y = 0;
+    for (unsigned i = 0; i < w.n; i++) {
+        if (!w.super[i] || !live(&w, i))
+            continue;
+        int succ = spw_next_super(&w, i);
+        if (!id_in_oo(node_id(nd), node_id(NODE(&w, i)), node_id(NODE(&w, (unsigned)succ)))) {
+            y = i;
+            break;
+        }
+    }
+    CU_ASSERT_FATAL(w.super[y]);
+    struct node_peer e = {*node_id(nd), w.h[x]->addr};
+    GByteArray *b = g_byte_array_new();
+    uint8_t t = 2, hdr[2] = {0, 1}, idb[ID_BYTES];
+    uint8_t addr[6] = {(uint8_t)(e.addr.ip >> 24),  (uint8_t)(e.addr.ip >> 16),
+                       (uint8_t)(e.addr.ip >> 8),   (uint8_t)e.addr.ip,
+                       (uint8_t)(e.addr.port >> 8), (uint8_t)e.addr.port};
+    g_byte_array_append(b, &t, 1);
+    g_byte_array_append(b, hdr, 2);
+    id_to_bytes(&e.id, idb);
+    g_byte_array_append(b, idb, ID_BYTES);
+    g_byte_array_append(b, addr, 6);
+    struct ping_result r;
+    request_to(&w, first_ordinary(&w, 0), node_id(NODE(&w, y)), WIRE_UPDATE_REQ, b, &r);
+    g_byte_array_free(b, TRUE);
+    spw_run(&w, ENV_S);
+    CU_ASSERT_TRUE(knows(&w, y, x));
+    unsigned spread = 0;
+    for (unsigned sec = 0; sec < 60; sec++) {
+        spw_run(&w, ENV_S);
+        for (unsigned i = 0; i < w.n; i++)
+            spread += i != y && w.super[i] && live(&w, i) && knows(&w, i, x);
+    }
+    CU_ASSERT_EQUAL(spread, 0);
+    CU_ASSERT_FALSE(knows(&w, y, x));
+    CU_ASSERT_EQUAL(check_tiers(&w), 0);
+    struct hops st;
+    run_lookups(&w, 2, &st);
+    CU_ASSERT_EQUAL(st.bad, 0);
+    spw_free(&w);
+}
+
 /* Expects an Error_Invalid_Message (or Forbidden when `forbidden`) answer. */
 static void expect_refused(struct spw *w, unsigned from, unsigned to, uint16_t code,
                            const uint8_t *body, size_t len)
@@ -1022,6 +1307,7 @@ CU_TestInfo test_superpeer_tests[] = {
     {"a joining super-peer takes its range: records and ordinary peers", test_join_takes_range},
     {"store, fetch, generations, replicas on super-peers only", test_store_fetch_replicas},
     {"a crashed super-peer: re-attachment, records on replicas", test_crash},
+    {"a crashed super-peer: its peers re-attach, backups renewed, in bounds", test_reattach_bound},
     {"super-peer, backup and bootstrap lost at once: re-attachment", test_all_lost},
     {"super-peer and ordinary peer leave", test_leave},
     {"member tables converge by digest, FULL lists and probes", test_anti_entropy},
@@ -1030,6 +1316,10 @@ CU_TestInfo test_superpeer_tests[] = {
     {"super-peers and ordinary peers join simultaneously", test_simultaneous_joins},
     {"churn: crashes, leaves and joins of both tiers, then convergence", test_churn},
     {"the first to notice a crash tells the neighbourhood", test_crash_neighbourhood},
+    {"a tier split by a partition merges after it heals", test_partition_heal},
+    {"a super-peer restarts before its crash is noticed", test_restart_unnoticed},
+    {"a restarted super-peer that cannot join is dropped", test_restart_unjoined},
+    {"a super-peer comes back as an ordinary peer", test_back_as_ordinary},
     {"malformed bodies are refused", test_malformed},
     CU_TEST_INFO_NULL,
 };
