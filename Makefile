@@ -18,9 +18,9 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 TEST_LDLIBS := -lcunit
 
 # Debian packages the build, the tests and the tools need (gnuplot, igraph and libosip2 are
-# used by the analysis and SIP layers).
+# used by the analysis and SIP layers; sip-tester is SIPp, for tests/t_sipp.sh).
 DEBS := build-essential pkg-config libglib2.0-dev libyaml-dev libcunit1-dev tshark \
-        gnuplot-nox libigraph-dev libosip2-dev python3
+        gnuplot-nox libigraph-dev libosip2-dev python3 sip-tester
 
 # ---- objects ----------------------------------------------------------------------------------
 CORE_OBJS := core/id.o core/env.o core/wire.o core/storage.o core/chord.o core/bamboo.o \
@@ -29,7 +29,7 @@ SIM_OBJS  := sim/engine.o sim/scenario.o sim/dist.o sim/underlay.o sim/churn.o s
              sim/pcap.o sim/sweep.o sim/expect.o sim/nat.o sim/cli.o
 ANA_OBJS  := analysis/graph.o analysis/plot.o analysis/compare.o
 NET_OBJS  := net/udp.o net/cli.o
-SIP_OBJS  := sip/usage.o sip/resolve.o sip/registrar.o
+SIP_OBJS  := sip/usage.o sip/resolve.o sip/registrar.o sip/proxy.o
 CLI_OBJS  := cli/main.o
 TEST_OBJS := tests/main.o tests/fake_env.o tests/ring.o tests/test_id.o tests/test_wire.o tests/test_node.o \
              tests/test_storage.o tests/test_engine.o tests/test_scenario.o tests/test_world.o \
@@ -43,7 +43,7 @@ sim/cli.o: CPPFLAGS += -DP2PSIP_GIT_REV='"$(GIT_REV)"'
 BIN := p2psip
 ALL_OBJS := $(CORE_OBJS) $(SIM_OBJS) $(ANA_OBJS) $(NET_OBJS) $(SIP_OBJS) $(CLI_OBJS) $(TEST_OBJS)
 
-.PHONY: all deps test unit-test script-test demo bench check-purity format clean
+.PHONY: all deps test unit-test script-test demo bench reference check-purity format clean
 all: deps $(BIN)
 
 # ---- Debian packages: installed when run as root, else the exact command is printed -----------
@@ -82,12 +82,19 @@ test: all check-purity tests/run_tests
 	@set -e; for t in tests/t_*.sh; do echo "== $$t"; bash $$t; done
 	@echo "make test: all suites passed"
 
+unit-test: tests/run_tests
+	./tests/run_tests
+
 # ---- demo and benchmarks ----------------------------------------------------------------------
 demo: all
 	./$(BIN) sim scenarios/chord-churn.yaml
 
 bench: all
 	bash tests/bench.sh
+
+# The topology comparison's reference results (results/reference/compare/, ~30 min).
+reference: all
+	bash analysis/reference-compare.sh
 
 # ---- core/ and sip/ stay sans-I/O -------------------------------------------------------------
 PURITY_RE := '(^|[^>._[:alnum:]])(socket|bind|connect|sendto|recvfrom|sendmsg|recvmsg|select|poll|epoll_[a-z]+|clock_gettime|gettimeofday|time|rand|srand|random|srandom|drand48|g_get_monotonic_time|g_get_real_time|g_main_[a-z_]+|g_timeout_add[a-z_]*|g_idle_add[a-z_]*|g_random_[a-z_]+|g_rand_[a-z_]+|fopen|printf|fprintf)[[:space:]]*\(|\#include[[:space:]]*<(sys/socket|netinet/[a-z]+|arpa/inet|time|sys/time|unistd|stdio)\.h>'

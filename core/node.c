@@ -6,7 +6,8 @@
  * duplicate requests within the 15 s request lifetime), §6.6.2–6.6.3 (FramedMessage: every
  * data frame is acknowledged; a neighbour that stops acknowledging is a failed link, which is
  * how the topology learns of crashed peers) and §6.5.1 (Attach, here with host candidates
- * only: it is how a node learns the address of a Node-ID).
+ * only: it is how a node learns the address of a Node-ID), §6.5.2 (AppAttach, the same for an
+ * application such as SIP: node_app_attach / node_app_listen).
  *
  * Via lists: the RFC has the *receiver* append the previous hop, which it knows from the
  * (D)TLS connection.  Without DTLS a receiver cannot tell a sender's Node-ID from its address,
@@ -37,10 +38,16 @@ struct txn {
     struct node *node;
 };
 
+/* The duplicate-request cache is a queue in answer order (every entry lives request_lifetime,
+ * so the head expires first) indexed by transaction id: a lookup costs O(1) however many
+ * requests a busy peer answered in the last 15 s.  A request answered twice (a duplicate that
+ * arrived before its first answer) has a chain of entries, oldest first; the index holds the
+ * oldest, whose response a duplicate gets. */
 struct dup_entry {
     uint64_t txid;
     env_time expires;
-    GBytes *response; /* encoded response, routed again on a duplicate */
+    GBytes *response;        /* encoded response, routed again on a duplicate */
+    struct dup_entry *newer; /* the next entry of the same txid, or NULL */
 };
 
 /* User operations (lookup, store, fetch) waiting for their transaction. */
@@ -68,6 +75,8 @@ struct attach_ctx {
     node_attach_fn cb;
     void *arg;
 };
+static int error_status(const struct wire_message *resp);
+static bool can_originate(const struct node *n);
 
 /* ---- configuration and kinds ------------------------------------------------------------ */
 
@@ -110,6 +119,7 @@ int node_kind_model(uint32_t kind, void *unused)
     switch (kind) {
     case NODE_KIND_SIP_REGISTRATION:
     case NODE_KIND_DICT:
+    case NODE_KIND_SERVICE:
         return WIRE_MODEL_DICTIONARY;
     case NODE_KIND_VALUE:
         return WIRE_MODEL_SINGLE;
@@ -158,6 +168,21 @@ static void dup_free(struct dup_entry *d)
     g_free(d);
 }
 
+/* Drops the entries whose request lifetime has ended. */
+static void dup_expire(struct node *n, env_time now)
+{
+    struct dup_entry *d;
+    while ((d = g_queue_peek_head(&n->dup_cache)) && d->expires <= now) {
+        g_queue_pop_head(&n->dup_cache);
+        /* The oldest entry of all is the oldest of its txid: the indexed one. */
+        if (d->newer)
+            g_hash_table_replace(n->dup_index, &d->newer->txid, d->newer);
+        else
+            g_hash_table_remove(n->dup_index, &d->txid);
+        dup_free(d);
+    }
+}
+
 void node_free(struct node *n)
 {
     if (!n)
@@ -175,6 +200,8 @@ void node_free(struct node *n)
     struct dup_entry *d;
     while ((d = g_queue_pop_head(&n->dup_cache)))
         dup_free(d);
+    if (n->dup_index)
+        g_hash_table_destroy(n->dup_index);
     env_timer_stop(&n->env, n->link_timer);
     env_timer_stop(&n->env, n->maint_timer);
     env_timer_stop(&n->env, n->join_timer);
@@ -816,6 +843,16 @@ static void send_response(struct node *n, const struct wire_message *req, uint16
         d->expires = env_now(&n->env) + n->cfg.request_lifetime;
         d->response = g_bytes_ref(msg);
         g_queue_push_tail(&n->dup_cache, d);
+        if (!n->dup_index)
+            n->dup_index = g_hash_table_new(g_int64_hash, g_int64_equal);
+        struct dup_entry *old = g_hash_table_lookup(n->dup_index, &d->txid);
+        if (old) {
+            while (old->newer)
+                old = old->newer;
+            old->newer = d;
+        } else {
+            g_hash_table_insert(n->dup_index, &d->txid, d);
+        }
     }
     route_bytes(n, msg);
     g_bytes_unref(msg);
@@ -840,18 +877,12 @@ void node_respond_error(struct node *n, const struct wire_message *req, uint16_t
 
 static bool dup_resend(struct node *n, uint64_t txid)
 {
-    env_time now = env_now(&n->env);
-    struct dup_entry *d;
-    while ((d = g_queue_peek_head(&n->dup_cache)) && d->expires <= now)
-        dup_free(g_queue_pop_head(&n->dup_cache));
-    for (GList *l = n->dup_cache.head; l; l = l->next) {
-        d = l->data;
-        if (d->txid == txid) {
-            route_bytes(n, d->response);
-            return true;
-        }
-    }
-    return false;
+    dup_expire(n, env_now(&n->env));
+    struct dup_entry *d = n->dup_index ? g_hash_table_lookup(n->dup_index, &txid) : NULL;
+    if (!d)
+        return false;
+    route_bytes(n, d->response);
+    return true;
 }
 
 /* ---- methods handled by the node itself ------------------------------------------------- */
@@ -984,6 +1015,134 @@ void node_attach_bootstrap(struct node *n, const struct id *resource,
     attach_send(n, &d, 1, true, bootstrap, cb, arg);
 }
 
+/* ---- AppAttach (§6.5.2) ----------------------------------------------------------------- */
+
+static const struct env_addr *app_find(const struct node *n, uint16_t application)
+{
+    for (unsigned i = 0; i < n->n_apps; i++)
+        if (n->apps[i].application == application)
+            return &n->apps[i].addr;
+    return NULL;
+}
+
+void node_app_listen(struct node *n, uint16_t application, const struct env_addr *addr)
+{
+    for (unsigned i = 0; i < n->n_apps; i++)
+        if (n->apps[i].application == application) {
+            if (addr)
+                n->apps[i].addr = *addr;
+            else
+                n->apps[i] = n->apps[--n->n_apps];
+            return;
+        }
+    if (addr && n->n_apps < NODE_MAX_APPS) {
+        n->apps[n->n_apps].application = application;
+        n->apps[n->n_apps++].addr = *addr;
+    }
+}
+
+/* An AppAttachReq/Ans body: one host candidate (as attach_body's) at addr. */
+static void app_attach_body(GByteArray *b, uint16_t application, bool active,
+                            const struct env_addr *addr)
+{
+    static const uint8_t ufrag[] = "p2psip", pwd[] = "p2psip-no-ice";
+    struct wire_app_attach a;
+    memset(&a, 0, sizeof a);
+    a.ufrag.p = ufrag;
+    a.ufrag.len = sizeof ufrag - 1;
+    a.password.p = pwd;
+    a.password.len = sizeof pwd - 1;
+    a.application = application;
+    a.role.p = (const uint8_t *)(active ? "active" : "passive");
+    a.role.len = active ? 6 : 7;
+    a.n_candidates = 1;
+    a.candidates[0].addr = *addr;
+    a.candidates[0].overlay_link = WIRE_LINK_DTLS_UDP_SR_NO_ICE;
+    a.candidates[0].foundation.p = (const uint8_t *)"1";
+    a.candidates[0].foundation.len = 1;
+    a.candidates[0].priority = (126u << 24) | (65535u << 8) | 255u; /* host, RFC 8445 §5.1.2 */
+    a.candidates[0].type = WIRE_CAND_HOST;
+    wire_encode_app_attach(b, &a);
+}
+
+static void on_app_attach(struct node *n, const struct wire_message *m)
+{
+    struct wire_app_attach req;
+    if (wire_decode_app_attach(m->body.p, m->body.len, &req) < 0) {
+        node_respond_error(n, m, WIRE_ERR_INVALID_MESSAGE, "bad AppAttachReq");
+        return;
+    }
+    const struct env_addr *addr = app_find(n, req.application);
+    if (!addr) {
+        node_respond_error(n, m, WIRE_ERR_NOT_FOUND, "no such application"); /* §6.5.2.2 */
+        return;
+    }
+    /* The requester's candidate is not needed: the application answers its datagrams at their
+     * source address. */
+    GByteArray *b = g_byte_array_new();
+    app_attach_body(b, req.application, false, addr);
+    node_respond(n, m, WIRE_APP_ATTACH_ANS, b);
+    g_byte_array_free(b, TRUE);
+}
+
+struct app_attach_ctx {
+    uint16_t application;
+    node_app_attach_cb cb;
+    void *ud;
+};
+
+static void app_attach_done(struct node *n, void *arg, int status, const struct wire_message *resp)
+{
+    struct app_attach_ctx *ctx = arg;
+    struct wire_app_attach a;
+    struct id peer;
+    struct env_addr addr = {0, 0};
+    bool have = false;
+    if (status == NODE_E_REFUSED)
+        status = error_status(resp);
+    if (status == NODE_OK) {
+        if (resp->h.n_via > 0 && wire_dest_id(&resp->h.via[0], &peer) == 0 &&
+            wire_decode_app_attach(resp->body.p, resp->body.len, &a) == 0 &&
+            a.application == ctx->application)
+            for (uint16_t i = 0; i < a.n_candidates && !have; i++)
+                if (!a.candidates[i].is_v6) {
+                    addr = a.candidates[i].addr;
+                    have = true;
+                }
+        if (!have)
+            status = NODE_E_REFUSED;
+    }
+    if (ctx->cb)
+        ctx->cb(ctx->ud, status, have ? &peer : NULL, have ? &addr : NULL);
+    g_free(ctx);
+}
+
+int node_app_attach(struct node *n, const struct wire_dest *dest, size_t n_dest,
+                    uint16_t application, node_app_attach_cb cb, void *ud)
+{
+    struct node_dest d[16]; /* as many as a route holds (RFC 7904's lists are short) */
+    if (n_dest == 0 || n_dest > G_N_ELEMENTS(d))
+        return NODE_E_INVALID;
+    for (size_t i = 0; i < n_dest; i++) {
+        if ((dest[i].type != WIRE_DEST_NODE && dest[i].type != WIRE_DEST_RESOURCE) ||
+            wire_dest_id(&dest[i], &d[i].id) < 0)
+            return NODE_E_INVALID;
+        d[i].type = dest[i].type;
+    }
+    if (!can_originate(n))
+        return NODE_E_STATE;
+    const struct env_addr *mine = app_find(n, application);
+    GByteArray *b = g_byte_array_new();
+    app_attach_body(b, application, true, mine ? mine : &n->addr);
+    struct app_attach_ctx *ctx = g_new(struct app_attach_ctx, 1);
+    ctx->application = application;
+    ctx->cb = cb;
+    ctx->ud = ud;
+    node_request(n, d, n_dest, WIRE_APP_ATTACH_REQ, b, NULL, app_attach_done, ctx);
+    g_byte_array_free(b, TRUE);
+    return NODE_OK;
+}
+
 static void on_request(struct node *n, const struct wire_message *m)
 {
     if (cached_request(m->code) && dup_resend(n, m->h.txid))
@@ -1018,16 +1177,9 @@ static void on_request(struct node *n, const struct wire_message *m)
     case WIRE_PROBE_REQ:
         n->topo->ops->on_request(n->topo, m);
         break;
-    case WIRE_APP_ATTACH_REQ: {
-        struct wire_app_attach req;
-        if (wire_decode_app_attach(m->body.p, m->body.len, &req) < 0) {
-            node_respond_error(n, m, WIRE_ERR_INVALID_MESSAGE, "bad AppAttachReq");
-            break;
-        }
-        /* No application listens yet (the SIP usage answers here later). */
-        node_respond_error(n, m, WIRE_ERR_NOT_FOUND, "no such application");
+    case WIRE_APP_ATTACH_REQ:
+        on_app_attach(n, m);
         break;
-    }
     default:
         node_respond_error(n, m, WIRE_ERR_INVALID_MESSAGE, "unsupported method");
         break;
@@ -1310,10 +1462,7 @@ static void maintenance(void *arg)
 {
     struct node *n = arg;
     n->maint_timer = 0;
-    env_time now = env_now(&n->env);
-    struct dup_entry *d;
-    while ((d = g_queue_peek_head(&n->dup_cache)) && d->expires <= now)
-        dup_free(g_queue_pop_head(&n->dup_cache));
+    dup_expire(n, env_now(&n->env));
     if (n->topo) {
         /* Connections that no routing table names are kept while they may still carry the
          * response to a request routed through them (twice the request lifetime). */

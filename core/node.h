@@ -38,6 +38,7 @@ enum {
 #define NODE_KIND_VALUE 0xf0000001u    /* single value: NAME -> VALUE */
 #define NODE_KIND_ARRAY 0xf0000002u    /* array */
 #define NODE_KIND_DICT 0xf0000003u     /* dictionary */
+#define NODE_KIND_SERVICE 0xf0000004u  /* dictionary of ServiceRecords (core/service.h) */
 /* Data model of a known kind (enum wire_model), 0 when unknown.  Fits wire_model_fn. */
 int node_kind_model(uint32_t kind, void *unused);
 
@@ -155,6 +156,30 @@ int node_store(struct node *n, const struct id *res, uint32_t kind, const struct
 /* Fetches every value of a kind at res (§7.4.2); reports ENV_EV_FETCH_DONE. */
 int node_fetch(struct node *n, const struct id *res, uint32_t kind, uint64_t cookie,
                node_fetch_cb cb, void *ud);
+
+/* AppAttach (§6.5.2): reaching an application (SIP) on the node at the end of a destination
+ * list.  No ICE here either: each side gives one host candidate, the address its application
+ * receives datagrams on.  Application ids are IANA port numbers (§14.5); SIP is 5060. */
+#define NODE_APP_SIP 5060
+#define NODE_MAX_APPS 4
+/* Completion of node_app_attach: NODE_OK with the answering node's Node-ID and the address of
+ * its application (the first IPv4 candidate of the AppAttachAns); NODE_E_NOT_FOUND when that
+ * node serves no such application (Error_Not_Found); NODE_E_TIMEOUT or NODE_E_REFUSED (a
+ * malformed answer included) otherwise, with node and app_addr NULL.  Both are valid only
+ * during the call. */
+typedef void (*node_app_attach_cb)(void *ud, int status, const struct id *node,
+                                   const struct env_addr *app_addr);
+/* Sends an AppAttachReq for `application` along dest (16-byte node or resource entries, a
+ * route's destination list); the request's candidate is this node's own address for that
+ * application when it listens for it, else its RELOAD address.  Returns NODE_OK (cb runs
+ * later, or not at all when the node is freed first), NODE_E_STATE when the node cannot send,
+ * or NODE_E_INVALID for an empty list, too long a list or an entry that is no 16-byte id. */
+int node_app_attach(struct node *n, const struct wire_dest *dest, size_t n_dest,
+                    uint16_t application, node_app_attach_cb cb, void *ud);
+/* Declares that `application` receives datagrams at addr on this node: an AppAttachReq for it
+ * is answered with addr as the host candidate (without, Error_Not_Found).  addr NULL withdraws
+ * it; at most NODE_MAX_APPS applications (more are ignored). */
+void node_app_listen(struct node *n, uint16_t application, const struct env_addr *addr);
 
 /* Introspection, for the simulator's oracle, graph snapshots and tests. */
 const struct id *node_id(const struct node *n);

@@ -46,6 +46,12 @@ struct node {
     struct txn **txns;    /* pending transactions this node originated (a GPtrArray would */
     uint16_t n_txns, cap_txns; /* reserve 16 slots: most peers have 0-2 pending) */
     GQueue dup_cache;     /* struct dup_entry *, oldest first (§6.2.1 request lifetime) */
+    GHashTable *dup_index; /* txid -> the oldest struct dup_entry of it; created when needed */
+    struct {
+        uint16_t application;  /* an AppAttach application id (§6.5.2) served here */
+        struct env_addr addr;  /* the address given as its host candidate */
+    } apps[NODE_MAX_APPS];
+    unsigned n_apps;
     struct storage *store;
     env_timer link_timer; /* armed while frames await an ACK */
     GPtrArray *hops;      /* struct hop_frame *: Bamboo's frames awaiting an ACK (node.c) */

@@ -4,10 +4,12 @@
  *
  * `peer` runs a RELOAD peer (RFC 6940 §3.2): it starts an overlay or joins one through a
  * bootstrap peer (§10.5, §11.4) and, on SIGINT or SIGTERM, leaves gracefully (§10.9: Leave to
- * the neighbours, stored data handed to the successor) before exiting.  `store` and `fetch`
- * run a short-lived RELOAD client (§4.2: a node that neither routes nor stores) that sends
- * everything through one peer (§4.2.1) and issues one Store (§7.4.1) or Fetch (§7.4.2) of
- * the single-value kind NODE_KIND_VALUE at Resource-ID SHA-1(NAME) (§10.2).
+ * the neighbours, stored data handed to the successor) before exiting.  With --sip it is also
+ * the SIP proxy/registrar of ordinary phones (seed draft §5.5-5.6; sip/registrar.h), on a
+ * second UDP socket whose datagrams go to the adapter and from which the adapter sends.
+ * `store` and `fetch` run a short-lived RELOAD client (§4.2: a node that neither routes nor
+ * stores) that sends everything through one peer (§4.2.1) and issues one Store (§7.4.1) or
+ * Fetch (§7.4.2) of the single-value kind NODE_KIND_VALUE at Resource-ID SHA-1(NAME) (§10.2).
  *
  * Command-line parsing uses GOptionContext, so `--help` is generated from the option tables
  * below.  Exit codes follow cli/cli.h: 0 success, 1 not found or failed, 2 usage error.
@@ -22,6 +24,7 @@
 #include "../cli/cli.h"
 #include "../core/id.h"
 #include "../core/node.h"
+#include "../sip/registrar.h"
 #include "udp.h"
 
 #define CLI_DEFAULT_OVERLAY "p2psip.example"
@@ -107,7 +110,22 @@ struct cli_peer {
     unsigned waited_s;                   /* seconds spent joining so far */
     char bootstrap[NET_UDP_ADDR_STRLEN]; /* empty when starting a new overlay */
     int exit_code;
+    struct net_udp_app *sip_sock; /* with --sip: the SIP socket and its adapter */
+    struct sip_registrar *sip;
 };
+
+static void cli_sip_send(void *ud, const struct env_addr *to, const char *msg, size_t len)
+{
+    struct cli_peer *p = ud;
+    net_udp_app_send(p->sip_sock, to, (const uint8_t *)msg, len);
+}
+
+static void cli_sip_receive(void *ud, const struct env_addr *from, const uint8_t *buf, size_t len)
+{
+    struct cli_peer *p = ud;
+    if (p->sip)
+        sip_registrar_receive(p->sip, from, buf, len);
+}
 
 static void cli_peer_event(void *ud, const struct env_event *ev, const struct env_addr *from)
 {
@@ -200,6 +218,17 @@ static void cli_peer_log_stats(struct cli_peer *p)
                  s->msgs_sent, s->bytes_sent, s->msgs_received, s->bytes_received, s->forwarded,
                  s->retransmissions, s->dropped_malformed, s->dropped_ttl, s->links_failed,
                  c->send_failures, node_stored_records(p->node));
+    if (!p->sip)
+        return;
+    const struct sip_registrar_stats *st = sip_registrar_get_stats(p->sip);
+    net_udp_logf(
+        p->udp, ENV_LOG_INFO,
+        "sip: received %" PRIu64 ", registers ok %" PRIu64 " failed %" PRIu64 ", lookups %" PRIu64
+        " found %" PRIu64 ", forwarded %" PRIu64 " (+%" PRIu64 " ACKs), relayed %" PRIu64
+        ", timeouts %" PRIu64 ", AppAttaches %" PRIu64 " failed %" PRIu64 ", malformed %" PRIu64,
+        st->received, st->registers_ok, st->registers_failed, st->lookups, st->lookups_found,
+        st->forwarded, st->forwarded_stateless, st->relayed, st->proxy_timeouts, st->app_attaches,
+        st->app_attach_failures, st->dropped_malformed);
 }
 
 static const char peer_summary[] =
@@ -207,16 +236,25 @@ static const char peer_summary[] =
     "gracefully (Leave to the neighbours, stored data handed to the successor) and exits 0.\n"
     "\n"
     "Without --bootstrap the peer starts a new overlay alone; with it, the peer joins through\n"
-    "the peer at that address (RFC 6940 sec. 10.5).  Two lines go to stdout, each flushed:\n"
+    "the peer at that address (RFC 6940 sec. 10.5).\n"
+    "\n"
+    "With --sip the peer is also the SIP proxy/registrar of ordinary SIP phones (UDP): a\n"
+    "REGISTER for sip:USER@DOMAIN stores the user's registration in the overlay (RFC 7904), and\n"
+    "an INVITE (or any request) for an AoR is looked up in the overlay and proxied to the peer\n"
+    "where the callee registered, and on to the phone; ACK and BYE follow Record-Route.\n"
+    "\n"
+    "Lines on stdout, each flushed:\n"
     "  listening node-id=HEX addr=A.B.C.D:PORT overlay=NAME\n"
+    "  sip addr=A.B.C.D:PORT domain=NAME            (with --sip)\n"
     "  joined node-id=HEX addr=A.B.C.D:PORT\n"
     "Logs go to stderr.  Exit codes: 0 after a clean leave, 1 when the join fails or the socket\n"
     "cannot be opened, 2 on a usage error.";
 
 /* The peer's command line, checked and converted. */
 struct cli_peer_opts {
-    struct env_addr listen, bootstrap;
-    bool has_bootstrap, has_id, verbose;
+    struct env_addr listen, bootstrap, sip;
+    bool has_bootstrap, has_id, verbose, has_sip;
+    const char *sip_domain;
     struct id self;
     const char *overlay;
     struct node_config cfg;
@@ -227,6 +265,7 @@ struct cli_peer_opts {
 static int cli_peer_parse(int argc, char **argv, struct cli_peer_opts *o)
 {
     char *listen_s = NULL, *bootstrap_s = NULL, *overlay = NULL, *node_id_s = NULL;
+    char *sip_s = NULL, *sip_domain = NULL;
     double update_interval = 0;
     gboolean verbose = FALSE;
     GOptionEntry entries[] = {
@@ -243,6 +282,14 @@ static int cli_peer_parse(int argc, char **argv, struct cli_peer_opts *o)
          "This peer's Node-ID as 32 hex digits (default: random)", "HEX32"},
         {"update-interval", 'u', 0, G_OPTION_ARG_DOUBLE, &update_interval,
          "Chord stabilization interval, chord-update-interval (default 60)", "SECONDS"},
+        {"sip", 's', 0, G_OPTION_ARG_STRING, &sip_s,
+         "Be the SIP proxy/registrar of phones on this IPv4 address and UDP port (port 0: any "
+         "free port; the address must be one phones and other peers reach, not 0.0.0.0)",
+         "ADDR:PORT"},
+        {"sip-domain", 'd', 0, G_OPTION_ARG_STRING, &sip_domain,
+         "The overlay's SIP domain: a registered Contact in it is a forwarding URI (default: "
+         "the overlay name)",
+         "NAME"},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debugging detail to stderr", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
@@ -262,8 +309,19 @@ static int cli_peer_parse(int argc, char **argv, struct cli_peer_opts *o)
         goto out;
     }
     if (!cli_addr("peer", "listen", listen_s, &o->listen) ||
-        (bootstrap_s && !cli_addr("peer", "bootstrap", bootstrap_s, &o->bootstrap)))
+        (bootstrap_s && !cli_addr("peer", "bootstrap", bootstrap_s, &o->bootstrap)) ||
+        (sip_s && !cli_addr("peer", "sip", sip_s, &o->sip)))
         goto out;
+    if (sip_s && o->sip.ip == 0) {
+        cli_usage_error("peer", "--sip needs the address phones reach (not 0.0.0.0): it goes "
+                                "in Via and Record-Route");
+        goto out;
+    }
+    if (sip_domain && !sip_s) {
+        cli_usage_error("peer", "--sip-domain needs --sip");
+        goto out;
+    }
+    o->has_sip = sip_s != NULL;
     o->has_bootstrap = bootstrap_s != NULL;
     o->has_id = node_id_s != NULL;
     if (node_id_s && id_from_hex(node_id_s, &o->self) != 0) {
@@ -277,6 +335,7 @@ static int cli_peer_parse(int argc, char **argv, struct cli_peer_opts *o)
     if (update_interval > 0)
         o->cfg.update_interval = (env_time)(update_interval * (double)ENV_S);
     o->overlay = g_intern_string(overlay ? overlay : CLI_DEFAULT_OVERLAY);
+    o->sip_domain = g_intern_string(sip_domain ? sip_domain : o->overlay);
     o->cfg.overlay = id_overlay_hash(o->overlay);
     o->verbose = verbose;
     rc = CLI_EXIT_OK;
@@ -286,6 +345,8 @@ out:
     g_free(bootstrap_s);
     g_free(overlay);
     g_free(node_id_s);
+    g_free(sip_s);
+    g_free(sip_domain);
     return rc;
 }
 
@@ -323,6 +384,23 @@ int net_cli_peer(int argc, char **argv)
     id_to_hex(&o.self, hex);
     printf("listening node-id=%s addr=%s overlay=%s\n", hex, a, o.overlay);
     fflush(stdout);
+    if (o.has_sip) {
+        p.sip_sock = net_udp_app_new(p.udp, &o.sip, cli_sip_receive, &p, &err);
+        if (!p.sip_sock) {
+            net_udp_logf(p.udp, ENV_LOG_ERROR, "--sip: %s", err->message);
+            g_error_free(err);
+            p.exit_code = CLI_EXIT_FAILED;
+            goto done;
+        }
+        struct sip_registrar_config sc;
+        sip_registrar_config_default(&sc);
+        sc.domain = o.sip_domain;
+        sc.addr = net_udp_app_local_addr(p.sip_sock);
+        p.sip = sip_registrar_new(env, p.node, &sc, cli_sip_send, &p);
+        char sa[NET_UDP_ADDR_STRLEN];
+        printf("sip addr=%s domain=%s\n", net_udp_format_addr(&sc.addr, sa), o.sip_domain);
+        fflush(stdout);
+    }
     if (o.has_bootstrap)
         net_udp_format_addr(&o.bootstrap, p.bootstrap);
     p.join_nag = g_timeout_add_seconds(CLI_JOIN_NAG_S, cli_peer_join_nag, &p);
@@ -333,6 +411,7 @@ int net_cli_peer(int argc, char **argv)
     } else {
         g_main_loop_run(p.loop);
     }
+done:
     if (p.join_nag)
         g_source_remove(p.join_nag);
     if (p.quit_source)
@@ -341,6 +420,9 @@ int net_cli_peer(int argc, char **argv)
     g_source_remove(sig_int);
     g_source_remove(sig_term);
     net_udp_attach(p.udp, NULL);
+    sip_registrar_free(p.sip);
+    p.sip = NULL;
+    net_udp_app_free(p.sip_sock);
     node_free(p.node);
     net_udp_free(p.udp);
     g_main_loop_unref(p.loop);

@@ -5,7 +5,8 @@
  * lowest layer for unsecured UDP: a datagram in is one FramedMessage handed to node_receive(),
  * a datagram out is one sendto().  Losses and send errors are the core's business (its link
  * layer and end-to-end retransmission, §6.2.1 and §6.6.3), so a failed sendto is logged and
- * counted, never fatal.
+ * counted, never fatal.  An application's socket (net_udp_app: SIP beside RELOAD) is read and
+ * written the same way, its datagrams handed to the application's function instead.
  *
  * Timers: GLib timeouts have millisecond resolution, so delays are rounded up to the next
  * millisecond (a timer never fires early).  The core addresses timers by env_timer handles
@@ -156,14 +157,15 @@ void net_udp_logf(struct net_udp *u, enum env_log_level level, const char *fmt, 
 
 /* ---- env operations ---------------------------------------------------------------------- */
 
-static void udp_send(void *ctx, const struct env_addr *to, const uint8_t *buf, size_t len)
+/* One sendto() on fd, counted in u's counters. */
+static void udp_sendto(struct net_udp *u, int fd, const struct env_addr *to, const uint8_t *buf,
+                       size_t len)
 {
-    struct net_udp *u = ctx;
     struct sockaddr_in sa;
     udp_to_sockaddr(to, &sa);
     ssize_t n;
     do
-        n = sendto(u->fd, buf, len, 0, (const struct sockaddr *)&sa, sizeof sa);
+        n = sendto(fd, buf, len, 0, (const struct sockaddr *)&sa, sizeof sa);
     while (n < 0 && errno == EINTR);
     if (n < 0) {
         /* EAGAIN (a full socket buffer) included: UDP may lose datagrams, the core recovers. */
@@ -176,6 +178,12 @@ static void udp_send(void *ctx, const struct env_addr *to, const uint8_t *buf, s
     }
     u->counters.datagrams_out++;
     u->counters.bytes_out += len;
+}
+
+static void udp_send(void *ctx, const struct env_addr *to, const uint8_t *buf, size_t len)
+{
+    struct net_udp *u = ctx;
+    udp_sendto(u, u->fd, to, buf, len);
 }
 
 static gboolean udp_timer_fire(gpointer p)
@@ -249,9 +257,9 @@ static const struct env_ops udp_ops = {
 
 /* ---- the socket -------------------------------------------------------------------------- */
 
-static gboolean udp_readable(gint fd, GIOCondition cond, gpointer p)
+/* Reads up to UDP_RECV_BURST datagrams from fd into u->rxbuf; each goes to deliver(ud, ...). */
+static void udp_drain(struct net_udp *u, int fd, net_udp_recv_fn deliver, void *ud)
 {
-    struct net_udp *u = p;
     for (int i = 0; i < UDP_RECV_BURST; i++) {
         struct sockaddr_in sa;
         socklen_t salen = sizeof sa;
@@ -268,12 +276,23 @@ static gboolean udp_readable(gint fd, GIOCondition cond, gpointer p)
         struct env_addr from = udp_from_sockaddr(&sa);
         u->counters.datagrams_in++;
         u->counters.bytes_in += (uint64_t)n;
-        if (!u->node)
-            continue;
-        u->rx_from = &from;
-        node_receive(u->node, &from, u->rxbuf, (size_t)n);
-        u->rx_from = NULL;
+        deliver(ud, &from, u->rxbuf, (size_t)n);
     }
+}
+
+static void udp_to_node(void *ud, const struct env_addr *from, const uint8_t *buf, size_t len)
+{
+    struct net_udp *u = ud;
+    if (!u->node)
+        return;
+    u->rx_from = from;
+    node_receive(u->node, from, buf, len);
+    u->rx_from = NULL;
+}
+
+static gboolean udp_readable(gint fd, GIOCondition cond, gpointer p)
+{
+    udp_drain(p, fd, udp_to_node, p);
     return G_SOURCE_CONTINUE;
 }
 
@@ -343,6 +362,61 @@ void net_udp_free(struct net_udp *u)
     g_rand_free(u->rand);
     g_free(u->tag);
     g_free(u);
+}
+
+/* ---- an application's socket (SIP) ------------------------------------------------------- */
+
+struct net_udp_app {
+    struct net_udp *u;
+    int fd;
+    guint watch;
+    struct env_addr local;
+    net_udp_recv_fn fn;
+    void *ud;
+};
+
+static gboolean udp_app_readable(gint fd, GIOCondition cond, gpointer p)
+{
+    struct net_udp_app *a = p;
+    udp_drain(a->u, fd, a->fn, a->ud);
+    return G_SOURCE_CONTINUE;
+}
+
+struct net_udp_app *net_udp_app_new(struct net_udp *u, const struct env_addr *listen,
+                                    net_udp_recv_fn fn, void *ud, GError **err)
+{
+    struct env_addr local;
+    int fd = udp_open(listen, &local, err);
+    if (fd < 0)
+        return NULL;
+    struct net_udp_app *a = g_new0(struct net_udp_app, 1);
+    a->u = u;
+    a->fd = fd;
+    a->local = local;
+    a->fn = fn;
+    a->ud = ud;
+    a->watch = g_unix_fd_add(fd, G_IO_IN, udp_app_readable, a);
+    return a;
+}
+
+void net_udp_app_send(struct net_udp_app *a, const struct env_addr *to, const uint8_t *buf,
+                      size_t len)
+{
+    udp_sendto(a->u, a->fd, to, buf, len);
+}
+
+struct env_addr net_udp_app_local_addr(const struct net_udp_app *a)
+{
+    return a->local;
+}
+
+void net_udp_app_free(struct net_udp_app *a)
+{
+    if (!a)
+        return;
+    g_source_remove(a->watch);
+    close(a->fd);
+    g_free(a);
 }
 
 /* ---- accessors --------------------------------------------------------------------------- */

@@ -73,6 +73,23 @@ const struct net_udp_counters *net_udp_get_counters(const struct net_udp *u);
 /* Timers started and neither fired nor stopped yet. */
 unsigned net_udp_pending_timers(const struct net_udp *u);
 
+/* An application's own UDP socket on the same main loop, logger and counters (SIP beside
+ * RELOAD: RFC 6940 §6.5.2 has applications use connections of their own).  Every datagram
+ * that arrives is handed to fn(ud, from, buf, len); buf is borrowed for the call. */
+typedef void (*net_udp_recv_fn)(void *ud, const struct env_addr *from, const uint8_t *buf,
+                                size_t len);
+struct net_udp_app;
+/* Opens and binds the socket (port 0: an ephemeral port); NULL with err set on failure.  Free
+ * it before u. */
+struct net_udp_app *net_udp_app_new(struct net_udp *u, const struct env_addr *listen,
+                                    net_udp_recv_fn fn, void *ud, GError **err);
+/* Sends one datagram from the application's socket; buf is borrowed.  Failures are logged and
+ * counted as the node's are. */
+void net_udp_app_send(struct net_udp_app *a, const struct env_addr *to, const uint8_t *buf,
+                      size_t len);
+struct env_addr net_udp_app_local_addr(const struct net_udp_app *a);
+void net_udp_app_free(struct net_udp_app *a);
+
 /* Parses "A.B.C.D:PORT" (the host part must be a dotted IPv4 address; PORT 0–65535).
  * Returns 0, or -1 and sets err with a message naming the input. */
 int net_udp_parse_addr(const char *s, struct env_addr *out, GError **err);

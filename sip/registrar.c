@@ -1,20 +1,22 @@
 /* registrar.c — the SIP proxy/registrar adapter of a RELOAD peer: RFC 3261 §10.3 (registrar),
  * §17.2 (server transactions over UDP), §18.2 (responses go back to the source address; Via
  * received/rport per RFC 3581), RFC 7904 §3 (what is stored) and §4 (lookup, in resolve.c).
- * See registrar.h for the contract and docs/sip.md for the design.
+ * See registrar.h for the contract and docs/sip.md for the design.  Requests other than
+ * REGISTER go to the proxy half, proxy.c (RFC 3261 §16); registrar_int.h holds what they share.
  *
  * Ownership: a server transaction (struct txn) lives from its request until its last timer
- * (J, or H/I for INVITE) fires; a binding (struct binding) while it has contacts.  Stores are
+ * (J, or H/I for INVITE) fires; a binding (struct binding) while it has contacts, and after
+ * the last one expired for the rest of its grace (lapsed_until).  Stores are
  * tracked as struct store_op, which outlive the adapter when the node answers after
  * sip_registrar_free (op->reg is then NULL and the completion only frees the op).  Lookups are
  * tied to their transaction, which cancels them when it is answered otherwise (CANCEL).
  */
 #include "registrar.h"
 
-#include <osipparser2/osip_parser.h>
 #include <stdarg.h>
 #include <string.h>
 
+#include "registrar_int.h"
 #include "resolve.h"
 #include "usage.h"
 
@@ -22,64 +24,11 @@
 #define MAX_DATAGRAM 65535
 #define RETRY_STORE (10 * ENV_S) /* a failed refresh is tried again this much later */
 
-struct contact {
-    char *uri; /* as libosip2 prints the Contact URI (compared byte for byte) */
-    char *call_id;
-    uint32_t cseq;
-    env_time expires;
-    uint64_t order; /* registration order, for the most recent forwarding contact */
-    bool forward;   /* a URI of the overlay's domain: forwarding to that AoR */
-};
-
-struct binding {
-    struct sip_registrar *reg;
-    char *aor;
-    struct id res;
-    GPtrArray *contacts;   /* struct contact * */
-    env_timer timer;       /* the next contact expiry or refresh */
-    env_time refresh_at;   /* NEVER when the stored value ends with the contacts */
-    env_time stored_until; /* end of the lifetime of the value last stored; 0 none */
-    GByteArray *stored;    /* the value last stored */
-};
-
-enum txn_state { TXN_TRYING, TXN_PROCEEDING, TXN_COMPLETED, TXN_CONFIRMED };
-
-struct txn {
-    struct sip_registrar *reg;
-    char *key;
-    bool invite;
-    enum txn_state state;
-    osip_message_t *req;
-    struct env_addr peer; /* the request's source: responses go there */
-    char tag[17];         /* our To tag */
-    char *resp;           /* the last response sent (g_malloc'd) */
-    size_t resp_len;
-    env_timer timer;
-    env_time interval; /* Timer G */
-    env_time deadline; /* Timer H */
-    struct sip_resolve *lookup;
-};
-
 struct store_op {
     struct sip_registrar *reg; /* NULL once the adapter is gone */
     char *aor;
     char *txn_key; /* the REGISTER waiting for this Store; NULL for a refresh */
     bool removal;
-};
-
-struct sip_registrar {
-    struct env env;
-    struct node *node;
-    struct sip_registrar_config cfg;
-    char *domain;
-    sip_registrar_send_fn send;
-    void *send_ud;
-    GHashTable *bindings; /* canonical AoR -> struct binding * */
-    GHashTable *txns;     /* key -> struct txn * */
-    GPtrArray *ops;       /* struct store_op * in flight */
-    uint64_t order;
-    uint8_t self[ID_BYTES];
-    struct sip_registrar_stats stats;
 };
 
 /* ---- libosip2: parser tables once, its trace output silenced --------------------------- */
@@ -111,6 +60,8 @@ void sip_registrar_config_default(struct sip_registrar_config *c)
     c->t1 = 500 * ENV_MS;
     c->t2 = 4 * ENV_S;
     c->t4 = 5 * ENV_S;
+    c->expired_grace = 300;
+    c->app_cache = 120;
 }
 
 static void contact_free(gpointer p)
@@ -139,6 +90,10 @@ static void txn_free(gpointer p)
     sip_resolve_cancel(t->lookup);
     if (t->req)
         osip_message_free(t->req);
+    if (t->routes)
+        g_ptr_array_unref(t->routes);
+    g_free(t->ctxn);
+    g_free(t->target);
     g_free(t->resp);
     g_free(t->key);
     g_free(t);
@@ -169,6 +124,7 @@ struct sip_registrar *sip_registrar_new(const struct env *env, struct node *node
     r->txns = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, txn_free);
     r->ops = g_ptr_array_new();
     id_to_bytes(node_id(node), r->self);
+    sip_proxy_init(r);
     return r;
 }
 
@@ -179,6 +135,7 @@ void sip_registrar_free(struct sip_registrar *r)
     for (guint i = 0; i < r->ops->len; i++)
         ((struct store_op *)r->ops->pdata[i])->reg = NULL;
     g_ptr_array_free(r->ops, TRUE);
+    sip_proxy_clear(r);
     g_hash_table_destroy(r->txns);
     g_hash_table_destroy(r->bindings);
     g_free(r->domain);
@@ -193,7 +150,7 @@ const struct sip_registrar_stats *sip_registrar_get_stats(const struct sip_regis
 /* ---- small helpers ---------------------------------------------------------------------- */
 
 /* A decimal delta-seconds (RFC 3261 §25.1, at most 2^32-1); false when malformed. */
-static bool parse_seconds(const char *s, uint32_t *out)
+bool sip_registrar_seconds(const char *s, uint32_t *out)
 {
     if (!s)
         return false;
@@ -220,13 +177,13 @@ static uint32_t seconds_left(env_time until, env_time now)
     return until > now ? (uint32_t)((until - now + ENV_S - 1) / ENV_S) : 0;
 }
 
-static char *ip_string(uint32_t ip)
+char *sip_registrar_ip_string(uint32_t ip)
 {
     return g_strdup_printf("%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff, ip & 0xff);
 }
 
 /* The canonical AoR of an osip URI, or NULL. */
-static char *aor_of(const osip_uri_t *u)
+char *sip_registrar_aor_of(const osip_uri_t *u)
 {
     char *s = NULL;
     if (!u || osip_uri_to_str(u, &s) != 0)
@@ -236,7 +193,7 @@ static char *aor_of(const osip_uri_t *u)
     return aor;
 }
 
-static const char *header_value(osip_message_t *m, const char *name)
+const char *sip_registrar_header(osip_message_t *m, const char *name)
 {
     osip_header_t *h = NULL;
     return osip_message_header_get_byname(m, name, 0, &h) >= 0 && h ? h->hvalue : NULL;
@@ -293,7 +250,7 @@ static char *build_response(struct txn *t, int code, const char *reason, const s
         osip_via_t *v = NULL;
         osip_via_clone(osip_list_get(&req->vias, i), &v);
         if (i == 0) {
-            char *ip = ip_string(t->peer.ip);
+            char *ip = sip_registrar_ip_string(t->peer.ip);
             osip_generic_param_t *rport = NULL;
             osip_via_param_get_byname(v, (char *)"rport", &rport);
             if (!v->host || strcmp(v->host, ip) != 0 || rport)
@@ -340,17 +297,25 @@ static char *build_response(struct txn *t, int code, const char *reason, const s
     return out;
 }
 
-/* Sends a response on t; a final one completes the transaction and starts its timers. */
-static void respond(struct txn *t, int code, const char *reason, const struct binding *b,
-                    const char *name, const char *value)
+void sip_registrar_respond(struct txn *t, int code, const char *reason, const struct binding *b,
+                           const char *name, const char *value)
 {
-    struct sip_registrar *r = t->reg;
     if (t->state >= TXN_COMPLETED)
         return;
     size_t len = 0;
     char *text = build_response(t, code, reason, b, name, value, &len);
-    if (!text)
+    if (text)
+        sip_registrar_answer(t, code, text, len);
+}
+
+/* Sends a response on t; a final one completes the transaction and starts its timers. */
+void sip_registrar_answer(struct txn *t, int code, char *text, size_t len)
+{
+    struct sip_registrar *r = t->reg;
+    if (t->state >= TXN_COMPLETED) {
+        g_free(text);
         return;
+    }
     g_free(t->resp);
     t->resp = text;
     t->resp_len = len;
@@ -368,6 +333,7 @@ static void respond(struct txn *t, int code, const char *reason, const struct bi
         return;
     }
     t->state = TXN_COMPLETED;
+    t->final_code = code;
     if (t->invite && code >= 300) {
         t->interval = r->cfg.t1;
         t->deadline = env_now(&r->env) + 64 * r->cfg.t1;
@@ -412,6 +378,8 @@ static void binding_arm(struct binding *b)
     env_time next = b->refresh_at;
     for (guint i = 0; i < b->contacts->len; i++)
         next = MIN(next, ((struct contact *)b->contacts->pdata[i])->expires);
+    if (b->contacts->len == 0 && b->lapsed_until)
+        next = MIN(next, b->lapsed_until);
     if (next == NEVER)
         return;
     env_time now = env_now(&r->env);
@@ -469,10 +437,13 @@ static int binding_store(struct binding *b, struct txn *t, bool exists)
         env_time last = now;
         for (guint i = 0; i < b->contacts->len; i++)
             last = MAX(last, ((struct contact *)b->contacts->pdata[i])->expires);
-        uint32_t left = seconds_left(last, now);
+        /* The value outlives the last contact by expired_grace: a call in that time reaches
+         * this node, which answers 480 (a lapsed registration) rather than 404. */
+        uint32_t left = (uint32_t)MIN((uint64_t)seconds_left(last, now) + r->cfg.expired_grace,
+                                      (uint64_t)G_MAXUINT32);
         lifetime = MIN(left, r->cfg.store_lifetime);
         /* A capped lifetime is renewed after nine tenths of it; otherwise the value ends
-         * with the contacts. */
+         * with the contacts (and the grace). */
         b->refresh_at = left > lifetime ? now + (env_time)lifetime * ENV_S * 9 / 10 : NEVER;
         b->stored_until = now + (env_time)lifetime * ENV_S;
     } else {
@@ -513,7 +484,7 @@ static int binding_store(struct binding *b, struct txn *t, bool exists)
     return rc;
 }
 
-static int status_code_of(int node_status, const char **reason)
+int sip_registrar_status_of(int node_status, const char **reason)
 {
     switch (node_status) {
     case NODE_E_STATE:
@@ -549,10 +520,10 @@ static void on_store(void *ud, int status)
     if (t) {
         const char *reason = NULL;
         if (status == NODE_OK)
-            respond(t, 200, NULL, b, NULL, NULL);
+            sip_registrar_respond(t, 200, NULL, b, NULL, NULL);
         else {
-            int code = status_code_of(status, &reason);
-            respond(t, code, reason, NULL, NULL, NULL);
+            int code = sip_registrar_status_of(status, &reason);
+            sip_registrar_respond(t, code, reason, NULL, NULL, NULL);
         }
     }
     store_op_free(op);
@@ -561,6 +532,24 @@ static void on_store(void *ud, int status)
 static void binding_drop(struct binding *b)
 {
     g_hash_table_remove(b->reg->bindings, b->aor);
+}
+
+/* b's last contact expired: b is kept, without contacts, while the overlay still holds its
+ * route (at most expired_grace), so that requests for it get 480; then dropped.  Returns b,
+ * or NULL when it was dropped at once. */
+static struct binding *binding_lapse(struct binding *b, env_time now)
+{
+    struct sip_registrar *r = b->reg;
+    r->stats.bindings_expired++;
+    env_time until = MIN(now + (env_time)r->cfg.expired_grace * ENV_S, b->stored_until);
+    if (until <= now) {
+        binding_drop(b);
+        return NULL;
+    }
+    b->lapsed_until = until;
+    b->refresh_at = NEVER;
+    binding_arm(b);
+    return b;
 }
 
 /* Removes expired contacts; true when some were removed. */
@@ -584,9 +573,12 @@ static void binding_timer(void *arg)
     env_time now = env_now(&r->env);
     bool changed = binding_expire(b, now);
     if (b->contacts->len == 0) {
-        /* The stored value's lifetime ends with the last contact: nothing to remove. */
-        r->stats.bindings_expired++;
-        binding_drop(b);
+        /* The stored value's lifetime ends with the last contact and its grace: nothing to
+         * remove. */
+        if (b->lapsed_until)
+            binding_drop(b); /* the lapse is over */
+        else
+            binding_lapse(b, now);
         return;
     }
     bool refresh = now >= b->refresh_at;
@@ -638,12 +630,12 @@ static int read_contacts(struct sip_registrar *r, osip_message_t *m, GArray *out
                          const char **reason)
 {
     uint32_t header_expires = r->cfg.default_expires;
-    const char *hv = header_value(m, "expires");
+    const char *hv = sip_registrar_header(m, "expires");
     bool has_header = false;
     if (hv) {
         /* A malformed value counts as the default (§20.19: as 3600). */
         uint32_t e;
-        if (parse_seconds(hv, &e)) {
+        if (sip_registrar_seconds(hv, &e)) {
             header_expires = e;
             has_header = true;
         }
@@ -664,7 +656,7 @@ static int read_contacts(struct sip_registrar *r, osip_message_t *m, GArray *out
         uint32_t e = header_expires;
         if (osip_contact_param_get_byname(c, (char *)"expires", &p) >= 0 && p) {
             uint32_t pe;
-            if (parse_seconds(p->gvalue, &pe))
+            if (sip_registrar_seconds(p->gvalue, &pe))
                 e = pe;
         }
         struct reg_contact rc = {0};
@@ -695,9 +687,9 @@ static int read_contacts(struct sip_registrar *r, osip_message_t *m, GArray *out
 static void handle_register(struct sip_registrar *r, struct txn *t)
 {
     osip_message_t *m = t->req;
-    char *aor = aor_of(m->to ? m->to->url : NULL);
+    char *aor = sip_registrar_aor_of(m->to ? m->to->url : NULL);
     if (!aor) {
-        respond(t, 404, "Not A SIP Address Of Record", NULL, NULL, NULL);
+        sip_registrar_respond(t, 404, "Not A SIP Address Of Record", NULL, NULL, NULL);
         return;
     }
     GArray *cs = g_array_new(FALSE, TRUE, sizeof(struct reg_contact));
@@ -705,15 +697,12 @@ static void handle_register(struct sip_registrar *r, struct txn *t)
     const char *reason = NULL;
     int err = read_contacts(r, m, cs, &wildcard, &reason);
     uint32_t cseq = 0;
-    parse_seconds(m->cseq->number, &cseq);
+    sip_registrar_seconds(m->cseq->number, &cseq);
     const char *call_id = m->call_id->number ? m->call_id->number : "";
     struct binding *b = binding_get(r, aor, false);
     env_time now = env_now(&r->env);
-    if (b && binding_expire(b, now) && b->contacts->len == 0) {
-        r->stats.bindings_expired++; /* its timer was due at this very time */
-        binding_drop(b);
-        b = NULL;
-    }
+    if (b && binding_expire(b, now) && b->contacts->len == 0)
+        b = binding_lapse(b, now); /* its timer was due at this very time */
     if (!err) {
         /* A binding of the same Call-ID may only change with a higher CSeq; otherwise
          * nothing is changed (§10.3 step 7).  Wildcard removal checks every binding. */
@@ -739,7 +728,7 @@ static void handle_register(struct sip_registrar *r, struct txn *t)
     }
     if (err) {
         char *min = err == 423 ? g_strdup_printf("%u", r->cfg.min_expires) : NULL;
-        respond(t, err, reason, NULL, min ? "Min-Expires" : NULL, min);
+        sip_registrar_respond(t, err, reason, NULL, min ? "Min-Expires" : NULL, min);
         g_free(min);
         reg_contacts_free(cs);
         g_free(aor);
@@ -747,7 +736,7 @@ static void handle_register(struct sip_registrar *r, struct txn *t)
     }
     if (cs->len == 0 && !wildcard) {
         /* A query: the current bindings (§10.2.3). */
-        respond(t, 200, NULL, b, NULL, NULL);
+        sip_registrar_respond(t, 200, NULL, b, NULL, NULL);
         reg_contacts_free(cs);
         g_free(aor);
         return;
@@ -774,12 +763,14 @@ static void handle_register(struct sip_registrar *r, struct txn *t)
         c->cseq = cseq;
         c->expires = now + (env_time)rc->expires * ENV_S;
         c->order = ++r->order;
+        c->flow = t->peer;
         c->forward = rc->forward;
     }
     reg_contacts_free(cs);
     g_free(aor);
     int rc;
     if (b->contacts->len) {
+        b->lapsed_until = 0;
         rc = binding_store(b, t, true);
         binding_arm(b); /* b survives a Store, failed or not: only a removal drops it */
     } else if (b->stored_until > now) {
@@ -788,111 +779,14 @@ static void handle_register(struct sip_registrar *r, struct txn *t)
         binding_drop(b);
     } else {
         binding_drop(b);
-        respond(t, 200, NULL, NULL, NULL, NULL);
+        sip_registrar_respond(t, 200, NULL, NULL, NULL, NULL);
         return;
     }
     if (rc != NODE_OK) {
         const char *why = NULL;
-        int code = status_code_of(rc, &why);
-        respond(t, code, why, NULL, NULL, NULL);
+        int code = sip_registrar_status_of(rc, &why);
+        sip_registrar_respond(t, code, why, NULL, NULL, NULL);
     }
-}
-
-/* ---- other requests: the proxy's side --------------------------------------------------- */
-
-/* Where a request whose AoR resolved goes next.  Forwarding it to the peer of a route (and on
- * to the phone) needs AppAttach in the node (RFC 7904 §4, docs/sip.md): until then the request
- * is refused here, after the lookup, so that 404 and 482 are already real. */
-static void proxy_forward(struct txn *t, const struct sip_route *routes, size_t n)
-{
-    respond(t, 501, "Overlay Forwarding Not Implemented", NULL, NULL, NULL);
-}
-
-static void on_resolved(void *ud, int status, const struct sip_route *routes, size_t n)
-{
-    struct txn *t = ud;
-    t->lookup = NULL;
-    if (status == NODE_OK) {
-        t->reg->stats.lookups_found++;
-        proxy_forward(t, routes, n);
-        return;
-    }
-    switch (status) {
-    case NODE_E_NOT_FOUND:
-        respond(t, 404, NULL, NULL, NULL, NULL);
-        break;
-    case SIP_RESOLVE_E_LOOP:
-        respond(t, 482, NULL, NULL, NULL, NULL);
-        break;
-    default: {
-        const char *reason = NULL;
-        int code = status_code_of(status, &reason);
-        respond(t, code, reason, NULL, NULL, NULL);
-        break;
-    }
-    }
-}
-
-static void handle_proxy(struct sip_registrar *r, struct txn *t)
-{
-    osip_message_t *m = t->req;
-    const char *mf = header_value(m, "max-forwards");
-    uint32_t hops = 70;
-    if (mf && !parse_seconds(mf, &hops)) {
-        respond(t, 400, "Bad Max-Forwards", NULL, NULL, NULL);
-        return;
-    }
-    if (t->invite)
-        respond(t, 100, NULL, NULL, NULL, NULL); /* a stateful proxy's Trying (§16.2) */
-    if (m->req_uri && (!m->req_uri->username || !m->req_uri->username[0]) &&
-        strcmp(m->sip_method, "OPTIONS") == 0) {
-        respond(t, 200, NULL, NULL, "Allow", "REGISTER, OPTIONS"); /* addressed to us */
-        return;
-    }
-    if (hops == 0) {
-        respond(t, 483, NULL, NULL, NULL, NULL); /* §16.3 step 3 */
-        return;
-    }
-    char *aor = aor_of(m->req_uri);
-    if (!aor) {
-        respond(t, 416, NULL, NULL, NULL, NULL);
-        return;
-    }
-    r->stats.lookups++;
-    struct sip_resolve *h = NULL;
-    int rc = sip_resolve(r->node, aor, r->cfg.resolve_depth, r->cfg.cookie, on_resolved, t, &h);
-    g_free(aor);
-    if (rc != NODE_OK) {
-        const char *reason = NULL;
-        int code = status_code_of(rc, &reason);
-        respond(t, code, reason, NULL, NULL, NULL);
-        return;
-    }
-    t->lookup = h; /* NULL when already answered */
-}
-
-/* CANCEL (§9.2): answered on its own transaction; the INVITE it names, still unanswered, gets
- * 487. */
-static void handle_cancel(struct sip_registrar *r, struct txn *t)
-{
-    char *key = g_strdup(t->key);
-    char *bar = strrchr(key, '|');
-    struct txn *inv = NULL;
-    if (bar && g_str_has_suffix(key, "|CANCEL")) {
-        *bar = 0;
-        char *ikey = g_strconcat(key, "|INVITE", NULL);
-        inv = g_hash_table_lookup(r->txns, ikey);
-        g_free(ikey);
-    }
-    g_free(key);
-    if (!inv || inv->state >= TXN_COMPLETED) {
-        respond(t, 481, NULL, NULL, NULL, NULL);
-        return;
-    }
-    respond(t, 200, NULL, NULL, NULL, NULL);
-    sip_resolve_cancel(inv->lookup);
-    inv->lookup = NULL;
-    respond(inv, 487, NULL, NULL, NULL, NULL);
 }
 
 /* ---- entry -------------------------------------------------------------------------------- */
@@ -920,8 +814,7 @@ void sip_registrar_receive(struct sip_registrar *r, const struct env_addr *from,
         return;
     }
     if (MSG_IS_RESPONSE(m)) {
-        osip_message_free(m); /* nothing is proxied yet: no client transaction to match */
-        r->stats.dropped_other++;
+        sip_proxy_response(r, m);
         return;
     }
     if (!answerable(m)) {
@@ -933,6 +826,13 @@ void sip_registrar_receive(struct sip_registrar *r, const struct env_addr *from,
     char *key = txn_key(m);
     struct txn *t = g_hash_table_lookup(r->txns, key);
     bool ack = strcmp(m->sip_method, "ACK") == 0;
+    if (ack && (!t || (t->final_code >= 200 && t->final_code < 300))) {
+        /* The ACK of a 2xx is a request of its own (§13.2.2.4), going end to end; a UA of
+         * RFC 2543 may reuse the INVITE's branch for it. */
+        g_free(key);
+        sip_proxy_ack(r, m);
+        return;
+    }
     if (t) {
         g_free(key);
         osip_message_free(m);
@@ -949,12 +849,6 @@ void sip_registrar_receive(struct sip_registrar *r, const struct env_addr *from,
             txn_send(t);
         return;
     }
-    if (ack) {
-        g_free(key);
-        osip_message_free(m);
-        r->stats.dropped_other++; /* an ACK for a 2xx goes end to end, not through us yet */
-        return;
-    }
     t = g_new0(struct txn, 1);
     t->reg = r;
     t->key = key;
@@ -965,20 +859,20 @@ void sip_registrar_receive(struct sip_registrar *r, const struct env_addr *from,
     g_snprintf(t->tag, sizeof t->tag, "%016" G_GINT64_MODIFIER "x", env_random(&r->env));
     g_hash_table_insert(r->txns, t->key, t);
     if (g_ascii_strcasecmp(m->cseq->method, m->sip_method) != 0) {
-        respond(t, 400, "CSeq Method Mismatch", NULL, NULL, NULL);
+        sip_registrar_respond(t, 400, "CSeq Method Mismatch", NULL, NULL, NULL);
         return;
     }
     uint32_t cseq;
-    if (!parse_seconds(m->cseq->number, &cseq)) {
-        respond(t, 400, "Bad CSeq", NULL, NULL, NULL);
+    if (!sip_registrar_seconds(m->cseq->number, &cseq)) {
+        sip_registrar_respond(t, 400, "Bad CSeq", NULL, NULL, NULL);
         return;
     }
     if (strcmp(m->sip_method, "REGISTER") == 0)
         handle_register(r, t);
     else if (strcmp(m->sip_method, "CANCEL") == 0)
-        handle_cancel(r, t);
+        sip_proxy_cancel(r, t);
     else
-        handle_proxy(r, t);
+        sip_proxy_request(r, t);
 }
 
 size_t sip_registrar_contacts(const struct sip_registrar *r, const char *aor,

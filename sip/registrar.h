@@ -18,14 +18,23 @@
  * §7.4.1.3).  The stored lifetime is capped at store_lifetime and the value is stored again
  * before it runs out while contacts remain; contacts expire on the env clock.
  *
- * Other requests are the proxy's: the Request-URI's AoR is resolved through the overlay
- * (resolve.h): 404 when nothing is registered, 482 for a forwarding loop.  Forwarding a
- * request to the peer where the callee registered needs AppAttach in the node and is not done
- * yet: a request whose AoR resolves is answered 501 (docs/sip.md).
+ * When the last contact expires the binding is kept, without contacts, for expired_grace (and
+ * the stored value lives that much longer): requests for it then get 480, not 404.
  *
- * Malformed input: a datagram libosip2 cannot parse, a response, or a request lacking Via,
- * From, To, Call-ID or CSeq cannot be answered and is counted and dropped; a request that can
- * be answered but is wrong (CSeq method differs, bad Contact or Expires use) gets 400.
+ * Other requests are the proxy's (proxy.c, RFC 3261 §16): a Route naming this adapter is
+ * removed and a further one followed; an in-dialog request goes to its Request-URI; otherwise
+ * the Request-URI's AoR is looked up — in the local bindings first (the request goes to the
+ * most recent contact, at the address its REGISTER came from), else in the overlay
+ * (resolve.h): 404 when nothing is registered, 482 for a forwarding loop, 480 for a lapsed
+ * registration or when no route's peer can be reached; a route's peer is reached by AppAttach
+ * (node_app_attach, its answer cached) and the request is sent to its SIP address, with this
+ * adapter's Via and Record-Route.  Responses return on the server transaction that asked;
+ * the ACK of a 2xx is forwarded statelessly.
+ *
+ * Malformed input: a datagram libosip2 cannot parse, a response matching no client
+ * transaction, or a request lacking Via, From, To, Call-ID or CSeq cannot be answered and is
+ * counted and dropped; a request that can be answered but is wrong (CSeq method differs, bad
+ * Contact or Expires use) gets 400.
  * Server transactions (RFC 3261 §17.2) absorb retransmitted requests and repeat the final
  * response; their timers (J for non-INVITE, G/H/I for INVITE) run on the env clock.
  */
@@ -48,6 +57,12 @@ struct sip_registrar_config {
     unsigned resolve_depth;   /* forwarding URIs followed by a lookup, SIP_RESOLVE_DEPTH */
     env_time t1, t2, t4;      /* RFC 3261 §17 timer values: 500 ms, 4 s, 5 s */
     uint64_t cookie;          /* passed to node_store/node_fetch (env_event.cookie), 0 */
+    /* The proxy (docs/sip.md).  addr is where this adapter receives SIP datagrams: its Via
+     * sent-by and Record-Route, and what the node answers an AppAttach for SIP with
+     * (node_app_listen).  Port 0: requests are not forwarded (501). */
+    struct env_addr addr;
+    uint32_t expired_grace; /* s a lapsed registration stays known (480, not 404), 300 */
+    uint32_t app_cache;     /* s an AppAttach answer (a peer's SIP address) is reused, 120 */
 };
 void sip_registrar_config_default(struct sip_registrar_config *c);
 
@@ -82,7 +97,7 @@ size_t sip_registrar_contacts(const struct sip_registrar *r, const char *aor,
 struct sip_registrar_stats {
     uint64_t received;          /* datagrams given to sip_registrar_receive */
     uint64_t dropped_malformed; /* unparsable, or a request that cannot be answered */
-    uint64_t dropped_other;     /* responses and unmatched ACKs (nothing to do yet) */
+    uint64_t dropped_other;     /* responses for no transaction, ACKs that cannot go on */
     uint64_t retransmissions;   /* requests absorbed by their server transaction */
     uint64_t responses_sent;    /* including retransmitted responses */
     uint64_t bad_requests;      /* 400 answers */
@@ -91,6 +106,12 @@ struct sip_registrar_stats {
     uint64_t stores, store_failures, refreshes;
     uint64_t bindings_expired; /* AoRs whose last contact expired */
     uint64_t lookups, lookups_found;
+    /* The proxy. */
+    uint64_t forwarded;           /* requests sent on downstream (client transactions) */
+    uint64_t forwarded_stateless; /* ACKs of 2xx sent on */
+    uint64_t relayed;             /* responses passed upstream */
+    uint64_t app_attaches, app_attach_failures;
+    uint64_t proxy_timeouts;      /* client transactions that timed out (408 upstream) */
 };
 const struct sip_registrar_stats *sip_registrar_get_stats(const struct sip_registrar *r);
 

@@ -245,7 +245,149 @@ static void test_partition_heals(void)
     ring_free(&r);
 }
 
+/* AppAttach (§6.5.2): a peer that listens for an application answers with its address; one
+ * that does not answers Error_Not_Found; a bad destination list is refused at once. */
+struct app_result {
+    int calls, status;
+    struct id node;
+    struct env_addr addr;
+};
+
+static void on_app_attach(void *ud, int status, const struct id *node, const struct env_addr *addr)
+{
+    struct app_result *a = ud;
+    a->calls++;
+    a->status = status;
+    if (node)
+        a->node = *node;
+    if (addr)
+        a->addr = *addr;
+}
+
+static void test_app_attach(void)
+{
+    struct ring r;
+    ring_build(&r, 5);
+    const struct env_addr sip = {0x0a000303, 5060};
+    node_app_listen(r.h[3]->node, NODE_APP_SIP, &sip);
+    uint8_t id3[ID_BYTES];
+    id_to_bytes(node_id(r.h[3]->node), id3);
+    struct wire_dest d;
+    wire_dest_node(&d, id3);
+    struct app_result a = {0};
+    CU_ASSERT_EQUAL(node_app_attach(r.h[0]->node, &d, 1, NODE_APP_SIP, on_app_attach, &a), NODE_OK);
+    fake_net_run_until(r.net, fake_net_now(r.net) + 2 * ENV_S);
+    CU_ASSERT_EQUAL(a.calls, 1);
+    CU_ASSERT_EQUAL(a.status, NODE_OK);
+    CU_ASSERT_TRUE(id_eq(&a.node, node_id(r.h[3]->node)));
+    CU_ASSERT_TRUE(env_addr_eq(&a.addr, &sip));
+
+    /* Another application, and the same one after the listener withdrew. */
+    memset(&a, 0, sizeof a);
+    CU_ASSERT_EQUAL(node_app_attach(r.h[1]->node, &d, 1, 5061, on_app_attach, &a), NODE_OK);
+    fake_net_run_until(r.net, fake_net_now(r.net) + 2 * ENV_S);
+    CU_ASSERT_EQUAL(a.calls, 1);
+    CU_ASSERT_EQUAL(a.status, NODE_E_NOT_FOUND);
+    node_app_listen(r.h[3]->node, NODE_APP_SIP, NULL);
+    memset(&a, 0, sizeof a);
+    CU_ASSERT_EQUAL(node_app_attach(r.h[1]->node, &d, 1, NODE_APP_SIP, on_app_attach, &a), NODE_OK);
+    fake_net_run_until(r.net, fake_net_now(r.net) + 2 * ENV_S);
+    CU_ASSERT_EQUAL(a.status, NODE_E_NOT_FOUND);
+
+    static const uint8_t opaque[2] = {1, 2};
+    struct wire_dest bad = {.type = WIRE_DEST_OPAQUE, .len = 2, .data = opaque};
+    CU_ASSERT_EQUAL(node_app_attach(r.h[1]->node, &bad, 1, NODE_APP_SIP, on_app_attach, &a),
+                    NODE_E_INVALID);
+    CU_ASSERT_EQUAL(node_app_attach(r.h[1]->node, &d, 0, NODE_APP_SIP, on_app_attach, &a),
+                    NODE_E_INVALID);
+    ring_free(&r);
+}
+
+/* A Store from a fake sender (a host without a node) as a framed datagram with transaction
+ * id txid. */
+static GByteArray *framed_store(const struct id *sender, uint64_t txid, const char *name,
+                                const char *value)
+{
+    uint8_t from[ID_BYTES], rid[ID_BYTES];
+    id_to_bytes(sender, from);
+    struct id k = id_hash(name, strlen(name));
+    id_to_bytes(&k, rid);
+    struct wire_stored_data sd = {.lifetime = 3600,
+                                  .model = WIRE_MODEL_SINGLE,
+                                  .exists = true,
+                                  .value = {(const uint8_t *)value, (uint32_t)strlen(value)}};
+    sd.sig.identity_type = WIRE_SIGNER_NONE;
+    struct wire_store_kind sk = {.kind = NODE_KIND_VALUE, .n_values = 1, .values = &sd};
+    struct wire_store_req req = {.resource = {rid, ID_BYTES}, .n_kinds = 1, .kinds = &sk};
+    GByteArray *body = g_byte_array_new();
+    wire_encode_store_req(body, &req);
+    struct wire_header *h = g_new0(struct wire_header, 1);
+    struct node_config cfg;
+    node_config_default(&cfg);
+    h->overlay = cfg.overlay;
+    h->version = WIRE_VERSION;
+    h->ttl = 100;
+    h->fragment = WIRE_FRAGMENT_LAST;
+    h->txid = txid;
+    h->n_via = 1;
+    wire_dest_node(&h->via[0], from);
+    h->n_dest = 1;
+    wire_dest_resource(&h->dest[0], rid, ID_BYTES);
+    GByteArray *msg = g_byte_array_new(), *frame = g_byte_array_new();
+    struct wire_bytes bb = {body->data, body->len};
+    wire_encode_message(msg, h, WIRE_STORE_REQ, &bb, NULL, NULL);
+    wire_frame_data(frame, (uint32_t)txid, msg->data, msg->len);
+    g_byte_array_free(msg, TRUE);
+    g_byte_array_free(body, TRUE);
+    g_free(h);
+    return frame;
+}
+
+/* Duplicate requests within the request lifetime (§6.2.1) get the first answer again, byte for
+ * byte, without being processed twice; after it they are new requests. */
+static void test_duplicate_cache(void)
+{
+    struct ring r = {.net = fake_net_new(LAT), .n = 1};
+    struct node *a = mk_node(&r, 0);
+    CU_ASSERT_EQUAL(node_join(a, NULL), NODE_OK);
+    struct fake_host *sender = fake_net_add_host(r.net); /* no node: its inbox records */
+    struct id sid = id_hash("sender", 6);
+    /* Many answered requests in the cache, then the duplicates of one of them. */
+    for (uint64_t t = 1; t <= 200; t++) {
+        GByteArray *f = framed_store(&sid, 1000 + t, "other", "x");
+        fake_net_inject(r.net, r.h[0], &sender->addr, f->data, f->len);
+        g_byte_array_free(f, TRUE);
+    }
+    fake_net_run_until(r.net, ENV_S);
+    GByteArray *f = framed_store(&sid, 77, "dup", "v1");
+    fake_net_inject(r.net, r.h[0], &sender->addr, f->data, f->len);
+    fake_net_run_until(r.net, 2 * ENV_S);
+    guint before = sender->inbox->len;
+    fake_net_inject(r.net, r.h[0], &sender->addr, f->data, f->len);
+    fake_net_run_until(r.net, 3 * ENV_S);
+    /* An ACK frame and the answer again; the value was stored once (generation 1). */
+    CU_ASSERT_EQUAL_FATAL(sender->inbox->len, before + 2);
+    GBytes *first = sender->inbox->pdata[before - 1], *again = sender->inbox->pdata[before + 1];
+    gsize l1, l2;
+    const uint8_t *p1 = g_bytes_get_data(first, &l1), *p2 = g_bytes_get_data(again, &l2);
+    /* Frames differ in their sequence number only (bytes 1-4). */
+    CU_ASSERT_EQUAL_FATAL(l1, l2);
+    CU_ASSERT_EQUAL(memcmp(p1 + 5, p2 + 5, l1 - 5), 0);
+    struct fetch_result fr = fetch_value(&r, 0, "dup");
+    CU_ASSERT_EQUAL(fr.generation, 1);
+    /* After the request lifetime the same transaction id is a new request. */
+    fake_net_run_until(r.net, fake_net_now(r.net) + 16 * ENV_S);
+    fake_net_inject(r.net, r.h[0], &sender->addr, f->data, f->len);
+    fake_net_run_until(r.net, fake_net_now(r.net) + ENV_S);
+    fr = fetch_value(&r, 0, "dup");
+    CU_ASSERT_EQUAL(fr.generation, 2);
+    g_byte_array_free(f, TRUE);
+    ring_free(&r);
+}
+
 CU_TestInfo test_node_tests[] = {
+    {"AppAttach: the listener's address, Error_Not_Found, bad lists", test_app_attach},
+    {"duplicate requests get the cached answer within the request lifetime", test_duplicate_cache},
     {"a partitioned overlay merges after the partition heals", test_partition_heals},
     {"a lone peer answers everything with 0 hops", test_alone},
     {"12 peers join through the protocol and route to the responsible peer", test_join_and_route},

@@ -176,23 +176,72 @@ static void test_aor(void)
 #define DOMAIN "p2p.example"
 #define PEERS 5
 
-struct ua {
-    GPtrArray *msgs; /* char *: what the adapter sent */
-    struct env_addr to;
-};
+/* Peer i's adapter receives SIP at 10.0.1.<i+1>:5060.  What an adapter sends to another
+ * adapter arrives there SIP_LAT later; what it sends elsewhere (to phones) is recorded in its
+ * struct ua, with the address. */
+#define SIP_LAT ENV_MS
 
-static void ua_send(void *ud, const struct env_addr *to, const char *msg, size_t len)
-{
-    struct ua *u = ud;
-    g_ptr_array_add(u->msgs, g_strndup(msg, len));
-    u->to = *to;
-}
+struct sip_rig;
+
+struct ua {
+    GPtrArray *msgs; /* char *: what the adapter sent to phones */
+    GArray *tos;     /* struct env_addr: where each of msgs went */
+    struct env_addr to;
+    struct sip_rig *rig; /* NULL: no other adapters */
+};
 
 struct sip_rig {
     struct ring ring;
     struct sip_registrar *reg[PEERS];
     struct ua ua[PEERS];
+    GPtrArray *inflight; /* struct sip_dgram * between adapters */
 };
+
+struct sip_dgram {
+    struct sip_rig *rig;
+    unsigned to;
+    struct env_addr from;
+    char *text;
+    size_t len;
+    env_timer timer;
+};
+
+static struct env_addr peer_sip(unsigned i)
+{
+    return (struct env_addr){0x0a000101 + i, 5060};
+}
+
+static void dgram_arrive(void *arg)
+{
+    struct sip_dgram *d = arg;
+    g_ptr_array_remove_fast(d->rig->inflight, d);
+    sip_registrar_receive(d->rig->reg[d->to], &d->from, (const uint8_t *)d->text, d->len);
+    g_free(d->text);
+    g_free(d);
+}
+
+static void ua_send(void *ud, const struct env_addr *to, const char *msg, size_t len)
+{
+    struct ua *u = ud;
+    for (unsigned i = 0; u->rig && i < PEERS; i++) {
+        struct env_addr a = peer_sip(i);
+        if (!env_addr_eq(&a, to))
+            continue;
+        struct sip_dgram *d = g_new0(struct sip_dgram, 1);
+        d->rig = u->rig;
+        d->to = i;
+        d->from = peer_sip((unsigned)(u - u->rig->ua));
+        d->text = g_strndup(msg, len);
+        d->len = len;
+        d->timer = env_timer_start(&u->rig->ring.h[i]->env, SIP_LAT, dgram_arrive, d);
+        g_ptr_array_add(u->rig->inflight, d);
+        return;
+    }
+    g_ptr_array_add(u->msgs, g_strndup(msg, len));
+    if (u->tos)
+        g_array_append_val(u->tos, *to);
+    u->to = *to;
+}
 
 static const struct env_addr UA_ADDR = {0xc0a8000a, 5062}; /* 192.168.0.10:5062 */
 
@@ -200,21 +249,37 @@ static void rig_build(struct sip_rig *s, const struct sip_registrar_config *cfg)
 {
     memset(s, 0, sizeof *s);
     ring_build(&s->ring, PEERS);
-    struct sip_registrar_config def;
-    sip_registrar_config_default(&def);
-    def.domain = DOMAIN;
+    s->inflight = g_ptr_array_new();
+    struct sip_registrar_config c;
+    if (cfg) {
+        c = *cfg;
+    } else {
+        sip_registrar_config_default(&c);
+        c.domain = DOMAIN;
+    }
     for (unsigned i = 0; i < PEERS; i++) {
         s->ua[i].msgs = g_ptr_array_new_with_free_func(g_free);
-        s->reg[i] = sip_registrar_new(&s->ring.h[i]->env, s->ring.h[i]->node, cfg ? cfg : &def,
-                                      ua_send, &s->ua[i]);
+        s->ua[i].tos = g_array_new(FALSE, FALSE, sizeof(struct env_addr));
+        s->ua[i].rig = s;
+        c.addr = peer_sip(i);
+        s->reg[i] =
+            sip_registrar_new(&s->ring.h[i]->env, s->ring.h[i]->node, &c, ua_send, &s->ua[i]);
     }
 }
 
 static void rig_free(struct sip_rig *s)
 {
+    for (guint i = 0; i < s->inflight->len; i++) {
+        struct sip_dgram *d = s->inflight->pdata[i];
+        env_timer_stop(&s->ring.h[d->to]->env, d->timer);
+        g_free(d->text);
+        g_free(d);
+    }
+    g_ptr_array_free(s->inflight, TRUE);
     for (unsigned i = 0; i < PEERS; i++) {
         sip_registrar_free(s->reg[i]);
         g_ptr_array_free(s->ua[i].msgs, TRUE);
+        g_array_free(s->ua[i].tos, TRUE);
     }
     ring_free(&s->ring);
 }
@@ -388,6 +453,7 @@ static void test_expiry_and_refresh(void)
     sip_registrar_config_default(&cfg);
     cfg.domain = DOMAIN;
     cfg.store_lifetime = 60; /* stored values live 60 s and are renewed after 54 s */
+    cfg.expired_grace = 0;   /* the value ends with the contact (test_lapsed: with a grace) */
     struct sip_rig s;
     rig_build(&s, &cfg);
     const char *aor = "sip:carol@" DOMAIN;
@@ -453,7 +519,8 @@ static void test_forwarding(void)
     CU_ASSERT_EQUAL(r.status, SIP_RESOLVE_E_LOOP);
 
     /* The proxy side: an INVITE for an AoR registered nowhere gets 100 then 404, and the 404
-     * is repeated until the ACK; one that resolves is refused with 501 for now. */
+     * is repeated until the ACK; one that resolves through alice's forwarding URI goes to
+     * bob's peer and on to bob, retargeted to bob's AoR and then to his contact. */
     const char *inv = "INVITE sip:nobody@" DOMAIN " SIP/2.0\r\n"
                       "Via: SIP/2.0/UDP 192.168.0.10:5062;branch=z9hG4bKinv1\r\n"
                       "Max-Forwards: 70\r\n"
@@ -492,7 +559,10 @@ static void test_forwarding(void)
                        "Content-Length: 0\r\n\r\n";
     deliver(&s, 2, inv3);
     run(&s, 2 * ENV_S);
-    CU_ASSERT_TRUE(g_str_has_prefix(last(&s, 2), "SIP/2.0 501 "));
+    CU_ASSERT_TRUE(g_str_has_prefix(last(&s, 2), "SIP/2.0 100 "));
+    CU_ASSERT_TRUE(g_str_has_prefix(last(&s, 3), "INVITE sip:bob@192.168.0.10:5062 SIP/2.0\r\n"));
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[2])->forwarded, 1);
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[3])->forwarded, 1);
     CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[2])->lookups, 2);
     CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[2])->lookups_found, 1);
 
@@ -615,14 +685,341 @@ static void test_store_retry(void)
     ring_free(&r);
 }
 
+/* ---- calls through the overlay (proxy.c) --------------------------------------------------- */
+
+static const struct env_addr ALICE = {0xc0a80014, 5064}; /* 192.168.0.20:5064 */
+
+static void deliver_from(struct sip_rig *s, unsigned peer, const struct env_addr *from,
+                         const char *text)
+{
+    sip_registrar_receive(s->reg[peer], from, (const uint8_t *)text, strlen(text));
+}
+
+/* The last message peer's adapter sent to phone `to` that starts with prefix, or NULL. */
+static const char *sent_to(const struct sip_rig *s, unsigned peer, const struct env_addr *to,
+                           const char *prefix)
+{
+    const struct ua *u = &s->ua[peer];
+    for (guint i = u->msgs->len; i-- > 0;) {
+        const struct env_addr *a = &g_array_index(u->tos, struct env_addr, i);
+        if (env_addr_eq(a, to) && g_str_has_prefix(u->msgs->pdata[i], prefix))
+            return u->msgs->pdata[i];
+    }
+    return NULL;
+}
+
+static unsigned count_of(const char *text, const char *needle)
+{
+    unsigned n = 0;
+    for (const char *p = text; p && (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* The header lines of msg that start with one of the names, in order, as one string. */
+static GString *lines_of(const char *msg, const char *const *names)
+{
+    GString *g = g_string_new(NULL);
+    char **lines = g_strsplit(msg, "\r\n", -1);
+    for (char **l = lines; *l && **l; l++)
+        for (const char *const *n = names; *n; n++)
+            if (g_str_has_prefix(*l, *n))
+                g_string_append_printf(g, "%s\r\n", *l);
+    g_strfreev(lines);
+    return g;
+}
+
+/* The phone's answer to request req (RFC 3261 §8.2.6): its Via, Record-Route, From, Call-ID
+ * and CSeq, its To with our tag, and a Contact. */
+static char *answer(const char *req, const char *status)
+{
+    static const char *const copied[] = {
+        "Via:", "Record-Route:", "From:", "Call-ID:", "CSeq:", NULL};
+    static const char *const to[] = {"To:", NULL};
+    GString *h = lines_of(req, copied), *t = lines_of(req, to);
+    g_strchomp(t->str);
+    char *m = g_strdup_printf("SIP/2.0 %s\r\n%s%s%s\r\n"
+                              "Contact: <sip:bob@192.168.0.10:5062>\r\nContent-Length: 0\r\n\r\n",
+                              status, h->str, t->str, strstr(t->str, "tag=") ? "" : ";tag=bob1");
+    g_string_free(h, TRUE);
+    g_string_free(t, TRUE);
+    return m;
+}
+
+/* Alice's request in the dialog: to bob's contact along the route set (the 2xx's
+ * Record-Route, reversed: §12.1.2). */
+static char *in_dialog(const char *ok, const char *method, unsigned cseq, const char *branch)
+{
+    static const char *const rr[] = {"Record-Route:", NULL};
+    GString *g = lines_of(ok, rr);
+    char **lines = g_strsplit(g->str, "\r\n", -1);
+    GString *route = g_string_new(NULL);
+    for (int i = (int)g_strv_length(lines) - 1; i >= 0; i--)
+        if (lines[i][0])
+            g_string_append_printf(route, "Route:%s\r\n", lines[i] + strlen("Record-Route:"));
+    char *m = g_strdup_printf("%s sip:bob@192.168.0.10:5062 SIP/2.0\r\n"
+                              "Via: SIP/2.0/UDP 192.168.0.20:5064;branch=z9hG4bK%s\r\n"
+                              "%sMax-Forwards: 70\r\n"
+                              "From: <sip:alice@" DOMAIN ">;tag=a1\r\n"
+                              "To: <sip:bob@" DOMAIN ">;tag=bob1\r\n"
+                              "Call-ID: call-9@192.168.0.20\r\n"
+                              "CSeq: %u %s\r\nContent-Length: 0\r\n\r\n",
+                              method, branch, route->str, cseq, method);
+    g_strfreev(lines);
+    g_string_free(g, TRUE);
+    g_string_free(route, TRUE);
+    return m;
+}
+
+static const char SDP[] = "v=0\r\no=alice 1 1 IN IP4 192.168.0.20\r\ns=-\r\n"
+                          "c=IN IP4 192.168.0.20\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+
+static char *invite(const char *user, const char *branch, const char *call_id)
+{
+    return g_strdup_printf("INVITE sip:%s@" DOMAIN " SIP/2.0\r\n"
+                           "Via: SIP/2.0/UDP 192.168.0.20:5064;branch=z9hG4bK%s;rport\r\n"
+                           "Max-Forwards: 70\r\n"
+                           "From: <sip:alice@" DOMAIN ">;tag=a1\r\n"
+                           "To: <sip:%s@" DOMAIN ">\r\n"
+                           "Call-ID: %s@192.168.0.20\r\n"
+                           "CSeq: 1 INVITE\r\n"
+                           "Contact: <sip:alice@192.168.0.20:5064>\r\n"
+                           "Content-Type: application/sdp\r\n"
+                           "Content-Length: %zu\r\n\r\n%s",
+                           user, branch, user, call_id, strlen(SDP), SDP);
+}
+
+/* A call from alice (a phone of peer 1) to bob (a phone of peer 3): the INVITE goes through
+ * peer 1 (lookup, AppAttach to peer 3) and peer 3 (its binding) to bob; 180 and 200 come back
+ * along the Vias; ACK and BYE follow the Record-Routes; a second call reuses the AppAttach
+ * answer and is cancelled downstream. */
+static void test_call(void)
+{
+    struct sip_rig s;
+    rig_build(&s, NULL);
+    send_reg(&s, 3, "bob", "r1", 1, "<sip:bob@192.168.0.10:5062>", NULL);
+    run(&s, 5 * ENV_S);
+    CU_ASSERT_TRUE(g_str_has_prefix(last(&s, 3), "SIP/2.0 200 OK\r\n"));
+
+    char *inv = invite("bob", "c1", "call-9");
+    deliver_from(&s, 1, &ALICE, inv);
+    run(&s, 2 * ENV_S);
+    CU_ASSERT_PTR_NOT_NULL(sent_to(&s, 1, &ALICE, "SIP/2.0 100 Trying\r\n"));
+    const char *at_bob = sent_to(&s, 3, &UA_ADDR, "INVITE ");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(at_bob);
+    CU_ASSERT_TRUE(g_str_has_prefix(at_bob, "INVITE sip:bob@192.168.0.10:5062 SIP/2.0\r\n"));
+    CU_ASSERT_EQUAL(count_of(at_bob, "\r\nVia: "), 3);
+    CU_ASSERT_PTR_NOT_NULL(strstr(at_bob, "\r\nVia: SIP/2.0/UDP 10.0.1.4:5060;branch=z9hG4bK"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(at_bob, "Record-Route: <sip:10.0.1.4:5060;lr>\r\n"
+                                          "Record-Route: <sip:10.0.1.2:5060;lr>\r\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(at_bob, "ax-forwards: 68\r\n")); /* libosip2: "Max-forwards" */
+    CU_ASSERT_PTR_NOT_NULL(strstr(at_bob, "m=audio 4000 RTP/AVP 0"));
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[1])->app_attaches, 1);
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[1])->forwarded, 1);
+
+    /* Bob rings and answers; alice sees both, with her own Via only. */
+    char *ringing = answer(at_bob, "180 Ringing"), *ok = answer(at_bob, "200 OK");
+    deliver_from(&s, 3, &UA_ADDR, ringing);
+    run(&s, 100 * ENV_MS);
+    deliver_from(&s, 3, &UA_ADDR, ok);
+    run(&s, 100 * ENV_MS);
+    const char *r180 = sent_to(&s, 1, &ALICE, "SIP/2.0 180 ");
+    const char *r200 = sent_to(&s, 1, &ALICE, "SIP/2.0 200 ");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r180);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r200);
+    CU_ASSERT_EQUAL(count_of(r200, "\r\nVia: "), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r200, "branch=z9hG4bKc1"));
+    CU_ASSERT_EQUAL(count_of(r200, "\r\nRecord-Route: "), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r200, ";tag=bob1"));
+    /* Bob retransmits the 200 until the ACK: it reaches alice again. */
+    guint n200 = s.ua[1].msgs->len;
+    deliver_from(&s, 3, &UA_ADDR, ok);
+    run(&s, 100 * ENV_MS);
+    CU_ASSERT_EQUAL(s.ua[1].msgs->len, n200 + 1);
+
+    /* ACK and BYE through both peers; BYE's 200 back. */
+    char *ack = in_dialog(r200, "ACK", 1, "c1ack");
+    deliver_from(&s, 1, &ALICE, ack);
+    run(&s, 100 * ENV_MS);
+    const char *ack_at_bob = sent_to(&s, 3, &UA_ADDR, "ACK ");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ack_at_bob);
+    CU_ASSERT_TRUE(g_str_has_prefix(ack_at_bob, "ACK sip:bob@192.168.0.10:5062 SIP/2.0\r\n"));
+    CU_ASSERT_EQUAL(count_of(ack_at_bob, "\r\nRoute: "), 0);
+    CU_ASSERT_EQUAL(count_of(ack_at_bob, "\r\nVia: "), 3);
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[1])->forwarded_stateless, 1);
+    char *bye = in_dialog(r200, "BYE", 2, "c1bye");
+    deliver_from(&s, 1, &ALICE, bye);
+    run(&s, 100 * ENV_MS);
+    const char *bye_at_bob = sent_to(&s, 3, &UA_ADDR, "BYE ");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(bye_at_bob);
+    char *bye_ok = answer(bye_at_bob, "200 OK");
+    deliver_from(&s, 3, &UA_ADDR, bye_ok);
+    run(&s, 100 * ENV_MS);
+    const char *bye_done = sent_to(&s, 1, &ALICE, "SIP/2.0 200 ");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(bye_done);
+    CU_ASSERT_PTR_NOT_NULL(strstr(bye_done, "CSeq: 2 BYE"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(bye_done, "branch=z9hG4bKc1bye"));
+
+    /* A second call: the AppAttach answer is reused; alice cancels while bob rings. */
+    char *inv2 = invite("bob", "c2", "call-10");
+    deliver_from(&s, 1, &ALICE, inv2);
+    run(&s, 2 * ENV_S);
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[1])->app_attaches, 1);
+    const char *inv2_at_bob = sent_to(&s, 3, &UA_ADDR, "INVITE ");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(inv2_at_bob);
+    CU_ASSERT_PTR_NOT_NULL(strstr(inv2_at_bob, "call-10"));
+    char *ring2 = answer(inv2_at_bob, "180 Ringing");
+    deliver_from(&s, 3, &UA_ADDR, ring2);
+    run(&s, 100 * ENV_MS);
+    char *cancel = g_strdup_printf("CANCEL sip:bob@" DOMAIN " SIP/2.0\r\n"
+                                   "Via: SIP/2.0/UDP 192.168.0.20:5064;branch=z9hG4bKc2;rport\r\n"
+                                   "Max-Forwards: 70\r\nFrom: <sip:alice@" DOMAIN ">;tag=a1\r\n"
+                                   "To: <sip:bob@" DOMAIN ">\r\nCall-ID: call-10@192.168.0.20\r\n"
+                                   "CSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n");
+    deliver_from(&s, 1, &ALICE, cancel);
+    run(&s, 100 * ENV_MS);
+    CU_ASSERT_PTR_NOT_NULL(sent_to(&s, 1, &ALICE, "SIP/2.0 200 OK\r\n"));
+    const char *cancel_at_bob = sent_to(&s, 3, &UA_ADDR, "CANCEL ");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cancel_at_bob);
+    char *c200 = answer(cancel_at_bob, "200 OK"),
+         *c487 = answer(inv2_at_bob, "487 Request Terminated");
+    deliver_from(&s, 3, &UA_ADDR, c200);
+    deliver_from(&s, 3, &UA_ADDR, c487);
+    run(&s, 100 * ENV_MS);
+    const char *r487 = sent_to(&s, 1, &ALICE, "SIP/2.0 487 ");
+    CU_ASSERT_PTR_NOT_NULL(r487);
+    CU_ASSERT_PTR_NOT_NULL(sent_to(&s, 3, &UA_ADDR, "ACK ")); /* peer 3 ACKs the 487 */
+    CU_ASSERT_PTR_NOT_NULL(strstr(sent_to(&s, 3, &UA_ADDR, "ACK "), "CSeq: 1 ACK"));
+
+    g_free(inv);
+    g_free(ringing);
+    g_free(ok);
+    g_free(ack);
+    g_free(bye);
+    g_free(bye_ok);
+    g_free(inv2);
+    g_free(ring2);
+    g_free(cancel);
+    g_free(c200);
+    g_free(c487);
+    run(&s, 60 * ENV_S); /* every transaction ends */
+    for (unsigned i = 0; i < PEERS; i++)
+        CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[i])->proxy_timeouts, 0);
+    rig_free(&s);
+}
+
+/* 404 for an AoR never registered or unregistered, 480 while a lapsed registration is still
+ * in the overlay (expired_grace), 404 after; 480 too when the peer of a route cannot be
+ * reached. */
+static void test_not_found_and_lapsed(void)
+{
+    struct sip_registrar_config cfg;
+    sip_registrar_config_default(&cfg);
+    cfg.domain = DOMAIN;
+    cfg.min_expires = 10;
+    cfg.expired_grace = 60;
+    struct sip_rig s;
+    rig_build(&s, &cfg);
+    char *inv = invite("nobody", "n1", "call-20");
+    deliver_from(&s, 0, &ALICE, inv);
+    g_free(inv);
+    run(&s, 2 * ENV_S);
+    CU_ASSERT_PTR_NOT_NULL(sent_to(&s, 0, &ALICE, "SIP/2.0 404 Not Found\r\n"));
+
+    /* carol's contact lasts 30 s. */
+    send_reg(&s, 2, "carol", "l1", 1, "<sip:carol@192.168.0.10:5062>", "30");
+    run(&s, 40 * ENV_S);
+    CU_ASSERT_EQUAL(sip_registrar_contacts(s.reg[2], "sip:carol@" DOMAIN, NULL, 0), 0);
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[2])->bindings_expired, 1);
+    inv = invite("carol", "n2", "call-21");
+    deliver_from(&s, 0, &ALICE, inv);
+    g_free(inv);
+    run(&s, 2 * ENV_S);
+    CU_ASSERT_PTR_NOT_NULL(sent_to(&s, 0, &ALICE, "SIP/2.0 480 "));
+    CU_ASSERT_PTR_NULL(sent_to(&s, 2, &UA_ADDR, "INVITE "));
+    /* A caller at carol's own peer gets 480 as well. */
+    inv = invite("carol", "n3", "call-22");
+    deliver_from(&s, 2, &ALICE, inv);
+    g_free(inv);
+    run(&s, 2 * ENV_S);
+    CU_ASSERT_PTR_NOT_NULL(sent_to(&s, 2, &ALICE, "SIP/2.0 480 "));
+    /* After the grace: 404. */
+    run(&s, 60 * ENV_S);
+    inv = invite("carol", "n4", "call-23");
+    deliver_from(&s, 0, &ALICE, inv);
+    g_free(inv);
+    run(&s, 2 * ENV_S);
+    CU_ASSERT_TRUE(g_str_has_prefix(last(&s, 0), "SIP/2.0 404 "));
+
+    /* dan unregisters: 404 at once. */
+    send_reg(&s, 4, "dan", "l2", 1, "<sip:dan@192.168.0.10:5062>", "600");
+    run(&s, 5 * ENV_S);
+    send_reg(&s, 4, "dan", "l3", 2, "<sip:dan@192.168.0.10:5062>", "0");
+    run(&s, 5 * ENV_S);
+    inv = invite("dan", "n5", "call-24");
+    deliver_from(&s, 0, &ALICE, inv);
+    g_free(inv);
+    run(&s, 2 * ENV_S);
+    CU_ASSERT_TRUE(g_str_has_prefix(last(&s, 0), "SIP/2.0 404 "));
+
+    /* erin's peer stops serving SIP (its AppAttach answers Error_Not_Found): 480. */
+    send_reg(&s, 3, "erin", "l4", 1, "<sip:erin@192.168.0.10:5062>", "600");
+    run(&s, 5 * ENV_S);
+    node_app_listen(s.ring.h[3]->node, NODE_APP_SIP, NULL);
+    inv = invite("erin", "n6", "call-25");
+    deliver_from(&s, 0, &ALICE, inv);
+    g_free(inv);
+    run(&s, 2 * ENV_S);
+    CU_ASSERT_TRUE(g_str_has_prefix(last(&s, 0), "SIP/2.0 480 "));
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[0])->app_attach_failures, 1);
+    run(&s, 60 * ENV_S);
+    rig_free(&s);
+}
+
+/* A phone that never answers: Timer B at its peer, 408 back to the caller; an in-dialog
+ * request whose next hop is no IPv4 address gets 502. */
+static void test_timeout(void)
+{
+    struct sip_rig s;
+    rig_build(&s, NULL);
+    send_reg(&s, 4, "bob", "t1", 1, "<sip:bob@192.168.0.10:5062>", NULL);
+    run(&s, 5 * ENV_S);
+    char *inv = invite("bob", "t2", "call-30");
+    deliver_from(&s, 0, &ALICE, inv);
+    g_free(inv);
+    run(&s, 40 * ENV_S);
+    CU_ASSERT_PTR_NOT_NULL(sent_to(&s, 0, &ALICE, "SIP/2.0 408 "));
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[4])->proxy_timeouts, 1);
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[0])->proxy_timeouts, 0);
+    /* INVITE retransmissions by Timer A: 1 + 6 in 32 s. */
+    unsigned invites = 0;
+    for (guint i = 0; i < s.ua[4].msgs->len; i++)
+        invites += g_str_has_prefix(s.ua[4].msgs->pdata[i], "INVITE ");
+    CU_ASSERT_EQUAL(invites, 7);
+    const char *bad = "BYE sip:bob@192.168.0.10:5062 SIP/2.0\r\n"
+                      "Via: SIP/2.0/UDP 192.168.0.20:5064;branch=z9hG4bKt3\r\n"
+                      "Route: <sip:proxy.example.com;lr>\r\n"
+                      "From: <sip:alice@" DOMAIN ">;tag=a1\r\nTo: <sip:bob@" DOMAIN ">;tag=b\r\n"
+                      "Call-ID: call-31\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n";
+    deliver_from(&s, 0, &ALICE, bad);
+    run(&s, ENV_S);
+    CU_ASSERT_TRUE(g_str_has_prefix(last(&s, 0), "SIP/2.0 502 "));
+    run(&s, 60 * ENV_S);
+    rig_free(&s);
+}
+
 CU_TestInfo test_sip_tests[] = {
+    {"a call through two peers: INVITE, 180, 200, ACK, BYE; CANCEL downstream", test_call},
+    {"404 unknown or unregistered, 480 lapsed or unreachable, then 404", test_not_found_and_lapsed},
+    {"a phone that never answers: 408 after Timer B; 502 for a bad Route", test_timeout},
     {"SipRegistration bytes: route, uri, two destinations", test_codec_bytes},
     {"SipRegistration round trip; an unknown type kept raw", test_codec_roundtrip_unknown},
     {"SipRegistration truncated or malformed is refused", test_codec_malformed},
     {"canonical AoR and its Resource-ID", test_aor},
     {"REGISTER stores, another peer resolves, Expires: 0 removes", test_register_resolve_remove},
     {"contacts expire; stored values are refreshed before they run out", test_expiry_and_refresh},
-    {"forwarding URIs are followed with a depth limit; loops stop; 404 and 501", test_forwarding},
+    {"forwarding URIs are followed with a depth limit; loops stop; 404; retargeting",
+     test_forwarding},
     {"malformed SIP gets 400 or is dropped, without harm", test_malformed},
     {"a peer outside the overlay answers 503 and stores later", test_store_retry},
     CU_TEST_INFO_NULL,
