@@ -984,11 +984,29 @@ static void explore_attached(struct node *n, void *arg, int status, const struct
         probe(t, &p->id);
 }
 
+/* PNS: the connected peers that fit cell (row, col) and have an RTT estimate compete for it.
+ * The link layer measures the RTT of every peer this node exchanges frames with, not only of
+ * those it probed; a peer is offered to its cell when it connects, usually before any sample,
+ * so without this a nearer peer measured later would never displace the entry. */
+static void offer_measured(struct bamboo *t, unsigned row, unsigned col)
+{
+    const struct node *n = N(t);
+    for (unsigned i = 0; i < n->n_conns; i++) {
+        const struct conn *cn = &n->conns[i];
+        if (!cn->srtt || shared_digits(t, SELF(t), &cn->id) != row || digit(t, &cn->id, row) != col)
+            continue;
+        struct node_peer p = {cn->id, cn->addr};
+        table_offer(t, &p, cn->srtt); /* both in units of 100 us */
+    }
+}
+
 /* Probes the cell's entry (liveness and RTT) and looks for a candidate: an Attach to a random
  * id with the cell's prefix reaches the peer closest to it, which has that prefix whenever
- * any peer does (Bamboo §4.2, "global tuning"). */
+ * any peer does (Bamboo §4.2, "global tuning").  With PNS the measured peers compete first. */
 static void explore_cell(struct bamboo *t, unsigned row, unsigned col)
 {
+    if (N(t)->cfg.bamboo.pns)
+        offer_measured(t, row, col);
     const struct bamboo_cell *c = cell_at(t, row, col);
     bool used = c && cell_used(c);
     if (used)
@@ -1349,13 +1367,14 @@ env_time bamboo_timeout(const struct topology *tp, const struct id *peer)
     const struct bamboo *t = (const struct bamboo *)tp;
     const struct node_config *cfg = &N(t)->cfg;
     env_time srtt, var, rto;
-    const struct bamboo_cell *c = cell_find(t, peer);
+    const struct bamboo_cell *c;
     /* RFC 6298 §2.3: RTO = SRTT + max(G, 4 RTTVAR).  Without the clock-granularity term G a
      * steady path (RTTVAR near 0) gives RTO = RTT, so the timer races the ACK and every frame
-     * is resent; G = 10 ms, the link layer's sample resolution (ms) with a margin. */
+     * is resent; G = 10 ms, the link layer's sample resolution (ms) with a margin.  (Called
+     * for every frame sent: the cell is looked up only when the link has no sample.) */
     if (node_peer_rtt(N(t), peer, &srtt, &var))
         rto = srtt + MAX(10 * ENV_MS, 4 * var);
-    else if (c && c->rtt)
+    else if ((c = cell_find(t, peer)) && c->rtt)
         rto = 3 * (env_time)c->rtt * BAMBOO_RTT_UNIT; /* srtt r, rttvar r / 2 */
     else
         rto = BAMBOO_INITIAL_RTO;
@@ -1363,6 +1382,19 @@ env_time bamboo_timeout(const struct topology *tp, const struct id *peer)
 }
 
 /* ---- introspection and life cycle ----------------------------------------------------------- */
+
+bool bamboo_table_entry(const struct topology *tp, unsigned row, unsigned col,
+                        struct node_peer *out)
+{
+    g_assert(tp->ops == &bamboo_ops);
+    const struct bamboo *t = (const struct bamboo *)tp;
+    const struct bamboo_cell *c =
+        row < t->ndigits && col < columns(t, row) ? cell_at(t, row, col) : NULL;
+    if (!c || !cell_used(c))
+        return false;
+    *out = cell_peer(c);
+    return true;
+}
 
 static size_t bamboo_routing_table(const struct topology *tp, struct node_peer *out, size_t max)
 {

@@ -7,6 +7,7 @@
 #define P2PSIP_BAMBOO_H
 
 #include <glib.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,6 +15,7 @@
 #include "id.h"
 
 struct topology;
+struct node_peer;
 
 /* How long to wait for the answer to a message sent to neighbour peer before retrying:
  * srtt + 4 rttvar from the link layer's estimate (node_peer_rtt, RFC 6298), clamped to
@@ -21,6 +23,12 @@ struct topology;
  * cell's latency estimate r (from the view or a probe) as a first sample (srtt r, rttvar r/2),
  * and failing that RFC 6298's initial 1 s, clamped likewise.  t must be a Bamboo plug-in. */
 env_time bamboo_timeout(const struct topology *t, const struct id *peer);
+
+/* The routing-table entry in row `row`, column `col` (introspection, for tests and analysis):
+ * true with the peer in *out, false when the cell is empty or does not exist (a row not
+ * allocated, a column past the row's width).  t must be a Bamboo plug-in. */
+bool bamboo_table_entry(const struct topology *t, unsigned row, unsigned col,
+                        struct node_peer *out);
 
 /* BambooUpdate (docs/bamboo.md):
  *

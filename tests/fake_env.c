@@ -18,6 +18,8 @@ struct fake_ev {
 
 struct fake_net {
     env_time now, latency;
+    fake_latency_fn latency_fn; /* per pair, when set */
+    void *latency_ud;
     uint64_t seq, next_handle, datagrams;
     unsigned drop_next;
     unsigned groups;
@@ -56,6 +58,12 @@ static struct fake_host *host_by_addr(struct fake_net *net, const struct env_add
     return NULL;
 }
 
+/* The index of h in net->hosts (its address is 10.0.0.<index+1>). */
+static unsigned host_index(const struct fake_host *h)
+{
+    return (h->addr.ip & 0xffffffu) - 1;
+}
+
 static void f_send(void *ctx, const struct env_addr *to, const uint8_t *buf, size_t len)
 {
     struct fake_host *h = ctx;
@@ -71,7 +79,9 @@ static void f_send(void *ctx, const struct env_addr *to, const uint8_t *buf, siz
     if (net->groups > 1 && (h->addr.ip % net->groups) != (dst->addr.ip % net->groups))
         return;
     struct fake_ev *ev = g_new0(struct fake_ev, 1);
-    ev->at = net->now + net->latency;
+    ev->at = net->now + (net->latency_fn
+                             ? net->latency_fn(net->latency_ud, host_index(h), host_index(dst))
+                             : net->latency);
     ev->to = dst;
     ev->from = h->addr;
     ev->bytes = g_bytes_new(buf, len);
@@ -208,6 +218,12 @@ void fake_net_run_until(struct fake_net *net, env_time until)
     }
     if (until > net->now)
         net->now = until;
+}
+
+void fake_net_set_latency(struct fake_net *net, fake_latency_fn fn, void *ud)
+{
+    net->latency_fn = fn;
+    net->latency_ud = ud;
 }
 
 void fake_net_partition(struct fake_net *net, unsigned groups)

@@ -30,6 +30,12 @@ struct fake_host {
 /* A network of hosts with a fixed one-way latency. */
 struct fake_net *fake_net_new(env_time latency);
 void fake_net_free(struct fake_net *net);
+/* One-way latency from host index `from` to host index `to` (indices in order of
+ * fake_net_add_host). */
+typedef env_time (*fake_latency_fn)(void *ud, unsigned from, unsigned to);
+/* Replaces the fixed latency by fn(ud, from, to) for datagrams sent from now on; NULL restores
+ * the fixed latency (to test proximity and per-neighbour timeouts). */
+void fake_net_set_latency(struct fake_net *net, fake_latency_fn fn, void *ud);
 /* Adds a host with address 10.0.0.<index+1>:6084; the caller then creates its node with
  * node_new(&h->env, ...) and stores it in h->node. */
 struct fake_host *fake_net_add_host(struct fake_net *net);

@@ -1,10 +1,13 @@
 /* test_bamboo.c — the Bamboo topology plug-in (core/bamboo.c) on the fake environment: the
  * BambooUpdate codec, routing over installed views of 16 to 4096 peers against an oracle of
  * the numerically closest peer, proximity neighbour selection, joins through the protocol,
- * a crash and a leave repaired by periodic and by reactive recovery, replicated storage,
- * RTT-based timeouts and malformed bodies (Rhea, Geels, Roscoe and Kubiatowicz, "Handling
+ * a crash and a leave repaired by periodic and by reactive recovery, replicated storage, the
+ * maintenance mechanisms one by one against bounds (leaf-set push/pull, routing-table
+ * exploration, PNS by exploration, hop-by-hop retries around a failed next hop), RTT-based
+ * timeouts and malformed bodies (Rhea, Geels, Roscoe and Kubiatowicz, "Handling
  * Churn in a DHT", USENIX 2004; Rowstron and Druschel, "Pastry", Middleware 2001). */
 #include <CUnit/CUnit.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -726,6 +729,437 @@ static void test_leave_reactive(void)
     repair(true, false);
 }
 
+/* ---- maintenance: leaf-set push/pull, routing-table exploration, PNS, failed next hops ------ */
+
+/* Digits of b bits (any b from 1 to 8), for checking routing-table cells. */
+static unsigned id_bit(const struct id *x, unsigned i)
+{
+    return (unsigned)(i < 64 ? x->hi >> (63 - i) : x->lo >> (127 - i)) & 1;
+}
+
+static unsigned digit_b(const struct id *x, unsigned b, unsigned i)
+{
+    unsigned v = 0, w = MIN(b, 128 - i * b);
+    for (unsigned k = 0; k < w; k++)
+        v = v << 1 | id_bit(x, i * b + k);
+    return v;
+}
+
+static unsigned shared_b(const struct id *x, const struct id *y, unsigned b)
+{
+    unsigned nd = (128 + b - 1) / b, i = 0;
+    while (i < nd && digit_b(x, b, i) == digit_b(y, b, i))
+        i++;
+    return i;
+}
+
+/* Host indices sorted by Node-ID (order) and each host's place in that order (pos). */
+static void ov_ring_order(const struct overlay *o, unsigned *order, unsigned *pos)
+{
+    for (unsigned i = 0; i < o->n; i++)
+        order[i] = i;
+    sort_ov = o;
+    qsort(order, o->n, sizeof *order, by_id);
+    for (unsigned k = 0; k < o->n; k++)
+        pos[order[k]] = k;
+}
+
+/* Which peers each peer's installed view holds besides itself. */
+typedef bool (*view_keep_fn)(const struct overlay *o, unsigned viewer, unsigned other, void *ud);
+
+/* Installs at every peer a view of the peers keep() lets it see (no latencies). */
+static void ov_install_partial(struct overlay *o, view_keep_fn keep, void *ud)
+{
+    unsigned *order = g_new(unsigned, o->n), *pos = g_new(unsigned, o->n);
+    struct node_peer *peers = g_new(struct node_peer, o->n);
+    ov_ring_order(o, order, pos);
+    for (unsigned v = 0; v < o->n; v++) {
+        unsigned viewer = order[v];
+        size_t m = 0, self = 0;
+        for (unsigned k = 0; k < o->n; k++) {
+            unsigned j = order[k];
+            if (j != viewer && !keep(o, viewer, j, ud))
+                continue;
+            if (j == viewer)
+                self = m;
+            peers[m].id = *ID(o, j);
+            peers[m++].addr = o->h[j]->addr;
+        }
+        struct topology_view tv = {.peers = peers, .n = m, .self = self};
+        node_install_view(o->h[viewer]->node, &tv);
+    }
+    g_free(peers);
+    g_free(pos);
+    g_free(order);
+}
+
+/* Runs the overlay in steps of `step` until bad(o, ud) is 0, for at most `limit`; returns the
+ * time that took, or G_MAXUINT64 when it never happened. */
+static env_time ov_converge(struct overlay *o, unsigned (*bad)(const struct overlay *, void *),
+                            void *ud, env_time step, env_time limit)
+{
+    env_time t0 = fake_net_now(o->net);
+    for (env_time t = 0; t <= limit; t += step) {
+        if (bad(o, ud) == 0)
+            return t;
+        fake_net_run_until(o->net, t0 + t + step);
+    }
+    return G_MAXUINT64;
+}
+
+static unsigned leaf_sets_wrong(const struct overlay *o, void *side)
+{
+    return bad_leaf_sets(o, *(unsigned *)side);
+}
+
+/* Leaf-set push/pull (Bamboo §4.1; periodic recovery, the routing-table exploration off so
+ * that nothing else repairs): six of 48 peers crash, three of them next to each other, so
+ * that their neighbours must drop them and learn peers they never knew (leaf sets of three per
+ * side).  Every live peer's leaf set becomes exactly the nearest live peers within 30
+ * leafset_interval periods: a peer detects a dead leaf when its turn picks it (1 in 6 per
+ * period; for the 36 pairs of a peer and a dead leaf, all within 30 periods with probability
+ * 0.96) and the pulls bring the peers behind it.  Without the push/pull the dead leaves stay
+ * for ever. */
+static void test_leafset_pushpull_crashes(void)
+{
+    struct node_config cfg;
+    bamboo_config(&cfg);
+    cfg.bamboo.leaf_set = 3;
+    cfg.bamboo.table_interval = 0;
+    struct overlay o;
+    ov_init(&o, 48, &cfg, NULL);
+    ov_install(&o, NULL);
+    unsigned order[48], pos[48], side = 3;
+    ov_ring_order(&o, order, pos);
+    static const unsigned crash_at[] = {5, 6, 7, 20, 33, 41}; /* places on the ring */
+    for (unsigned c = 0; c < G_N_ELEMENTS(crash_at); c++)
+        o.h[order[crash_at[c]]]->down = true;
+    CU_ASSERT_TRUE(bad_leaf_sets(&o, side) > 0);
+    env_time took = ov_converge(&o, leaf_sets_wrong, &side, cfg.bamboo.leafset_interval,
+                                30 * cfg.bamboo.leafset_interval);
+    CU_ASSERT_TRUE(took <= 30 * cfg.bamboo.leafset_interval);
+    if (took != G_MAXUINT64)
+        printf("\n    leaf sets exact %.0f s (%.1f periods) after 6 crashes ", (double)took / ENV_S,
+               (double)took / cfg.bamboo.leafset_interval);
+    ov_free(&o);
+}
+
+struct missed_join {
+    unsigned joiner; /* the host some peers do not know */
+    unsigned only;   /* the one host that missed it, or UINT_MAX: everybody but the joiner */
+};
+
+static bool keep_but_joiner(const struct overlay *o, unsigned viewer, unsigned other, void *ud)
+{
+    const struct missed_join *m = ud;
+    return other != m->joiner || (m->only != UINT_MAX && viewer != m->only);
+}
+
+/* A peer that missed a join learns of the new peer by push/pull alone (table exploration
+ * off): (1) one neighbour of the joiner lacks it, and learns it from the leaf sets its
+ * neighbours send back (the pull) or from the joiner's push; (2) no peer but the joiner itself
+ * knows it, so only its pushes can make it known, and the pulls then spread it.  Within 12
+ * leafset_interval periods every leaf set is exact. */
+static void test_leafset_missed_join(void)
+{
+    for (unsigned only = 0; only < 2; only++) {
+        struct node_config cfg;
+        bamboo_config(&cfg);
+        cfg.bamboo.leaf_set = 3;
+        cfg.bamboo.table_interval = 0;
+        struct overlay o;
+        ov_init(&o, 32, &cfg, NULL);
+        unsigned order[32], pos[32], side = 3;
+        ov_ring_order(&o, order, pos);
+        struct missed_join m = {.joiner = order[10], .only = only ? order[11] : UINT_MAX};
+        ov_install_partial(&o, keep_but_joiner, &m);
+        CU_ASSERT_EQUAL(bad_leaf_sets(&o, side), only ? 1 : 2 * side);
+        env_time took =
+            ov_converge(&o, leaf_sets_wrong, &side, ENV_S, 12 * cfg.bamboo.leafset_interval);
+        CU_ASSERT_TRUE(took <= 12 * cfg.bamboo.leafset_interval);
+        if (took != G_MAXUINT64)
+            printf("\n    missed join (%s): leaf sets exact after %.0f s ",
+                   only ? "one peer" : "all peers", (double)took / ENV_S);
+        ov_free(&o);
+    }
+}
+
+/* Routing-table cells against the truth: for every live peer and every cell, the live peers
+ * that fit it (share exactly `row` digits with the peer, digit `row` = the column).  A cell
+ * must hold one of them when there is any and be empty when there is none. */
+struct cell_check {
+    unsigned b;
+    unsigned stale; /* cells holding a crashed peer or one that does not fit */
+    unsigned empty; /* empty cells that have a live candidate */
+};
+
+static int host_of(const struct overlay *o, const struct id *id)
+{
+    for (unsigned j = 0; j < o->n; j++)
+        if (id_eq(ID(o, j), id))
+            return (int)j;
+    return -1;
+}
+
+static unsigned cells_wrong(const struct overlay *o, void *ud)
+{
+    struct cell_check *cc = ud;
+    unsigned b = cc->b, nd = (128 + b - 1) / b;
+    static bool has[128][256];
+    cc->stale = cc->empty = 0;
+    for (unsigned i = 0; i < o->n; i++) {
+        if (!live(o, i))
+            continue;
+        memset(has, 0, sizeof has);
+        for (unsigned j = 0; j < o->n; j++)
+            if (j != i && live(o, j)) {
+                unsigned r = shared_b(ID(o, i), ID(o, j), b);
+                has[r][digit_b(ID(o, j), b, r)] = true;
+            }
+        struct topology *t = o->h[i]->node->topo;
+        for (unsigned r = 0; r < nd; r++)
+            for (unsigned c = 0; c < (1u << MIN(b, 128 - r * b)); c++) {
+                if (c == digit_b(ID(o, i), b, r))
+                    continue;
+                struct node_peer e;
+                bool used = bamboo_table_entry(t, r, c, &e);
+                if (!used) {
+                    cc->empty += has[r][c];
+                    continue;
+                }
+                int j = host_of(o, &e.id);
+                cc->stale += j < 0 || !live(o, (unsigned)j) || shared_b(ID(o, i), &e.id, b) != r ||
+                             digit_b(&e.id, b, r) != c;
+            }
+    }
+    return cc->stale + cc->empty;
+}
+
+/* Views that lack a third of the peers (never a leaf-set neighbour): cells whose candidates
+ * were all left out are empty. */
+static bool keep_two_thirds(const struct overlay *o, unsigned viewer, unsigned other, void *ud)
+{
+    const unsigned *pos = ud;
+    unsigned d = (pos[other] + o->n - pos[viewer]) % o->n;
+    if (d <= 2 || o->n - d <= 2)
+        return true;
+    return (viewer * 7 + other * 13) % 3 != 0;
+}
+
+/* Routing-table exploration (Bamboo §4.2; leaf-set push/pull off, so nothing else looks for
+ * peers): 64 peers with digits of 2 bits, views missing a third of the peers, then 6 crashes.
+ * Within 150 table_interval periods every cell of every live peer is right: entries of
+ * crashed peers are gone or replaced, and every cell that has a live candidate holds one (a
+ * peer picks one of about 15 cells per period, so a given cell waits 15 periods on average).
+ * With PNS (an occupied cell is also explored by an Attach) and without it. */
+static void test_table_exploration(void)
+{
+    for (unsigned pns = 0; pns < 2; pns++) {
+        struct node_config cfg;
+        bamboo_config(&cfg);
+        cfg.bamboo.digit_bits = 2;
+        cfg.bamboo.leaf_set = 2;
+        cfg.bamboo.leafset_interval = 0;
+        cfg.bamboo.pns = pns;
+        struct overlay o;
+        ov_init(&o, 64, &cfg, NULL);
+        unsigned order[64], pos[64];
+        ov_ring_order(&o, order, pos);
+        ov_install_partial(&o, keep_two_thirds, pos);
+        struct cell_check cc = {.b = 2};
+        CU_ASSERT_EQUAL(cells_wrong(&o, &cc), cc.empty);
+        unsigned empty0 = cc.empty;
+        for (unsigned c = 0; c < 6; c++)
+            o.h[order[3 + 10 * c]]->down = true;
+        cells_wrong(&o, &cc);
+        CU_ASSERT_TRUE(empty0 > 10 && cc.stale > 20);
+        unsigned stale0 = cc.stale;
+        env_time took = ov_converge(&o, cells_wrong, &cc, cfg.bamboo.table_interval,
+                                    150 * cfg.bamboo.table_interval);
+        CU_ASSERT_TRUE(took <= 150 * cfg.bamboo.table_interval);
+        if (took != G_MAXUINT64)
+            printf("\n    exploration (pns %u): %u stale and %u empty cells right after %.0f "
+                   "periods ",
+                   pns, stale0, empty0, (double)took / cfg.bamboo.table_interval);
+        /* And lookups are right over the explored tables. */
+        struct lookups r = ov_lookups(&o, 200, 20 * ENV_S);
+        CU_ASSERT_EQUAL(r.answered, r.issued);
+        CU_ASSERT_EQUAL(r.wrong, 0);
+        ov_free(&o);
+    }
+}
+
+static env_time fake_coord_latency(void *ud, unsigned a, unsigned b)
+{
+    return coord_latency(ud, a, b);
+}
+
+/* PNS by exploration: peers on a 150 x 150 ms plane; the installed views carry no latencies, so
+ * each cell starts with its first candidate in id order.  Exploring a cell offers it the
+ * connected peers with an RTT estimate, probes its entry and looks for a new candidate, which
+ * is probed in turn; the lower RTT wins.  After 40 table_interval periods the RTTs each node
+ * has are noted; 150 periods later (by then every cell has been explored again: about 15 cells
+ * per peer, one per period) every entry is at least as near as each of the cell's peers the
+ * node had an RTT for then and still has (an idle connection may have been pruned meanwhile),
+ * and entries are much nearer on average than at the start. */
+static void test_pns_exploration(void)
+{
+    static struct coords c;
+    static bool measured[64][64];
+    random_coords(&c, 64, 11);
+    struct node_config cfg;
+    bamboo_config(&cfg);
+    cfg.bamboo.digit_bits = 2;
+    cfg.bamboo.leaf_set = 2;
+    cfg.bamboo.leafset_interval = 0;
+    struct overlay o;
+    ov_init(&o, 64, &cfg, NULL);
+    fake_net_set_latency(o.net, fake_coord_latency, &c);
+    ov_install(&o, NULL);
+    double lat[2] = {0, 0};
+    unsigned n_cells[2] = {0, 0}, worse = 0, known = 0;
+    for (unsigned phase = 0; phase < 2; phase++) {
+        if (phase) {
+            fake_net_run_until(o.net, fake_net_now(o.net) + 40 * cfg.bamboo.table_interval);
+            for (unsigned i = 0; i < o.n; i++)
+                for (unsigned j = 0; j < o.n; j++) {
+                    env_time srtt, var;
+                    measured[i][j] = j != i && node_peer_rtt(o.h[i]->node, ID(&o, j), &srtt, &var);
+                }
+            fake_net_run_until(o.net, fake_net_now(o.net) + 150 * cfg.bamboo.table_interval);
+        }
+        for (unsigned i = 0; i < o.n; i++) {
+            struct topology *t = o.h[i]->node->topo;
+            for (unsigned r = 0; r < 64; r++)
+                for (unsigned col = 0; col < 4; col++) {
+                    struct node_peer e;
+                    if (!bamboo_table_entry(t, r, col, &e))
+                        continue;
+                    unsigned ej = (unsigned)host_of(&o, &e.id);
+                    lat[phase] += (double)coord_latency(&c, i, ej) / ENV_MS;
+                    n_cells[phase]++;
+                    for (unsigned j = 0; phase && j < o.n; j++) {
+                        env_time srtt, var;
+                        if (!measured[i][j] || shared_b(ID(&o, i), ID(&o, j), 2) != r ||
+                            digit_b(ID(&o, j), 2, r) != col ||
+                            !node_peer_rtt(o.h[i]->node, ID(&o, j), &srtt, &var))
+                            continue;
+                        known++;
+                        worse += coord_latency(&c, i, j) < coord_latency(&c, i, ej);
+                    }
+                }
+        }
+    }
+    printf("\n    PNS by exploration: mean entry latency %.1f ms -> %.1f ms; %u of %u measured "
+           "candidates nearer than the entry ",
+           lat[0] / n_cells[0], lat[1] / n_cells[1], worse, known);
+    CU_ASSERT_TRUE(known > 200);
+    CU_ASSERT_EQUAL(worse, 0);
+    CU_ASSERT_TRUE(lat[1] / n_cells[1] < 0.75 * lat[0] / n_cells[0]);
+    ov_free(&o);
+}
+
+/* The lookup of key k from host `from`; returns its LOOKUP_DONE event (fails when none). */
+static const struct env_event *one_lookup(struct overlay *o, unsigned from, const struct id *k)
+{
+    uint64_t cookie = o->cookie++;
+    CU_ASSERT_EQUAL(node_lookup(o->h[from]->node, k, cookie), NODE_OK);
+    fake_net_run_until(o->net, fake_net_now(o->net) + 10 * ENV_S);
+    const struct env_event *ev = fake_host_last_event(o->h[from], ENV_EV_LOOKUP_DONE);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
+    CU_ASSERT_EQUAL(ev->cookie, cookie);
+    return ev;
+}
+
+/* Pings `to` from host `from` a few times, so that the link has an RTT estimate. */
+static void warm_link(struct overlay *o, unsigned from, const struct id *to)
+{
+    for (unsigned i = 0; i < 8; i++) {
+        GByteArray *b = g_byte_array_new();
+        struct wire_ping_req ping = {{NULL, 0}};
+        wire_encode_ping_req(b, &ping);
+        struct node_dest d = {WIRE_DEST_NODE, *to};
+        node_request(o->h[from]->node, &d, 1, WIRE_PING_REQ, b, NULL, NULL, NULL);
+        g_byte_array_free(b, TRUE);
+        fake_net_run_until(o->net, fake_net_now(o->net) + ENV_S);
+    }
+}
+
+static env_time slow_link_latency(void *ud, unsigned a, unsigned b)
+{
+    const unsigned *pair = ud;
+    bool slow = (a == pair[0] && b == pair[1]) || (a == pair[1] && b == pair[0]);
+    return slow ? 150 * ENV_MS : LAT;
+}
+
+/* Hop-by-hop recovery with per-neighbour timeouts (Bamboo §5.2): a lookup whose first hop has
+ * crashed is resent after bamboo_timeout() of that hop, link_fail_after times in all, then
+ * routed around it, and reaches the right peer long before the end-to-end retransmission
+ * (3 s) would.  The timeout follows the hop's RTT: 100 ms (the floor) on a 40 ms round trip,
+ * about 0.4 s on a 300 ms one.  A lost first datagram costs one such timeout. */
+static void test_failed_next_hop(void)
+{
+    for (unsigned slow = 0; slow < 2; slow++) {
+        struct node_config cfg;
+        bamboo_config(&cfg);
+        cfg.bamboo.leafset_interval = cfg.bamboo.table_interval = 0; /* no other traffic */
+        struct overlay o;
+        ov_init(&o, 64, &cfg, NULL);
+        ov_install(&o, NULL);
+        /* A key whose first hop from host 0 is not its owner. */
+        struct topology *t = o.h[0]->node->topo;
+        struct node_peer hop;
+        struct id k;
+        unsigned q = 0, via = 0;
+        for (;; q++) {
+            k = key_of("detour", q);
+            CU_ASSERT_FATAL(q < 1000);
+            if (t->ops->responsible(t, &k) || !t->ops->next_hop(t, &k, &hop))
+                continue;
+            via = (unsigned)host_of(&o, &hop.id);
+            if (via != closest(&o, &k))
+                break;
+        }
+        unsigned pair[2] = {0, via};
+        if (slow)
+            fake_net_set_latency(o.net, slow_link_latency, pair);
+        warm_link(&o, 0, &hop.id);
+        env_time rto = bamboo_timeout(t, &hop.id), srtt, var;
+        CU_ASSERT_TRUE_FATAL(node_peer_rtt(o.h[0]->node, &hop.id, &srtt, &var));
+        CU_ASSERT_EQUAL(srtt, slow ? 300 * ENV_MS : 40 * ENV_MS);
+        CU_ASSERT_EQUAL(rto, MAX(srtt + MAX(10 * ENV_MS, 4 * var), cfg.bamboo.rto_floor));
+        /* Normal: the path's latency, no retransmission. */
+        const struct env_event *ev = one_lookup(&o, 0, &k);
+        CU_ASSERT_EQUAL(ev->status, NODE_OK);
+        env_time normal = ev->latency;
+        /* The first datagram is lost: one hop timeout later it goes again. */
+        rto = bamboo_timeout(t, &hop.id);
+        fake_net_drop_next(o.net, 1);
+        ev = one_lookup(&o, 0, &k);
+        CU_ASSERT_EQUAL(ev->status, NODE_OK);
+        CU_ASSERT_TRUE(ev->latency >= normal + rto && ev->latency <= normal + rto + 20 * ENV_MS);
+        env_time lost = ev->latency;
+        /* The first hop crashes. */
+        rto = bamboo_timeout(t, &hop.id);
+        o.h[via]->down = true;
+        ev = one_lookup(&o, 0, &k);
+        CU_ASSERT_EQUAL(ev->status, NODE_OK);
+        CU_ASSERT_TRUE(id_eq(&ev->responder, ID(&o, closest(&o, &k))));
+        CU_ASSERT_TRUE(ev->latency >= cfg.link_fail_after * rto);
+        CU_ASSERT_TRUE(ev->latency < cfg.link_fail_after * rto + normal + 200 * ENV_MS);
+        printf("\n    first hop %s (rto %.0f ms): lookup %.0f ms, lost datagram %.0f ms, "
+               "crashed hop %.0f ms ",
+               slow ? "300 ms away" : "40 ms away", (double)rto / ENV_MS, (double)normal / ENV_MS,
+               (double)lost / ENV_MS, (double)ev->latency / ENV_MS);
+        /* The dead hop is gone from host 0's state. */
+        struct node_peer rt[128];
+        size_t n = node_routing_table(o.h[0]->node, rt, 128);
+        for (size_t e = 0; e < n; e++)
+            CU_ASSERT_FALSE(id_eq(&rt[e].id, ID(&o, via)));
+        ov_free(&o);
+    }
+}
+
 /* ---- timeouts, codec, malformed input -------------------------------------------------------- */
 
 static void test_timeout(void)
@@ -945,6 +1379,11 @@ CU_TestInfo test_bamboo_tests[] = {
     {"a crash is repaired by reactive recovery", test_crash_reactive},
     {"a leave is repaired (periodic)", test_leave_periodic},
     {"a leave is repaired (reactive)", test_leave_reactive},
+    {"leaf-set push/pull repairs every leaf set after crashes", test_leafset_pushpull_crashes},
+    {"a peer that missed a join learns it by push/pull", test_leafset_missed_join},
+    {"table exploration replaces dead entries and fills empty cells", test_table_exploration},
+    {"PNS by exploration: each entry the nearest known candidate", test_pns_exploration},
+    {"a crashed or lossy next hop: retried after its RTO, routed around", test_failed_next_hop},
     {"timeouts from RTT estimates, floor and cap", test_timeout},
     {"malformed Update and Leave bodies are refused", test_malformed},
     CU_TEST_INFO_NULL,
