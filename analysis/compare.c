@@ -133,7 +133,8 @@ static gboolean compare_load_aggregate(const char *dir, guint source, const char
         return FALSE;
     g_assert(t);
     int cm = plot_table_column(t, "metric"), cmean = plot_table_column(t, "mean"),
-        clo = plot_table_column(t, "ci95_low"), chi = plot_table_column(t, "ci95_high");
+        clo = plot_table_column(t, "ci95_low"), chi = plot_table_column(t, "ci95_high"),
+        cn = plot_table_column(t, "n");
     int nkeys = cm; /* the swept keys are the columns before "metric" */
     GHashTable *by_point = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     gboolean ok = TRUE;
@@ -162,7 +163,11 @@ static gboolean compare_load_aggregate(const char *dir, guint source, const char
              plot_table_number(t, r, chi, TRUE, &v->hi, err);
         v->text = compare_clean(plot_table_cell(t, r, cmean));
         v->numeric = ok && !isnan(v->v);
-        v->has_ci = v->numeric && !isnan(v->lo) && !isnan(v->hi);
+        /* One seed has no interval (aggregate.tsv writes the mean as both bounds). */
+        double n = 2;
+        if (cn >= 0 && !plot_table_number(t, r, cn, TRUE, &n, err))
+            ok = FALSE;
+        v->has_ci = v->numeric && !isnan(v->lo) && !isnan(v->hi) && !(n < 2);
         compare_col_add(c, plot_table_cell(t, r, cm), v);
     }
     g_hash_table_unref(by_point);
