@@ -189,10 +189,18 @@ static char *compare_cell(const struct compare_value *v)
         return g_strdup("-");
     if (!v->has_ci)
         return g_strdup(v->text);
-    char *half = compare_format("%.3g", (v->hi - v->lo) / 2);
-    char *s = g_strdup_printf("%s ± %s", v->text, half);
-    g_free(half);
-    return s;
+    double half = (v->hi - v->lo) / 2;
+    if (!(half > 0) || !isfinite(half))
+        return g_strdup_printf("%s ± 0", v->text);
+    /* The half-width to two significant digits and the mean to the same decimal place
+     * (0.9959 ± 0.0033, 747.0 ± 6.7, 1500 ± 1800): digits beyond the interval mean nothing.
+     * compare.tsv keeps every digit. */
+    int place = (int)floor(log10(half)) - 1; /* the last significant digit's power of ten */
+    if (place >= 0) {
+        double unit = pow(10, place);
+        return g_strdup_printf("%.0f ± %.0f", round(v->v / unit) * unit, round(half / unit) * unit);
+    }
+    return g_strdup_printf("%.*f ± %.*f", -place, v->v, -place, half);
 }
 
 /* Digits after the decimal point of a number as written ("1347.056": 3, "10000": 0), or -1
