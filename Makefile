@@ -18,39 +18,48 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 TEST_LDLIBS := -lcunit
 
 # Debian packages the build, the tests and the tools need (gnuplot, igraph and libosip2 are
-# used by the analysis and SIP layers; sip-tester is SIPp, for tests/t_sipp.sh).
+# used by the analysis and SIP layers; sip-tester is SIPp, for tests/t_sipp.sh; nftables makes
+# the NATs of tests/t_natns.sh).
 DEBS := build-essential pkg-config libglib2.0-dev libyaml-dev libcunit1-dev tshark \
-        gnuplot-nox libigraph-dev libosip2-dev python3 sip-tester
+        gnuplot-nox libigraph-dev libosip2-dev python3 sip-tester nftables
+# Only `make fuzz` needs these (clang and its libFuzzer runtime); `make test` and CI do not.
+FUZZ_DEBS := clang-14 libclang-rt-14-dev
 
 # ---- objects ----------------------------------------------------------------------------------
 CORE_OBJS := core/id.o core/env.o core/wire.o core/storage.o core/chord.o core/bamboo.o \
-             core/superpeer.o core/node.o
+             core/superpeer.o core/node.o core/service.o core/ice.o core/configupdate.o
 SIM_OBJS  := sim/engine.o sim/scenario.o sim/dist.o sim/underlay.o sim/churn.o sim/world.o \
-             sim/pcap.o sim/sweep.o sim/expect.o sim/nat.o sim/cli.o
+             sim/pcap.o sim/sweep.o sim/expect.o sim/nat.o sim/sipua.o sim/cli.o
 ANA_OBJS  := analysis/graph.o analysis/plot.o analysis/compare.o
 NET_OBJS  := net/udp.o net/cli.o
+CONFIG_OBJS := config/config.o
 SIP_OBJS  := sip/usage.o sip/resolve.o sip/registrar.o sip/proxy.o
 CLI_OBJS  := cli/main.o
 TEST_OBJS := tests/main.o tests/fake_env.o tests/ring.o tests/test_id.o tests/test_wire.o tests/test_node.o \
              tests/test_storage.o tests/test_engine.o tests/test_scenario.o tests/test_world.o \
              tests/test_dist.o tests/test_underlay.o tests/test_churn.o tests/test_graph.o \
              tests/test_sweep.o tests/test_expect.o tests/test_plot.o tests/test_bamboo.o \
-             tests/test_superpeer.o tests/test_nat.o tests/test_sip.o tests/test_election.o
+             tests/test_superpeer.o tests/test_nat.o tests/test_ice.o tests/test_sip.o tests/test_election.o \
+             tests/test_service.o tests/test_sipsim.o tests/test_config.o
 
 GIT_REV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 sim/cli.o: CPPFLAGS += -DP2PSIP_GIT_REV='"$(GIT_REV)"'
 
 BIN := p2psip
-ALL_OBJS := $(CORE_OBJS) $(SIM_OBJS) $(ANA_OBJS) $(NET_OBJS) $(SIP_OBJS) $(CLI_OBJS) $(TEST_OBJS)
+ALL_OBJS := $(CORE_OBJS) $(SIM_OBJS) $(ANA_OBJS) $(NET_OBJS) $(SIP_OBJS) $(CONFIG_OBJS) $(CLI_OBJS) \
+            $(TEST_OBJS)
 
-.PHONY: all deps test unit-test script-test demo bench reference check-purity format clean
+.PHONY: all deps test unit-test script-test demo bench reference check-purity fuzz format clean
 all: deps $(BIN)
 
 # ---- Debian packages: installed when run as root, else the exact command is printed -----------
 DEPS_STAMP := .deps-ok
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): Makefile
-	@missing=""; for p in $(DEBS); do \
+	$(call need_debs,$(DEBS))
+	@touch $@
+define need_debs
+@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -61,18 +70,20 @@ $(DEPS_STAMP): Makefile
 	    echo "p2psip needs Debian packages that are missing. Run as root:" >&2; \
 	    echo "  apt-get update && apt-get install -y$$missing" >&2; exit 1; \
 	  fi; \
-	fi; touch $@
+	fi
+endef
 
 libp2psip-core.a: $(CORE_OBJS)
 	$(AR) rcs $@ $^
 
-$(BIN): $(CLI_OBJS) $(SIM_OBJS) $(ANA_OBJS) $(NET_OBJS) $(SIP_OBJS) libp2psip-core.a
+$(BIN): $(CLI_OBJS) $(SIM_OBJS) $(ANA_OBJS) $(NET_OBJS) $(SIP_OBJS) $(CONFIG_OBJS) libp2psip-core.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 # Every object waits for the packages (order-only: the stamp's time does not force rebuilds).
 $(ALL_OBJS): | $(DEPS_STAMP)
 
-tests/run_tests: $(TEST_OBJS) $(SIM_OBJS:sim/cli.o=) $(ANA_OBJS) $(SIP_OBJS) libp2psip-core.a
+tests/run_tests: $(TEST_OBJS) $(SIM_OBJS:sim/cli.o=) $(ANA_OBJS) $(SIP_OBJS) $(CONFIG_OBJS) \
+                 libp2psip-core.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS) $(TEST_LDLIBS)
 
 # ---- tests ------------------------------------------------------------------------------------
@@ -105,8 +116,34 @@ check-purity:
 	  echo "check-purity: core/ and sip/ must reach the world only through core/env.h" >&2; exit 1; \
 	else echo "check-purity: core/ and sip/ are sans-I/O"; fi
 
+# ---- fuzzing (docs/fuzzing.md): libFuzzer targets under ASan+UBSan, built apart in fuzz/out/ ---
+# `make fuzz` runs each target FUZZ_SECONDS (60); `make fuzz FUZZ_RUNS=1000000` a fixed count.
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_RUNS    ?=
+FUZZ_TARGETS := wire sip scenario topology
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=c11 -O1 -g $(WARN) -fsanitize=fuzzer-no-link $(FUZZ_SAN) \
+                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_ENV     := fuzz/fuzz_env.o $(CORE_OBJS)
+fuzz/out/obj/%.o: %.c | fuzz/out/.deps-ok
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
+fuzz/out/.deps-ok:
+	$(call need_debs,$(FUZZ_DEBS))
+	@mkdir -p $(@D) && touch $@
+fuzz/out/fuzz_wire: $(addprefix fuzz/out/obj/,fuzz/fuzz_wire.o $(FUZZ_ENV))
+fuzz/out/fuzz_topology: $(addprefix fuzz/out/obj/,fuzz/fuzz_topology.o $(FUZZ_ENV))
+fuzz/out/fuzz_sip: $(addprefix fuzz/out/obj/,fuzz/fuzz_sip.o $(SIP_OBJS) $(FUZZ_ENV))
+fuzz/out/fuzz_scenario: $(addprefix fuzz/out/obj/,fuzz/fuzz_scenario.o sim/scenario.o $(CONFIG_OBJS) $(CORE_OBJS))
+fuzz/out/fuzz_%:
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(LDLIBS)
+fuzz: $(FUZZ_TARGETS:%=fuzz/out/fuzz_%)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) bash fuzz/run.sh $(FUZZ_TARGETS)
+-include $(wildcard fuzz/out/obj/*/*.d)
+
 format:
-	clang-format -i core/*.[ch] sim/*.[ch] net/*.[ch] sip/*.[ch] cli/*.c tests/*.[ch]
+	clang-format -i core/*.[ch] sim/*.[ch] net/*.[ch] sip/*.[ch] config/*.[ch] cli/*.c tests/*.[ch]
 
 clean:
 	rm -f $(BIN) libp2psip-core.a tests/run_tests $(ALL_OBJS) $(ALL_OBJS:.o=.d)

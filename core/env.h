@@ -48,7 +48,11 @@ enum env_event_type {
     ENV_EV_MSG_SENT,    /* a datagram left this node: code and bytes are set */
     ENV_EV_MSG_DROPPED, /* a received datagram was malformed or undeliverable */
     ENV_EV_LINK_FAILED, /* a neighbour stopped acknowledging frames */
+    ENV_EV_CONNECT,     /* NAT traversal: a connection attempt to responder ended; code is
+                           its enum node_connect outcome */
+    ENV_EV_RELAYED,     /* NAT traversal: a message went through relay peer `responder` */
 };
+#define ENV_EV_TYPES (ENV_EV_RELAYED + 1)
 
 struct env_event {
     enum env_event_type type;

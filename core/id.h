@@ -45,6 +45,18 @@ static inline bool id_eq(const struct id *a, const struct id *b)
     return a->hi == b->hi && a->lo == b->lo;
 }
 
+/* The wildcard Node-ID, all 1s (RFC 6940 §6.3.1.1, §6.1.1): a message whose first destination
+ * it is goes to whichever peer receives it, which never forwards it. */
+static inline struct id id_wildcard(void)
+{
+    return (struct id){UINT64_MAX, UINT64_MAX};
+}
+
+static inline bool id_is_wildcard(const struct id *a)
+{
+    return a->hi == UINT64_MAX && a->lo == UINT64_MAX;
+}
+
 /* a + b and a - b modulo 2^128. */
 struct id id_add(const struct id *a, const struct id *b);
 struct id id_sub(const struct id *a, const struct id *b);

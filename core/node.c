@@ -5,8 +5,9 @@
  * §6.2.1 (transaction ids, end-to-end retransmission with the overlay-reliability-timer,
  * duplicate requests within the 15 s request lifetime), §6.6.2–6.6.3 (FramedMessage: every
  * data frame is acknowledged; a neighbour that stops acknowledging is a failed link, which is
- * how the topology learns of crashed peers) and §6.5.1 (Attach, here with host candidates
- * only: it is how a node learns the address of a Node-ID), §6.5.2 (AppAttach, the same for an
+ * how the topology learns of crashed peers) and §6.5.1 (Attach: how a node learns the address
+ * of a Node-ID; a host candidate, plus with NAT traversal on the srflx and relay candidates
+ * and checks of ice.c), §6.5.2 (AppAttach, the same for an
  * application such as SIP: node_app_attach / node_app_listen).
  *
  * Via lists: the RFC has the *receiver* append the previous hop, which it knows from the
@@ -74,6 +75,9 @@ static void attach_done(struct node *n, void *arg, int status, const struct wire
 struct attach_ctx {
     node_attach_fn cb;
     void *arg;
+    bool quiet;        /* traversal's own Attach: no topology callback */
+    bool have_target;  /* the Attach went to Node-ID target */
+    struct id target;
 };
 static int error_status(const struct wire_message *resp);
 static bool can_originate(const struct node *n);
@@ -112,22 +116,40 @@ void node_config_default(struct node_config *c)
     c->superpeer.is_super = false;
     c->superpeer.replicas = 2;
     c->superpeer.keepalive = 15 * ENV_S;
+    c->ice.keepalive = 20 * ENV_S;
+    c->ice.check_interval = 200 * ENV_MS;
+    c->ice.check_rounds = 5;
 }
 
-int node_kind_model(uint32_t kind, void *unused)
+/* The kinds this build knows, without limits of their own (max_value_size applies). */
+static const struct node_kind builtin_kinds[] = {
+    {NODE_KIND_SIP_REGISTRATION, WIRE_MODEL_DICTIONARY, 0, 0},
+    {NODE_KIND_VALUE, WIRE_MODEL_SINGLE, 0, 0},
+    {NODE_KIND_ARRAY, WIRE_MODEL_ARRAY, 0, 0},
+    {NODE_KIND_DICT, WIRE_MODEL_DICTIONARY, 0, 0},
+    {NODE_KIND_SERVICE, WIRE_MODEL_DICTIONARY, 0, 0},
+};
+
+const struct node_kind *node_kind_find(const struct node *n, uint32_t kind)
 {
-    switch (kind) {
-    case NODE_KIND_SIP_REGISTRATION:
-    case NODE_KIND_DICT:
-    case NODE_KIND_SERVICE:
-        return WIRE_MODEL_DICTIONARY;
-    case NODE_KIND_VALUE:
-        return WIRE_MODEL_SINGLE;
-    case NODE_KIND_ARRAY:
-        return WIRE_MODEL_ARRAY;
-    default:
-        return 0;
-    }
+    for (unsigned i = 0; n && i < n->cfg.n_kinds; i++)
+        if (n->cfg.kinds[i].id == kind)
+            return &n->cfg.kinds[i];
+    for (size_t i = 0; i < G_N_ELEMENTS(builtin_kinds); i++)
+        if (builtin_kinds[i].id == kind)
+            return &builtin_kinds[i];
+    return NULL;
+}
+
+int node_kind_model(uint32_t kind, void *node)
+{
+    const struct node_kind *k = node_kind_find(node, kind);
+    return k ? k->model : 0;
+}
+
+uint16_t node_config_sequence(const struct node *n)
+{
+    return n->cfg.config_seq;
 }
 
 /* ---- life cycle ------------------------------------------------------------------------- */
@@ -152,6 +174,8 @@ struct node *node_new(const struct env *env, const struct node_config *cfg, cons
     /* Bamboo retransmits hop by hop with per-neighbour timeouts (frames awaiting an ACK). */
     if (!cfg->client && cfg->topology == NODE_TOPOLOGY_BAMBOO)
         n->hops = g_ptr_array_new();
+    if (!cfg->client && cfg->ice.enabled)
+        n->ice = ice_new(n);
     return n;
 }
 
@@ -212,6 +236,8 @@ void node_free(struct node *n)
     }
     if (n->topo)
         n->topo->ops->destroy(n->topo);
+    ice_free(n->ice);
+    configupdate_free(n);
     storage_free(n->store);
     g_free(n->conns);
     g_free(n);
@@ -268,13 +294,16 @@ static void conn_remove_at(struct node *n, unsigned i)
     n->n_conns--;
 }
 
-struct conn *node_conn_add(struct node *n, const struct id *id, const struct env_addr *addr)
+/* heard: a datagram from id just arrived from addr.  With NAT traversal an address that is
+ * only claimed (a routing table's, a candidate) never replaces one that is known to work. */
+static struct conn *conn_add(struct node *n, const struct id *id, const struct env_addr *addr,
+                             bool heard)
 {
     if (id_eq(id, &n->self))
         return NULL;
     struct conn *c = node_conn_find(n, id);
     if (c) {
-        if (env_addr_eq(&c->addr, addr))
+        if (env_addr_eq(&c->addr, addr) || (n->ice && !heard && node_conn_verified(c)))
             return c;
         /* The node moved (or restarted): a new association, at its new place. */
         conn_remove_at(n, (unsigned)(c - n->conns));
@@ -297,6 +326,11 @@ struct conn *node_conn_add(struct node *n, const struct id *id, const struct env
     c->addr = *addr;
     c->last_tx_ms = node_ms(n); /* counts as use: the idle clock starts now */
     return c;
+}
+
+struct conn *node_conn_add(struct node *n, const struct id *id, const struct env_addr *addr)
+{
+    return conn_add(n, id, addr, false);
 }
 
 void node_conn_remove(struct node *n, const struct id *id)
@@ -595,7 +629,7 @@ static void header_init(const struct node *n, struct wire_header *h, uint64_t tx
 {
     memset(h, 0, offsetof(struct wire_header, via));
     h->overlay = n->cfg.overlay;
-    h->config_seq = 0;
+    h->config_seq = n->cfg.config_seq;
     h->version = WIRE_VERSION;
     h->ttl = n->cfg.initial_ttl;
     h->fragment = WIRE_FRAGMENT_LAST;
@@ -648,6 +682,45 @@ static void send_remote(struct node *n, struct wire_header *h, const uint8_t *ms
     h->ttl = ttl;
 }
 
+/* NAT traversal (ice.c): sends msg towards peer `to` (the first destination or the next hop)
+ * over a verified connection, else through to's relay with `to` pushed in front of the
+ * destination list, so that the relay forwards it by §6.1's rule (a destination it is
+ * connected to); the relay's via entry then brings the answer back the same way.  False when
+ * neither applies: the caller sends to the address its tables hold, as without traversal. */
+static bool ice_route(struct node *n, struct wire_header *h, const uint8_t *msg, size_t len,
+                      size_t hdr_len, const struct id *to, bool forwarding)
+{
+    struct conn *c = node_conn_find(n, to);
+    if (c && node_conn_verified(c)) {
+        send_remote(n, h, msg, len, hdr_len, c, NULL, forwarding);
+        return true;
+    }
+    const struct node_peer *r = ice_relay_for(n, to);
+    struct id first;
+    bool push = !(h->dest[0].type == WIRE_DEST_NODE && wire_dest_id(&h->dest[0], &first) == 0 &&
+                  id_eq(&first, to));
+    if (!r || (push && h->n_dest >= WIRE_MAX_LIST))
+        return false;
+    struct node_peer relay = *r;
+    uint8_t to_bytes[ID_BYTES];
+    if (push) {
+        id_to_bytes(to, to_bytes);
+        memmove(&h->dest[1], &h->dest[0], h->n_dest * sizeof h->dest[0]);
+        wire_dest_node(&h->dest[0], to_bytes);
+        h->n_dest++;
+    }
+    struct conn *rc = node_conn_find(n, &relay.id);
+    if (!rc)
+        rc = node_conn_add(n, &relay.id, &relay.addr);
+    send_remote(n, h, msg, len, hdr_len, rc, NULL, forwarding);
+    if (push) {
+        h->n_dest--;
+        memmove(&h->dest[0], &h->dest[1], h->n_dest * sizeof h->dest[0]);
+    }
+    ice_relayed(n, &relay, to);
+    return true;
+}
+
 bool node_routes(const struct node *n)
 {
     return n->topo && (n->state == NODE_JOINED);
@@ -668,12 +741,27 @@ static void route_out(struct node *n, struct wire_header *h, const uint8_t *msg,
             n->stats.dropped_malformed++;
             return;
         }
-        if (h->dest[0].type == WIRE_DEST_NODE && id_eq(&d, &n->self)) {
+        /* A received message for the wildcard Node-ID is ours and never forwarded (§6.1.1):
+         * how a node reaches a peer it knows by address only (a configured relay, ice.c). */
+        if (h->dest[0].type == WIRE_DEST_NODE &&
+            (id_eq(&d, &n->self) || (forwarding && id_is_wildcard(&d)))) {
             memmove(&h->dest[0], &h->dest[1], (h->n_dest - 1) * sizeof h->dest[0]);
             h->n_dest--;
             continue;
         }
         struct conn *c = h->dest[0].type == WIRE_DEST_NODE ? node_conn_find(n, &d) : NULL;
+        /* A Node-ID that traversal knows (not, say, a point of the id space that a topology
+         * Attaches to in order to find whoever is responsible for it). */
+        if (n->ice && h->dest[0].type == WIRE_DEST_NODE && (c || ice_knows(n, &d)) &&
+            ice_route(n, h, msg, len, hdr_len, &d, forwarding))
+            return;
+        /* A relay forwards only to the peers connected to it (TURN-like): routing a message
+         * for an absent client on through the overlay would bring it back here. */
+        if (n->ice && !c && forwarding && h->dest[0].type == WIRE_DEST_NODE && h->n_dest > 1 &&
+            ice_serves(n, &d)) {
+            env_logf(&n->env, ENV_LOG_DEBUG, "relay: no connection to the client; dropped");
+            return;
+        }
         if (c) {
             send_remote(n, h, msg, len, hdr_len, c, NULL, forwarding);
             return;
@@ -692,6 +780,8 @@ static void route_out(struct node *n, struct wire_header *h, const uint8_t *msg,
         }
         struct node_peer next;
         if (n->topo && n->topo->ops->next_hop(n->topo, &d, &next)) {
+            if (n->ice && ice_route(n, h, msg, len, hdr_len, &next.id, forwarding))
+                return;
             c = node_conn_find(n, &next.id);
             if (!c)
                 c = node_conn_add(n, &next.id, &next.addr);
@@ -902,7 +992,7 @@ static void on_ping(struct node *n, const struct wire_message *m)
     g_byte_array_free(b, TRUE);
 }
 
-static void attach_body(struct node *n, GByteArray *b, bool send_update)
+static void attach_body(struct node *n, GByteArray *b, bool send_update, bool answering_direct)
 {
     static const uint8_t ufrag[] = "p2psip", pwd[] = "p2psip-no-ice";
     struct wire_attach a;
@@ -921,6 +1011,9 @@ static void attach_body(struct node *n, GByteArray *b, bool send_update)
     a.candidates[0].priority = (126u << 24) | (65535u << 8) | 255u; /* host, RFC 8445 §5.1.2 */
     a.candidates[0].type = WIRE_CAND_HOST;
     a.send_update = send_update;
+    uint8_t ext[32];
+    if (n->ice)
+        ice_candidates(n, &a, answering_direct, ext);
     wire_encode_attach(b, &a);
 }
 
@@ -952,13 +1045,19 @@ static void on_attach(struct node *n, const struct wire_message *m)
         node_respond_error(n, m, WIRE_ERR_INVALID_MESSAGE, "bad AttachReq");
         return;
     }
+    /* Straight from its origin (a one-entry via list, §6.2): the datagram's source is the
+     * origin's reflexive address, which the answer reports (ice.c). */
+    bool direct = m->h.n_via == 1;
     GByteArray *b = g_byte_array_new();
-    attach_body(n, b, false);
+    attach_body(n, b, false, direct);
     node_respond(n, m, WIRE_ATTACH_ANS, b);
     g_byte_array_free(b, TRUE);
-    /* With ICE this is where connectivity checks would start; here the candidate is used.
+    /* Without traversal the candidate is used as it is; with it the checks start (ice.c).
      * The attacher enters the Connection Table only, not the routing table (§10.5 step 3). */
-    node_conn_add(n, &origin, &addr);
+    if (n->ice)
+        ice_on_attach_req(n, &origin, &a, direct);
+    else
+        node_conn_add(n, &origin, &addr);
     /* send_update asks for our routing table in an Update (§6.5.1.1). */
     if (n->topo && a.send_update)
         n->topo->ops->send_update(n->topo, &origin);
@@ -973,26 +1072,37 @@ static void attach_done(struct node *n, void *arg, int status, const struct wire
     if (status == NODE_OK) {
         if (resp->h.n_via > 0 && wire_dest_id(&resp->h.via[0], &p.id) == 0 &&
             wire_decode_attach(resp->body.p, resp->body.len, &a) == 0 && attach_addr(&a, &p.addr)) {
-            node_conn_add(n, &p.id, &p.addr);
-            if (n->topo)
+            if (n->ice)
+                ice_on_attach_ans(n, &p.id, &a, resp->h.n_via == 1);
+            else
+                node_conn_add(n, &p.id, &p.addr);
+            if (n->topo && !ctx->quiet)
                 n->topo->ops->peer_connected(n->topo, &p);
         } else {
             status = NODE_E_REFUSED;
         }
     }
+    if (status != NODE_OK && n->ice && ctx->have_target)
+        ice_attach_failed(n, &ctx->target);
     if (ctx->cb)
         ctx->cb(n, ctx->arg, status, status == NODE_OK ? &p : NULL);
     g_free(ctx);
 }
 
 static void attach_send(struct node *n, const struct node_dest *d, size_t nd, bool send_update,
-                        const struct env_addr *first_hop, node_attach_fn cb, void *arg)
+                        const struct env_addr *first_hop, bool quiet, node_attach_fn cb,
+                        void *arg)
 {
     GByteArray *b = g_byte_array_new();
-    attach_body(n, b, send_update);
-    struct attach_ctx *ctx = g_new(struct attach_ctx, 1);
+    attach_body(n, b, send_update, false);
+    struct attach_ctx *ctx = g_new0(struct attach_ctx, 1);
     ctx->cb = cb;
     ctx->arg = arg;
+    ctx->quiet = quiet;
+    if (d[nd - 1].type == WIRE_DEST_NODE) {
+        ctx->have_target = true;
+        ctx->target = d[nd - 1].id;
+    }
     node_request(n, d, nd, WIRE_ATTACH_REQ, b, first_hop, attach_done, ctx);
     g_byte_array_free(b, TRUE);
 }
@@ -1005,14 +1115,47 @@ void node_attach(struct node *n, const struct id *target, const struct id *throu
     if (through && !id_eq(through, &n->self) && !id_eq(through, target))
         d[nd++] = (struct node_dest){WIRE_DEST_NODE, *through};
     d[nd++] = (struct node_dest){WIRE_DEST_NODE, *target};
-    attach_send(n, d, nd, false, NULL, cb, arg);
+    attach_send(n, d, nd, false, NULL, false, cb, arg);
 }
 
 void node_attach_bootstrap(struct node *n, const struct id *resource,
                            const struct env_addr *bootstrap, node_attach_fn cb, void *arg)
 {
     struct node_dest d = {WIRE_DEST_RESOURCE, *resource};
-    attach_send(n, &d, 1, true, bootstrap, cb, arg);
+    attach_send(n, &d, 1, true, bootstrap, false, cb, arg);
+}
+
+void node_attach_quiet(struct node *n, const struct id *target)
+{
+    struct node_dest d = {WIRE_DEST_NODE, *target};
+    attach_send(n, &d, 1, false, NULL, true, NULL, NULL);
+}
+
+void node_attach_direct(struct node *n, const struct node_peer *p)
+{
+    struct node_dest d = {WIRE_DEST_NODE, p->id};
+    attach_send(n, &d, 1, false, &p->addr, true, NULL, NULL);
+}
+
+void node_send_check(struct node *n, const struct id *to, const struct env_addr *addr)
+{
+    struct wire_header h;
+    header_init(n, &h, env_random(&n->env) | 1);
+    uint8_t id[ID_BYTES];
+    id_to_bytes(to, id);
+    wire_dest_node(&h.dest[0], id);
+    h.n_dest = 1;
+    GByteArray *body = g_byte_array_new();
+    struct wire_ping_req req = {{NULL, 0}};
+    wire_encode_ping_req(body, &req);
+    GBytes *msg = encode_message(&h, WIRE_PING_REQ, body);
+    g_byte_array_free(body, TRUE);
+    gsize len;
+    const uint8_t *p = g_bytes_get_data(msg, &len);
+    size_t hl;
+    if (wire_decode_header(p, len, &h, &hl) == 0)
+        send_remote(n, &h, p, len, hl, NULL, addr, false);
+    g_bytes_unref(msg);
 }
 
 /* ---- AppAttach (§6.5.2) ----------------------------------------------------------------- */
@@ -1180,6 +1323,9 @@ static void on_request(struct node *n, const struct wire_message *m)
     case WIRE_APP_ATTACH_REQ:
         on_app_attach(n, m);
         break;
+    case WIRE_CONFIG_UPDATE_REQ:
+        configupdate_on_request(n, m);
+        break;
     default:
         node_respond_error(n, m, WIRE_ERR_INVALID_MESSAGE, "unsupported method");
         break;
@@ -1210,6 +1356,8 @@ static void deliver_local(struct node *n, const struct wire_header *h, const uin
         return;
     }
     header_copy(&m->h, h);
+    if (n->cfg.config_doc)
+        configupdate_seen(n, m);
     if (m->code == WIRE_ERROR || (m->code & 1) == 0) {
         struct txn *t = txn_find(n, m->h.txid, NULL);
         if (t)
@@ -1262,23 +1410,35 @@ void node_receive(struct node *n, const struct env_addr *from, const uint8_t *bu
         drop(n, len, "malformed forwarding header");
         return;
     }
+    /* Another overlay's message (§6.3.2: the overlay hash detects misconfiguration) is
+     * counted and dropped before it touches the link layer: no ACK, no connection. */
+    if (h->overlay != n->cfg.overlay) {
+        if (n->stats.dropped_overlay++ == 0)
+            env_logf(&n->env, ENV_LOG_WARN,
+                     "dropped a message for another overlay (hash %08x, ours %08x); further "
+                     "ones are only counted",
+                     (unsigned)h->overlay, (unsigned)n->cfg.overlay);
+        return;
+    }
     /* Acknowledge every well-formed data frame (§6.6.3: the receiver only ACKs). */
     struct id prev;
     bool prev_known = h->n_via > 0 && h->via[h->n_via - 1].type == WIRE_DEST_NODE &&
                       wire_dest_id(&h->via[h->n_via - 1], &prev) == 0;
     if (prev_known && !c)
-        c = node_conn_add(n, &prev, from);
+        c = conn_add(n, &prev, from, true);
     uint32_t received = c ? rx_window(c, f.sequence) : 0;
     link_ack(n, from, f.sequence, received);
-    if (h->overlay != n->cfg.overlay) {
-        drop(n, len, "another overlay");
-        return;
-    }
+    if (n->ice && prev_known)
+        ice_heard(n, &prev, from);
     if (h->ttl > n->cfg.initial_ttl) {
         drop(n, len, "TTL above initial-ttl");
         return;
     }
+    if (n->ice)
+        ice_set_rx_from(n, from);
     route_out(n, h, f.message.p, f.message.len, hl, true);
+    if (n->ice)
+        ice_set_rx_from(n, NULL);
 }
 
 /* ---- user operations: lookup, store, fetch --------------------------------------------- */
@@ -1329,7 +1489,7 @@ static void op_done(struct node *n, void *arg, int status, const struct wire_mes
         memset(&ans, 0, sizeof ans);
         int found = 0;
         if (status == NODE_OK) {
-            if (wire_decode_fetch_ans(resp->body.p, resp->body.len, &ans, node_kind_model, NULL) < 0)
+            if (wire_decode_fetch_ans(resp->body.p, resp->body.len, &ans, node_kind_model, n) < 0)
                 status = NODE_E_REFUSED;
             else
                 for (uint32_t k = 0; k < ans.n_kinds; k++)
@@ -1381,9 +1541,10 @@ int node_lookup(struct node *n, const struct id *key, uint64_t cookie)
 int node_store(struct node *n, const struct id *res, uint32_t kind, const struct node_value *v,
                uint64_t cookie, node_store_cb cb, void *ud)
 {
-    int model = node_kind_model(kind, NULL);
-    if (!model || v->value_len > n->cfg.max_value_size)
+    const struct node_kind *def = node_kind_find(n, kind);
+    if (!def || v->value_len > (def->max_size ? def->max_size : n->cfg.max_value_size))
         return NODE_E_INVALID;
+    int model = def->model;
     if (!can_originate(n))
         return NODE_E_STATE;
     uint8_t rid[ID_BYTES];
@@ -1417,7 +1578,7 @@ int node_store(struct node *n, const struct id *res, uint32_t kind, const struct
 int node_fetch(struct node *n, const struct id *res, uint32_t kind, uint64_t cookie,
                node_fetch_cb cb, void *ud)
 {
-    int model = node_kind_model(kind, NULL);
+    int model = node_kind_model(kind, n);
     if (!model)
         return NODE_E_INVALID;
     if (!can_originate(n))
@@ -1507,6 +1668,8 @@ int node_join(struct node *n, const struct env_addr *bootstrap)
         return NODE_E_STATE;
     n->state = NODE_JOINING;
     n->started = env_now(&n->env);
+    if (n->ice)
+        ice_start(n);
     if (bootstrap) {
         if (n->cfg.n_bootstraps == 0)
             n->cfg.bootstraps[n->cfg.n_bootstraps++] = *bootstrap;
@@ -1539,6 +1702,8 @@ void node_set_joined(struct node *n)
     n->join_timer = 0;
     n->state = NODE_JOINED;
     maint_arm(n);
+    if (n->ice)
+        ice_start(n);
     struct env_event ev = {.type = ENV_EV_JOIN_DONE,
                            .latency = env_now(&n->env) - n->started,
                            .responder = n->self};

@@ -39,10 +39,48 @@ enum {
 #define NODE_KIND_ARRAY 0xf0000002u    /* array */
 #define NODE_KIND_DICT 0xf0000003u     /* dictionary */
 #define NODE_KIND_SERVICE 0xf0000004u  /* dictionary of ServiceRecords (core/service.h) */
-/* Data model of a known kind (enum wire_model), 0 when unknown.  Fits wire_model_fn. */
-int node_kind_model(uint32_t kind, void *unused);
+/* Data model of a known kind (enum wire_model), 0 when unknown.  Fits wire_model_fn.  node is
+ * NULL for the kinds this build knows, or a const struct node * whose configuration's kinds
+ * (node_config.kinds) count first. */
+int node_kind_model(uint32_t kind, void *node);
+
+/* A kind as the overlay configuration document defines it (RFC 6940 §11.1 <kind>): its data
+ * model and the limits the storing peer enforces (§7.4.1.1: Error_Data_Too_Large beyond). */
+struct node_kind {
+    uint32_t id;
+    uint8_t model;      /* enum wire_model */
+    uint32_t max_count; /* values per (Resource-ID, Kind) after a Store; 0 = no limit */
+    uint32_t max_size;  /* bytes per value; 0 = node_config.max_value_size */
+};
+#define NODE_MAX_KINDS 64
+struct node;
+/* The definition of kind that node uses: its configuration's, else the built-in one; NULL
+ * when the kind is unknown.  node may be NULL (built-in kinds only). */
+const struct node_kind *node_kind_find(const struct node *node, uint32_t kind);
 
 #define NODE_MAX_BOOTSTRAPS 4
+
+/* What a running node adopts from a newer configuration document received in a ConfigUpdate
+ * (§6.5.4): the host parses the document (XML stays outside the core) into this. */
+struct node_config_doc {
+    uint32_t overlay;  /* id_overlay_hash(instance-name) */
+    uint16_t sequence; /* 0 .. 65534 */
+    struct node_kind kinds[NODE_MAX_KINDS];
+    unsigned n_kinds;
+    struct env_addr bootstraps[NODE_MAX_BOOTSTRAPS]; /* IPv4 bootstrap nodes */
+    unsigned n_bootstraps;
+};
+/* Parses the configuration of the overlay whose hash is `overlay` out of a document's bytes
+ * (borrowed) into out; returns 0, or a negative value when the document is malformed or
+ * refused or holds no configuration for that overlay. */
+typedef int (*node_config_parse_fn)(void *ud, const uint8_t *doc, size_t len, uint32_t overlay,
+                                    struct node_config_doc *out);
+
+/* A node reachable at an address, as routing tables hold it. */
+struct node_peer {
+    struct id id;
+    struct env_addr addr;
+};
 
 /* The topology plug-in (topology.h). */
 enum node_topology { NODE_TOPOLOGY_CHORD, NODE_TOPOLOGY_BAMBOO, NODE_TOPOLOGY_SUPERPEER };
@@ -72,6 +110,15 @@ struct node_config {
     struct env_addr bootstraps[NODE_MAX_BOOTSTRAPS];
     unsigned n_bootstraps;
     env_time partition_interval; /* 120 s */
+    /* The overlay configuration document (RFC 6940 §11.1; docs/config.md).  Without one these
+     * stay 0/NULL: sequence 0 in every header, this build's kinds, ConfigUpdates refused. */
+    uint16_t config_seq;           /* its sequence: each message's configuration_sequence */
+    const struct node_kind *kinds; /* its kinds, borrowed (must outlive the node), looked up */
+    unsigned n_kinds;              /*   before the built-in ones */
+    const uint8_t *config_doc;     /* its bytes, borrowed: pushed in a ConfigUpdate (§6.5.4) */
+    size_t config_doc_len;         /*   to a node whose messages carry an older sequence */
+    node_config_parse_fn config_parse; /* reads the document of a ConfigUpdate received */
+    void *config_parse_ud;
     /* Bamboo (core/bamboo.c; docs/bamboo.md). */
     struct {
         unsigned digit_bits;       /* b: routing digits of b bits (base 2^b), 4 */
@@ -89,16 +136,26 @@ struct node_config {
         unsigned replicas;     /* replicas on the next super-peers, 2 */
         env_time keepalive;    /* ordinary peer -> super-peer keepalive, 15 s */
     } superpeer;
+    /* NAT traversal (core/ice.c; docs/nat.md, "Traversal"): server-reflexive and relayed
+     * candidates in Attach, ICE-style connectivity checks, relaying through public peers.
+     * Off by default: a node then sends to the addresses its tables hold, as before. */
+    struct {
+        bool enabled;
+        /* The relay peers of the overlay's configuration (public peers that forward for
+         * others, TURN-like), borrowed: the array must outlive the node.  Node X's relay is
+         * relays[node_ice_relay_index(X, n_relays)]; a service lookup may fill it instead.
+         * An entry whose Node-ID is the wildcard (id_wildcard()) names a relay by address
+         * only: the node learns its Node-ID by an Attach to the wildcard at that address. */
+        const struct node_peer *relays;
+        unsigned n_relays;
+        env_time keepalive;      /* relay refresh and NAT binding keepalive, 20 s */
+        env_time check_interval; /* between rounds of connectivity checks, 200 ms */
+        unsigned check_rounds;   /* rounds before falling back to the relay, 5 */
+    } ice;
 };
 /* Fills c with RFC 6940's defaults, except update_interval 60 s and ping_interval 60 s
  * (RFC defaults 600 s and 3600 s suit deployments, not minutes-long simulations). */
 void node_config_default(struct node_config *c);
-
-/* A node reachable at an address, as routing tables hold it. */
-struct node_peer {
-    struct id id;
-    struct env_addr addr;
-};
 
 struct node;
 
@@ -203,7 +260,34 @@ struct node_stats {
     uint64_t msgs_sent, bytes_sent, msgs_received, bytes_received;
     uint64_t dropped_malformed, dropped_ttl, forwarded, retransmissions;
     uint64_t links_failed;
+    uint64_t dropped_overlay; /* data frames whose overlay hash is another overlay's (§6.3.2) */
+    uint64_t config_updates;  /* newer configuration documents adopted through ConfigUpdate */
 };
 const struct node_stats *node_get_stats(const struct node *n);
+/* The sequence of the configuration document the node follows now (node_config.config_seq,
+ * or a newer one adopted through ConfigUpdate). */
+uint16_t node_config_sequence(const struct node *n);
+
+/* NAT traversal (cfg.ice): how connection attempts ended, counted by the node that started
+ * them (the Attach's sender), and reported as ENV_EV_CONNECT with this in env_event.code. */
+enum node_connect {
+    NODE_CONNECT_DIRECT,  /* a host candidate answered and neither side is translated */
+    NODE_CONNECT_PUNCHED, /* a check through a NAT answered (hole punching) */
+    NODE_CONNECT_RELAYED, /* no check answered; traffic goes through the peer's relay */
+    NODE_CONNECT_FAILED,  /* the Attach failed, or no check answered and no relay is known */
+};
+#define NODE_CONNECT_OUTCOMES (NODE_CONNECT_FAILED + 1)
+struct node_ice_stats {
+    uint64_t outcomes[NODE_CONNECT_OUTCOMES];
+    uint64_t bad_candidates; /* candidates dropped: IPv6, address or port 0, unknown relay */
+    uint64_t relayed_sent;   /* messages this node sent through a relay */
+    uint64_t checks_sent;
+};
+/* NULL when traversal is off. */
+const struct node_ice_stats *node_ice_get_stats(const struct node *n);
+/* The server-reflexive address learnt from a peer's AttachAns; false when none yet. */
+bool node_ice_srflx(const struct node *n, struct env_addr *out);
+/* Which of n relays serves Node-ID id (every node computes the same). */
+unsigned node_ice_relay_index(const struct id *id, unsigned n);
 
 #endif

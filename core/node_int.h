@@ -62,6 +62,8 @@ struct node {
     struct env_addr client_peer; /* clients: the peer everything goes through */
     struct node_stats stats;
     unsigned finishing_transmissions; /* transmissions of the transaction being completed */
+    struct ice *ice;      /* NAT traversal state (ice.c); NULL unless cfg.ice.enabled */
+    struct configupdate *cfgup; /* configupdate.c's state; NULL until first needed */
 };
 
 /* Completion of a request this node originated.  arg, when not NULL, must be g_malloc'd:
@@ -126,5 +128,62 @@ void storage_push_range(struct node *n, const struct id *to, const struct id *fr
 size_t storage_records(const struct storage *s);
 bool storage_holds(const struct storage *s, const struct id *res, uint32_t kind, env_time now);
 size_t storage_memory(const struct storage *s);
+
+/* ---- configupdate.c: configuration sequences and ConfigUpdate (§6.3.2.1, §6.5.4) ---- */
+/* A message delivered to this node: when it carries an older configuration sequence than
+ * ours and we hold a document, pushes the document to its origin with a ConfigUpdate. */
+void configupdate_seen(struct node *n, const struct wire_message *m);
+/* A ConfigUpdateReq delivered to this node. */
+void configupdate_on_request(struct node *n, const struct wire_message *m);
+void configupdate_free(struct node *n);
+
+/* ---- ice.c: NAT traversal (cfg.ice; docs/nat.md, "Traversal") ---- */
+struct ice;
+struct ice *ice_new(struct node *n);
+void ice_free(struct ice *ice);
+/* Whether a datagram from c's current address arrived (data frame) or c acknowledged one:
+ * the address works in both directions. */
+static inline bool node_conn_verified(const struct conn *c)
+{
+    return (c->rx_mask & 1) || c->srtt;
+}
+/* The node starts taking part (joining or joined): registers with its relay, which also
+ * tells it its server-reflexive address, and arms the keepalive.  Idempotent. */
+void ice_start(struct node *n);
+/* The relay through which peer is reached while no verified connection exists: the relay
+ * its Attach advertised, else the configured one; NULL when peer is a relay itself, this
+ * node is its relay, or there are no relays (then the node sends to the table's address). */
+const struct node_peer *ice_relay_for(struct node *n, const struct id *peer);
+/* Whether traversal has dealt with peer (an Attach or checks); whether this node is the
+ * configured relay of peer. */
+bool ice_knows(struct node *n, const struct id *peer);
+bool ice_serves(struct node *n, const struct id *peer);
+/* A message to peer went through relay r: counts it and starts an Attach with checks to
+ * peer unless one is under way (or failed less than a minute ago). */
+void ice_relayed(struct node *n, const struct node_peer *r, const struct id *peer);
+/* A data frame from peer arrived directly from `from`: a working pair (ends its checks). */
+void ice_heard(struct node *n, const struct id *peer, const struct env_addr *from);
+/* The datagram being received (set by node_receive for the duration of the call, else
+ * NULL): the source a STUN server would reflect. */
+void ice_set_rx_from(struct node *n, const struct env_addr *from);
+/* Candidates of this node into a (host, server-reflexive, relayed).  When answering a
+ * request that came straight from its origin, the host candidate carries the origin's
+ * source address as an IceExtension "reflexive-address" (ext must hold 32 bytes). */
+void ice_candidates(struct node *n, struct wire_attach *a, bool answering_direct, uint8_t *ext);
+/* An AttachReq from origin (direct: straight from it) / an AttachAns from peer: learns the
+ * reflexive address (answers only), keeps the relayed candidate, starts the checks. */
+void ice_on_attach_req(struct node *n, const struct id *origin, const struct wire_attach *a,
+                       bool direct);
+void ice_on_attach_ans(struct node *n, const struct id *peer, const struct wire_attach *a,
+                       bool direct);
+/* An Attach this node sent to peer failed. */
+void ice_attach_failed(struct node *n, const struct id *peer);
+/* node.c services for ice.c: one connectivity check (a PingReq to Node-ID to, sent
+ * unframed-sequence to addr, outside any connection and transaction); an Attach sent
+ * straight to a peer's address (relay registration; no topology callback). */
+void node_send_check(struct node *n, const struct id *to, const struct env_addr *addr);
+void node_attach_direct(struct node *n, const struct node_peer *p);
+/* An Attach to target routed through the overlay, without the topology callback. */
+void node_attach_quiet(struct node *n, const struct id *target);
 
 #endif

@@ -17,6 +17,11 @@
  * with Error_Generation_Counter_Too_Low; an accepted client store increments the counter; a
  * replica store adopts the larger counter.  Access control (§7.3) and signatures come with
  * credentials and are not checked yet.
+ *
+ * Limits: a kind's max-size and max-count from the overlay configuration (§11.1; struct
+ * node_kind) are enforced on every original Store with Error_Data_Too_Large (§7.4.1.1 names no
+ * error for a count, this one is the nearest); max-count counts the values that would exist
+ * after the Store.  Replica stores are checked for size only.
  */
 #include <string.h>
 
@@ -183,6 +188,45 @@ static bool put_value(struct srec *r, const struct wire_stored_data *d,
     return true;
 }
 
+/* Whether two values of a Store of data model `model` write the same slot. */
+static bool same_wire_slot(uint8_t model, const struct wire_stored_data *a,
+                           const struct wire_stored_data *b)
+{
+    switch (model) {
+    case WIRE_MODEL_ARRAY:
+        return a->index == b->index;
+    case WIRE_MODEL_DICTIONARY:
+        return a->key.len == b->key.len &&
+               (a->key.len == 0 || memcmp(a->key.p, b->key.p, a->key.len) == 0);
+    default:
+        return true;
+    }
+}
+
+/* The values of record r (NULL: none yet) that would exist after storing kd's values: the
+ * last write to each slot decides, a tombstone (exists false) removes. */
+static uint32_t count_after(const struct srec *r, const struct wire_store_kind *kd, uint8_t model,
+                            env_time now)
+{
+    uint32_t count = 0;
+    for (uint32_t v = 0; v < kd->n_values; v++) {
+        bool overwritten = false;
+        for (uint32_t w = v + 1; w < kd->n_values && !overwritten; w++)
+            overwritten = same_wire_slot(model, &kd->values[v], &kd->values[w]);
+        count += !overwritten && kd->values[v].exists;
+    }
+    for (guint i = 0; r && i < r->values->len; i++) {
+        const struct sval *sv = r->values->pdata[i];
+        if (!sv->exists || !live(sv, now))
+            continue;
+        bool written = false;
+        for (uint32_t v = 0; v < kd->n_values && !written; v++)
+            written = same_slot(r, sv, &kd->values[v]);
+        count += !written;
+    }
+    return count;
+}
+
 static struct srec *get_or_add(struct storage *s, const struct id *res, uint32_t kind,
                                uint8_t model)
 {
@@ -263,7 +307,7 @@ void storage_on_store(struct node *n, const struct wire_message *m)
     struct storage *s = n->store;
     struct wire_store_req req;
     memset(&req, 0, sizeof req);
-    int rc = wire_decode_store_req(m->body.p, m->body.len, &req, node_kind_model, NULL);
+    int rc = wire_decode_store_req(m->body.p, m->body.len, &req, node_kind_model, n);
     if (rc == WIRE_E_UNKNOWN_KIND) {
         node_respond_error(n, m, WIRE_ERR_UNKNOWN_KIND, "unknown kind");
         return;
@@ -280,12 +324,21 @@ void storage_on_store(struct node *n, const struct wire_message *m)
     for (uint32_t k = 0; k < req.n_kinds; k++) {
         const struct wire_store_kind *kd = &req.kinds[k];
         struct srec *r = find(s, &res, kd->kind);
+        /* The kind's limits from the overlay configuration (§11.1 max-size, max-count). */
+        const struct node_kind *def = node_kind_find(n, kd->kind);
+        uint32_t max_size = def->max_size ? def->max_size : n->cfg.max_value_size;
         for (uint32_t v = 0; v < kd->n_values; v++)
-            if (kd->values[v].value.len > n->cfg.max_value_size) {
+            if (kd->values[v].value.len > max_size) {
                 wire_store_req_clear(&req);
                 node_respond_error(n, m, WIRE_ERR_DATA_TOO_LARGE, "value too large");
                 return;
             }
+        /* Replica stores copy what the responsible peer accepted: only originals count. */
+        if (!replica && def->max_count && count_after(r, kd, def->model, now) > def->max_count) {
+            wire_store_req_clear(&req);
+            node_respond_error(n, m, WIRE_ERR_DATA_TOO_LARGE, "too many values for the kind");
+            return;
+        }
         if (!replica && r && kd->generation != 0 && kd->generation < r->generation) {
             wire_store_req_clear(&req);
             node_respond_error(n, m, WIRE_ERR_GENERATION_COUNTER_TOO_LOW, "generation too low");
@@ -304,7 +357,7 @@ void storage_on_store(struct node *n, const struct wire_message *m)
     }
     for (uint32_t k = 0; k < req.n_kinds; k++) {
         const struct wire_store_kind *kd = &req.kinds[k];
-        struct srec *r = get_or_add(s, &res, kd->kind, (uint8_t)node_kind_model(kd->kind, NULL));
+        struct srec *r = get_or_add(s, &res, kd->kind, (uint8_t)node_kind_model(kd->kind, n));
         for (uint32_t v = 0; v < kd->n_values; v++)
             put_value(r, &kd->values[v], now);
         if (replica)
@@ -359,7 +412,7 @@ static int parse_fetch(struct node *n, const struct wire_message *m, struct wire
                        struct id *res)
 {
     memset(req, 0, sizeof *req);
-    int rc = wire_decode_fetch_req(m->body.p, m->body.len, req, node_kind_model, NULL);
+    int rc = wire_decode_fetch_req(m->body.p, m->body.len, req, node_kind_model, n);
     if (rc == WIRE_E_UNKNOWN_KIND) {
         node_respond_error(n, m, WIRE_ERR_UNKNOWN_KIND, "unknown kind");
         return -1;

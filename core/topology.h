@@ -52,7 +52,8 @@ struct topology_ops {
     void (*leave)(struct topology *t);
     /* True when this node is responsible for k (stores it, answers requests to it). */
     bool (*responsible)(const struct topology *t, const struct id *k);
-    /* Next hop towards k, never this node; false when the routing table is empty. */
+    /* Next hop towards k, never this node; false when the routing table is empty (Bamboo:
+     * also when no known peer is closer to k, which happens only while joining). */
     bool (*next_hop)(const struct topology *t, const struct id *k, struct node_peer *out);
     /* The peers that hold replicas of what this node is responsible for, in order. */
     size_t (*replicas)(const struct topology *t, struct node_peer *out, size_t max);

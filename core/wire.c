@@ -997,6 +997,41 @@ int wire_decode_error(const uint8_t *p, size_t len, struct wire_error *b)
     return cur_finish(&c);
 }
 
+/* ConfigUpdateReq, §6.5.4.1: type, a 32-bit length of the rest, then config_data<0..2^24-1>
+ * or kinds<0..2^24-1> (a sequence of KindDescription<0..2^16-1>). */
+void wire_encode_config_update_req(GByteArray *out, const struct wire_config_update_req *b)
+{
+    put_u8(out, b->type);
+    size_t at = vec_begin(out, 4);
+    if (b->type == WIRE_CONFIG_UPDATE_CONFIG || b->type == WIRE_CONFIG_UPDATE_KIND)
+        put_wbytes(out, 3, b->data);
+    else
+        put_bytes(out, b->data.p, b->data.len);
+    vec_end(out, at, 4);
+}
+
+int wire_decode_config_update_req(const uint8_t *p, size_t len, struct wire_config_update_req *b)
+{
+    struct cur c = cur_make(p, len);
+    b->type = get_u8(&c);
+    struct cur rest = cur_of(get_opaque(&c, 4));
+    if (b->type == WIRE_CONFIG_UPDATE_CONFIG || b->type == WIRE_CONFIG_UPDATE_KIND) {
+        b->data = get_opaque(&rest, 3);
+        if (b->type == WIRE_CONFIG_UPDATE_KIND) { /* KindDescription<0..2^16-1> each */
+            struct cur kinds = cur_of(b->data);
+            while (cur_more(&kinds))
+                get_opaque(&kinds, 2);
+            cur_close(&rest, &kinds);
+        }
+    } else {
+        b->data = get_fixed(&rest, cur_left(&rest));
+    }
+    cur_close(&c, &rest);
+    if (b->type == 0)
+        cur_fail(&c, WIRE_E_INVALID); /* invalidConfigUpdateType */
+    return cur_finish(&c);
+}
+
 /* ---- Storage bodies, §7 ------------------------------------------------------------------- */
 
 /* The data model of a kind, or 0 (and the cursor fails with WIRE_E_UNKNOWN_KIND). */
@@ -1483,8 +1518,8 @@ const char *wire_code_name(uint16_t code)
         [WIRE_STAT_ANS] = "stat_ans",
         [WIRE_APP_ATTACH_REQ] = "app_attach_req",
         [WIRE_APP_ATTACH_ANS] = "app_attach_ans",
-        [0x21] = "config_update_req",
-        [0x22] = "config_update_ans",
+        [WIRE_CONFIG_UPDATE_REQ] = "config_update_req",
+        [WIRE_CONFIG_UPDATE_ANS] = "config_update_ans",
     };
     if (code == WIRE_ERROR)
         return "error";

@@ -63,6 +63,8 @@ enum wire_code {
     WIRE_STAT_ANS = 0x1a,
     WIRE_APP_ATTACH_REQ = 0x1d,
     WIRE_APP_ATTACH_ANS = 0x1e,
+    WIRE_CONFIG_UPDATE_REQ = 0x21,
+    WIRE_CONFIG_UPDATE_ANS = 0x22,
     WIRE_ERROR = 0xffff,
 };
 
@@ -284,6 +286,15 @@ struct wire_error {
     uint16_t code;
     struct wire_bytes info;
 };
+/* ConfigUpdateReq, §6.5.4.1 (the answer's body is empty).  type config: data is config_data,
+ * the whole configuration document; type kind: data is the raw KindDescription sequence (each
+ * an opaque<0..2^16-1> kind-block, checked by the decoder); any other type: data is the raw
+ * remainder the length field covers. */
+enum { WIRE_CONFIG_UPDATE_CONFIG = 1, WIRE_CONFIG_UPDATE_KIND = 2 };
+struct wire_config_update_req {
+    uint8_t type;
+    struct wire_bytes data;
+};
 
 /* ---- Storage bodies, §7 ---- */
 /* Returns the data model (enum wire_model) of a Kind, or 0 when the Kind is unknown. */
@@ -415,6 +426,8 @@ void wire_encode_ping_ans(GByteArray *out, const struct wire_ping_ans *b);
 int wire_decode_ping_ans(const uint8_t *p, size_t len, struct wire_ping_ans *b);
 void wire_encode_error(GByteArray *out, const struct wire_error *b);
 int wire_decode_error(const uint8_t *p, size_t len, struct wire_error *b);
+void wire_encode_config_update_req(GByteArray *out, const struct wire_config_update_req *b);
+int wire_decode_config_update_req(const uint8_t *p, size_t len, struct wire_config_update_req *b);
 
 void wire_encode_store_req(GByteArray *out, const struct wire_store_req *b);
 int wire_decode_store_req(const uint8_t *p, size_t len, struct wire_store_req *b,

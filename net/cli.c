@@ -11,6 +11,10 @@
  * stores) that sends everything through one peer (§4.2.1) and issues one Store (§7.4.1) or
  * Fetch (§7.4.2) of the single-value kind NODE_KIND_VALUE at Resource-ID SHA-1(NAME) (§10.2).
  *
+ * With --config FILE every command reads the overlay configuration document (RFC 6940 §11.1;
+ * config/config.h, docs/config.md): the overlay's name, sequence, topology, parameters and
+ * kinds, and its bootstrap nodes when no --bootstrap (peer) or --peer (store, fetch) is given.
+ *
  * Command-line parsing uses GOptionContext, so `--help` is generated from the option tables
  * below.  Exit codes follow cli/cli.h: 0 success, 1 not found or failed, 2 usage error.
  */
@@ -22,6 +26,7 @@
 #include <string.h>
 
 #include "../cli/cli.h"
+#include "../config/config.h"
 #include "../core/id.h"
 #include "../core/node.h"
 #include "../sip/registrar.h"
@@ -112,7 +117,66 @@ struct cli_peer {
     int exit_code;
     struct net_udp_app *sip_sock; /* with --sip: the SIP socket and its adapter */
     struct sip_registrar *sip;
+    bool have_srflx; /* with --relay: the reflexive address logged last */
+    struct env_addr srflx;
 };
+
+/* ---- NAT traversal (--relay; core/ice.c, docs/nat.md "Traversal") ---- */
+
+#define CLI_MAX_RELAYS 16
+
+static const char *cli_connect_outcome(uint16_t code)
+{
+    switch (code) {
+    case NODE_CONNECT_DIRECT:
+        return "direct";
+    case NODE_CONNECT_PUNCHED:
+        return "hole-punched";
+    case NODE_CONNECT_RELAYED:
+        return "relayed";
+    case NODE_CONNECT_FAILED:
+        return "failed";
+    }
+    return "unknown";
+}
+
+/* Logs the server-reflexive address when the node learns it or it changes. */
+static void cli_peer_note_srflx(struct cli_peer *p)
+{
+    struct env_addr s;
+    if (!node_ice_srflx(p->node, &s) || (p->have_srflx && env_addr_eq(&s, &p->srflx)))
+        return;
+    p->have_srflx = true;
+    p->srflx = s;
+    struct env_addr self = net_udp_local_addr(p->udp);
+    char a[NET_UDP_ADDR_STRLEN];
+    net_udp_logf(p->udp, ENV_LOG_INFO, "ice: server-reflexive address %s (%s)",
+                 net_udp_format_addr(&s, a),
+                 env_addr_eq(&s, &self) ? "the same as ours: not behind a NAT" : "behind a NAT");
+}
+
+/* One line per connection attempt this peer started, and the totals at exit. */
+static void cli_peer_log_connect(struct cli_peer *p, const struct env_event *ev)
+{
+    char hex[ID_HEX_LEN + 1];
+    id_to_hex(&ev->responder, hex);
+    net_udp_logf(p->udp, ENV_LOG_INFO, "ice: connection to node-id=%s: %s", hex,
+                 cli_connect_outcome(ev->code));
+}
+
+static void cli_peer_log_ice(struct cli_peer *p)
+{
+    const struct node_ice_stats *s = node_ice_get_stats(p->node);
+    if (!s)
+        return;
+    net_udp_logf(p->udp, ENV_LOG_INFO,
+                 "ice: connections direct %" PRIu64 ", hole-punched %" PRIu64 ", relayed %" PRIu64
+                 ", failed %" PRIu64 "; messages sent through a relay %" PRIu64
+                 ", checks sent %" PRIu64 ", bad candidates %" PRIu64,
+                 s->outcomes[NODE_CONNECT_DIRECT], s->outcomes[NODE_CONNECT_PUNCHED],
+                 s->outcomes[NODE_CONNECT_RELAYED], s->outcomes[NODE_CONNECT_FAILED],
+                 s->relayed_sent, s->checks_sent, s->bad_candidates);
+}
 
 static void cli_sip_send(void *ud, const struct env_addr *to, const char *msg, size_t len)
 {
@@ -132,6 +196,8 @@ static void cli_peer_event(void *ud, const struct env_event *ev, const struct en
     struct cli_peer *p = ud;
     const struct net_udp_counters *c = net_udp_get_counters(p->udp);
     char a[NET_UDP_ADDR_STRLEN], hex[ID_HEX_LEN + 1];
+    if (node_ice_get_stats(p->node))
+        cli_peer_note_srflx(p);
     switch (ev->type) {
     case ENV_EV_JOIN_DONE:
         if (ev->status != NODE_OK) {
@@ -170,6 +236,10 @@ static void cli_peer_event(void *ud, const struct env_event *ev, const struct en
     case ENV_EV_FETCH_DONE:
     case ENV_EV_LOOKUP_DONE:
     case ENV_EV_MSG_SENT:
+    case ENV_EV_RELAYED:
+        break;
+    case ENV_EV_CONNECT:
+        cli_peer_log_connect(p, ev);
         break;
     }
 }
@@ -213,11 +283,13 @@ static void cli_peer_log_stats(struct cli_peer *p)
     net_udp_logf(p->udp, ENV_LOG_INFO,
                  "stats: sent %" PRIu64 " msgs (%" PRIu64 " bytes), received %" PRIu64
                  " msgs (%" PRIu64 " bytes), forwarded %" PRIu64 ", retransmissions %" PRIu64
-                 ", dropped malformed %" PRIu64 ", ttl %" PRIu64 ", links failed %" PRIu64
-                 ", send failures %" PRIu64 ", records held %zu",
+                 ", dropped malformed %" PRIu64 ", ttl %" PRIu64 ", other overlay %" PRIu64
+                 ", links failed %" PRIu64 ", send failures %" PRIu64
+                 ", config updates %" PRIu64 " (sequence %u), records held %zu",
                  s->msgs_sent, s->bytes_sent, s->msgs_received, s->bytes_received, s->forwarded,
-                 s->retransmissions, s->dropped_malformed, s->dropped_ttl, s->links_failed,
-                 c->send_failures, node_stored_records(p->node));
+                 s->retransmissions, s->dropped_malformed, s->dropped_ttl, s->dropped_overlay,
+                 s->links_failed, c->send_failures, s->config_updates,
+                 node_config_sequence(p->node), node_stored_records(p->node));
     if (!p->sip)
         return;
     const struct sip_registrar_stats *st = sip_registrar_get_stats(p->sip);
@@ -238,10 +310,23 @@ static const char peer_summary[] =
     "Without --bootstrap the peer starts a new overlay alone; with it, the peer joins through\n"
     "the peer at that address (RFC 6940 sec. 10.5).\n"
     "\n"
+    "With --config the peer follows an overlay configuration document (RFC 6940 sec. 11.1;\n"
+    "docs/config.md): overlay name, sequence, topology, parameters, kinds and bootstrap nodes.\n"
+    "Without --bootstrap it joins through the document's first bootstrap node that is not its\n"
+    "own --listen address, or starts the overlay when it is itself the first one.  Options\n"
+    "given on the command line win over the document.\n"
+    "\n"
     "With --sip the peer is also the SIP proxy/registrar of ordinary SIP phones (UDP): a\n"
     "REGISTER for sip:USER@DOMAIN stores the user's registration in the overlay (RFC 7904), and\n"
     "an INVITE (or any request) for an AoR is looked up in the overlay and proxied to the peer\n"
     "where the callee registered, and on to the phone; ACK and BYE follow Record-Route.\n"
+    "\n"
+    "With --relay (repeatable, the same list at every peer) the peer crosses NATs (docs/nat.md,\n"
+    "\"Traversal\"): it learns its server-reflexive address from its relay, offers host,\n"
+    "server-reflexive and relayed candidates in Attach, runs connectivity checks, and sends\n"
+    "through the other peer's relay when no check answers.  A peer whose --listen address is\n"
+    "in the list is that relay.  Each connection attempt it starts is logged as\n"
+    "  ice: connection to node-id=HEX: direct|hole-punched|relayed|failed\n"
     "\n"
     "Lines on stdout, each flushed:\n"
     "  listening node-id=HEX addr=A.B.C.D:PORT overlay=NAME\n"
@@ -258,14 +343,57 @@ struct cli_peer_opts {
     struct id self;
     const char *overlay;
     struct node_config cfg;
+    struct config *doc; /* --config: must outlive the node (cfg borrows its kinds) */
+    struct node_peer relays[CLI_MAX_RELAYS]; /* --relay: cfg.ice.relays borrows them */
 };
+
+/* Reads --config FILE for command cmd (--overlay picks the configuration when given) and
+ * applies it to cfg; NULL after printing why. */
+static struct config *cli_config(const char *cmd, const char *path, const char *overlay,
+                                 struct node_config *cfg)
+{
+    GError *err = NULL;
+    struct config *doc = config_load(path, overlay, &err);
+    if (!doc) {
+        char *msg = g_strdup_printf("--config: %s", err->message);
+        cli_usage_error(cmd, msg);
+        g_free(msg);
+        g_error_free(err);
+        return NULL;
+    }
+    config_apply(doc, cfg);
+    return doc;
+}
+
+/* The document's IPv4 bootstrap nodes other than self, at most max, in document order;
+ * *self_first tells whether self is the first IPv4 one. */
+static unsigned cli_config_bootstraps(const struct config *doc, const struct env_addr *self,
+                                      struct env_addr *out, unsigned max, bool *self_first)
+{
+    unsigned n = 0;
+    bool first = true;
+    *self_first = false;
+    for (guint i = 0; i < doc->bootstraps->len; i++) {
+        const struct config_bootstrap *b = &g_array_index(doc->bootstraps, struct config_bootstrap, i);
+        if (!b->is_v4)
+            continue;
+        bool is_self = b->addr.port == self->port && (b->addr.ip == self->ip || self->ip == 0);
+        if (first && is_self)
+            *self_first = true;
+        first = false;
+        if (!is_self && n < max)
+            out[n++] = b->addr;
+    }
+    return n;
+}
 
 /* Parses and checks the peer's arguments into o; returns 0 or an exit code after printing
  * why. */
 static int cli_peer_parse(int argc, char **argv, struct cli_peer_opts *o)
 {
     char *listen_s = NULL, *bootstrap_s = NULL, *overlay = NULL, *node_id_s = NULL;
-    char *sip_s = NULL, *sip_domain = NULL;
+    char *sip_s = NULL, *sip_domain = NULL, *config_s = NULL;
+    char **relay_s = NULL;
     double update_interval = 0;
     gboolean verbose = FALSE;
     GOptionEntry entries[] = {
@@ -276,8 +404,13 @@ static int cli_peer_parse(int argc, char **argv, struct cli_peer_opts *o)
          "Join the overlay through the peer at this address (default: start a new overlay)",
          "ADDR:PORT"},
         {"overlay", 'o', 0, G_OPTION_ARG_STRING, &overlay,
-         "Overlay name; its hash goes in every message header (default " CLI_DEFAULT_OVERLAY ")",
+         "Overlay name; its hash goes in every message header (default " CLI_DEFAULT_OVERLAY
+         ", or the --config document's instance-name)",
          "NAME"},
+        {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_s,
+         "Follow this overlay configuration document (RFC 6940 sec. 11.1; with --overlay, its "
+         "configuration of that instance-name)",
+         "FILE"},
         {"node-id", 'n', 0, G_OPTION_ARG_STRING, &node_id_s,
          "This peer's Node-ID as 32 hex digits (default: random)", "HEX32"},
         {"update-interval", 'u', 0, G_OPTION_ARG_DOUBLE, &update_interval,
@@ -290,6 +423,10 @@ static int cli_peer_parse(int argc, char **argv, struct cli_peer_opts *o)
          "The overlay's SIP domain: a registered Contact in it is a forwarding URI (default: "
          "the overlay name)",
          "NAME"},
+        {"relay", 'r', 0, G_OPTION_ARG_STRING_ARRAY, &relay_s,
+         "A relay peer of the overlay (public; repeatable, up to 16, the same list at every "
+         "peer): enables NAT traversal",
+         "ADDR:PORT"},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debugging detail to stderr", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
@@ -312,6 +449,29 @@ static int cli_peer_parse(int argc, char **argv, struct cli_peer_opts *o)
         (bootstrap_s && !cli_addr("peer", "bootstrap", bootstrap_s, &o->bootstrap)) ||
         (sip_s && !cli_addr("peer", "sip", sip_s, &o->sip)))
         goto out;
+    for (unsigned i = 0; relay_s && relay_s[i]; i++) {
+        if (i == CLI_MAX_RELAYS) {
+            cli_usage_error("peer", "--relay: at most 16 relays");
+            goto out;
+        }
+        /* Known by address only: the core learns each relay's Node-ID (core/ice.c). */
+        o->relays[i].id = id_wildcard();
+        if (!cli_addr("peer", "relay", relay_s[i], &o->relays[i].addr))
+            goto out;
+        if (o->relays[i].addr.ip == 0 || o->relays[i].addr.port == 0) {
+            cli_usage_error("peer", "--relay needs an address and port peers reach (not 0.0.0.0 "
+                                    "or port 0)");
+            goto out;
+        }
+        o->cfg.ice.enabled = true;
+        o->cfg.ice.relays = o->relays;
+        o->cfg.ice.n_relays = i + 1;
+    }
+    if (relay_s && o->listen.ip == 0) {
+        cli_usage_error("peer", "--relay needs a --listen address other peers reach (not "
+                                "0.0.0.0): it is the peer's host candidate");
+        goto out;
+    }
     if (sip_s && o->sip.ip == 0) {
         cli_usage_error("peer", "--sip needs the address phones reach (not 0.0.0.0): it goes "
                                 "in Via and Record-Route");
@@ -332,9 +492,26 @@ static int cli_peer_parse(int argc, char **argv, struct cli_peer_opts *o)
         cli_usage_error("peer", "--update-interval must lie between 0 and 86400 seconds");
         goto out;
     }
+    if (config_s) {
+        o->doc = cli_config("peer", config_s, overlay, &o->cfg);
+        if (!o->doc)
+            goto out;
+        bool self_first;
+        struct env_addr bs[NODE_MAX_BOOTSTRAPS];
+        unsigned nb = cli_config_bootstraps(o->doc, &o->listen, bs, NODE_MAX_BOOTSTRAPS,
+                                            &self_first);
+        o->cfg.n_bootstraps = nb;
+        memcpy(o->cfg.bootstraps, bs, nb * sizeof bs[0]);
+        if (!o->has_bootstrap && nb && !self_first) {
+            o->bootstrap = bs[0];
+            o->has_bootstrap = true;
+        }
+    }
     if (update_interval > 0)
         o->cfg.update_interval = (env_time)(update_interval * (double)ENV_S);
-    o->overlay = g_intern_string(overlay ? overlay : CLI_DEFAULT_OVERLAY);
+    o->overlay = g_intern_string(overlay         ? overlay
+                                 : o->doc ? o->doc->instance_name
+                                          : CLI_DEFAULT_OVERLAY);
     o->sip_domain = g_intern_string(sip_domain ? sip_domain : o->overlay);
     o->cfg.overlay = id_overlay_hash(o->overlay);
     o->verbose = verbose;
@@ -347,6 +524,12 @@ out:
     g_free(node_id_s);
     g_free(sip_s);
     g_free(sip_domain);
+    g_free(config_s);
+    g_strfreev(relay_s);
+    if (rc != CLI_EXIT_OK) {
+        config_free(o->doc);
+        o->doc = NULL;
+    }
     return rc;
 }
 
@@ -363,6 +546,7 @@ int net_cli_peer(int argc, char **argv)
     if (!p.udp) {
         fprintf(stderr, "p2psip peer: %s\n", err->message);
         g_error_free(err);
+        config_free(o.doc);
         return CLI_EXIT_FAILED;
     }
     const struct env *env = net_udp_env(p.udp);
@@ -384,6 +568,12 @@ int net_cli_peer(int argc, char **argv)
     id_to_hex(&o.self, hex);
     printf("listening node-id=%s addr=%s overlay=%s\n", hex, a, o.overlay);
     fflush(stdout);
+    if (o.doc)
+        net_udp_logf(p.udp, ENV_LOG_INFO,
+                     "configuration %s: overlay %s, sequence %u, topology %s, %u kinds, %u "
+                     "bootstrap nodes",
+                     o.doc->file, o.doc->instance_name, o.doc->sequence, o.doc->topology_name,
+                     o.doc->n_kinds, o.doc->bootstraps->len);
     if (o.has_sip) {
         p.sip_sock = net_udp_app_new(p.udp, &o.sip, cli_sip_receive, &p, &err);
         if (!p.sip_sock) {
@@ -417,6 +607,7 @@ done:
     if (p.quit_source)
         g_source_remove(p.quit_source);
     cli_peer_log_stats(&p);
+    cli_peer_log_ice(&p);
     g_source_remove(sig_int);
     g_source_remove(sig_term);
     net_udp_attach(p.udp, NULL);
@@ -424,6 +615,7 @@ done:
     p.sip = NULL;
     net_udp_app_free(p.sip_sock);
     node_free(p.node);
+    config_free(o.doc);
     net_udp_free(p.udp);
     g_main_loop_unref(p.loop);
     return p.exit_code;
@@ -433,7 +625,7 @@ done:
 
 /* Options shared by store and fetch. */
 struct cli_client_opts {
-    char *peer, *listen, *overlay;
+    char *peer, *listen, *overlay, *config;
     double timeout;
     gboolean verbose;
 };
@@ -444,6 +636,7 @@ struct cli_client {
     GMainLoop *loop;
     struct net_udp *udp;
     struct node *node;
+    struct config *doc; /* --config */
     guint timeout_source;
     int exit_code;
 };
@@ -468,6 +661,7 @@ static void cli_client_opts_clear(struct cli_client_opts *o)
     g_free(o->peer);
     g_free(o->listen);
     g_free(o->overlay);
+    g_free(o->config);
 }
 
 /* Appends the shared options to ctx; they write into o. */
@@ -475,11 +669,16 @@ static void cli_client_add_options(GOptionContext *ctx, struct cli_client_opts *
 {
     GOptionEntry entries[] = {
         {"peer", 'p', 0, G_OPTION_ARG_STRING, &o->peer,
-         "Send the request through the RELOAD peer at this address [required]", "ADDR:PORT"},
+         "Send the request through the RELOAD peer at this address [required without --config]",
+         "ADDR:PORT"},
         {"timeout", 't', 0, G_OPTION_ARG_DOUBLE, &o->timeout,
          "Give up after this long without an answer (default 10)", "SECONDS"},
         {"overlay", 'o', 0, G_OPTION_ARG_STRING, &o->overlay,
-         "Overlay name (default " CLI_DEFAULT_OVERLAY ")", "NAME"},
+         "Overlay name (default " CLI_DEFAULT_OVERLAY ", or the --config document's)", "NAME"},
+        {"config", 'c', 0, G_OPTION_ARG_FILENAME, &o->config,
+         "Overlay configuration document (RFC 6940 sec. 11.1): overlay name, sequence, kinds; "
+         "without --peer, its first IPv4 bootstrap node is the peer",
+         "FILE"},
         {"listen", 'l', 0, G_OPTION_ARG_STRING, &o->listen,
          "Local address of the client's socket (default: 127.0.0.1:0 for a loopback peer, "
          "else 0.0.0.0:0)",
@@ -495,10 +694,21 @@ static void cli_client_add_options(GOptionContext *ctx, struct cli_client_opts *
 static int cli_client_open(struct cli_client *c, const struct cli_client_opts *o)
 {
     struct env_addr peer, local = {.ip = 0, .port = 0};
-    if (!o->peer)
-        return cli_usage_error(c->cmd, "--peer ADDR:PORT is required");
-    if (!cli_addr(c->cmd, "peer", o->peer, &peer))
+    struct node_config cfg;
+    node_config_default(&cfg);
+    if (o->config && !(c->doc = cli_config(c->cmd, o->config, o->overlay, &cfg)))
         return CLI_EXIT_USAGE;
+    if (o->peer) {
+        if (!cli_addr(c->cmd, "peer", o->peer, &peer))
+            return CLI_EXIT_USAGE;
+    } else {
+        bool self_first;
+        struct env_addr none = {0, 0};
+        if (!c->doc || !cli_config_bootstraps(c->doc, &none, &peer, 1, &self_first))
+            return cli_usage_error(c->cmd, c->doc ? "--peer ADDR:PORT is required (the "
+                                                    "--config document lists no IPv4 bootstrap node)"
+                                                  : "--peer ADDR:PORT is required");
+    }
     if (o->listen && !cli_addr(c->cmd, "listen", o->listen, &local))
         return CLI_EXIT_USAGE;
     if (!o->listen && peer.ip >> 24 == 127)
@@ -515,10 +725,10 @@ static int cli_client_open(struct cli_client *c, const struct cli_client_opts *o
     }
     net_udp_set_log_level(c->udp, o->verbose ? ENV_LOG_DEBUG : ENV_LOG_WARN);
     const struct env *env = net_udp_env(c->udp);
-    struct node_config cfg;
-    node_config_default(&cfg);
     cfg.client = true;
-    cfg.overlay = id_overlay_hash(o->overlay ? o->overlay : CLI_DEFAULT_OVERLAY);
+    cfg.overlay = id_overlay_hash(o->overlay ? o->overlay
+                                  : c->doc   ? c->doc->instance_name
+                                             : CLI_DEFAULT_OVERLAY);
     struct id self = cli_random_id(env);
     struct env_addr bound = net_udp_local_addr(c->udp);
     c->loop = g_main_loop_new(NULL, FALSE);
@@ -526,7 +736,9 @@ static int cli_client_open(struct cli_client *c, const struct cli_client_opts *o
     net_udp_attach(c->udp, c->node);
     int r = node_client_connect(c->node, &peer);
     if (r != NODE_OK) {
-        fprintf(stderr, "p2psip %s: cannot use peer %s: %s\n", c->cmd, o->peer, cli_strerror(r));
+        char a[NET_UDP_ADDR_STRLEN];
+        fprintf(stderr, "p2psip %s: cannot use peer %s: %s\n", c->cmd,
+                net_udp_format_addr(&peer, a), cli_strerror(r));
         return CLI_EXIT_FAILED;
     }
     return CLI_EXIT_OK;
@@ -550,6 +762,7 @@ static void cli_client_close(struct cli_client *c)
         net_udp_attach(c->udp, NULL);
     if (c->node)
         node_free(c->node);
+    config_free(c->doc);
     net_udp_free(c->udp);
     if (c->loop)
         g_main_loop_unref(c->loop);

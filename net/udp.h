@@ -67,7 +67,7 @@ struct net_udp_counters {
     uint64_t datagrams_out, bytes_out;
     uint64_t send_failures; /* sendto() errors (logged, never fatal) */
     uint64_t timers_started, timers_fired, timers_stopped;
-    uint64_t events[ENV_EV_LINK_FAILED + 1]; /* indexed by enum env_event_type */
+    uint64_t events[ENV_EV_TYPES]; /* indexed by enum env_event_type */
 };
 const struct net_udp_counters *net_udp_get_counters(const struct net_udp *u);
 /* Timers started and neither fired nor stopped yet. */

@@ -74,8 +74,9 @@ static const char sim_usage[] =
     "                     after it (stdout, or --out FILE); runs nothing\n"
     "\n"
     "A run writes scenario.yaml, summary.tsv, hops.tsv, latency_cdf.tsv, messages.tsv,\n"
-    "timeseries.tsv, traffic.tsv, meta.json, expectations.tsv (with an expect: block) and,\n"
-    "when output.plots is true and gnuplot is installed, plots/.  A sweep writes\n"
+    "timeseries.tsv, traffic.tsv, meta.json, expectations.tsv (with an expect: block),\n"
+    "call_setup_cdf.tsv (with a sip: section) and, when output.plots is true and gnuplot is\n"
+    "installed, plots/.  A sweep writes\n"
     "scenario.yaml, runs/p<point>-s<seed>/ (one run folder each), runs.tsv (one row per run),\n"
     "aggregate.tsv (mean and Student-t 95 % interval over seeds) and plots/.\n"
     "On a terminal, a progress line (simulated time, percent, events/s, ETA) is shown on\n"
@@ -460,6 +461,26 @@ static bool sim_precheck(const struct scenario *sc, const struct world *w, const
     return ok;
 }
 
+/* A nat: block that leaves no peer public (every peer behind its own NAT, the seed draft's
+ * extreme): no relay or STUN server exists, so traversal cannot run (docs/nat.md).  Says so on
+ * stderr before the run, --quiet or not: the results are a failure, not a measurement of it. */
+static void sim_warn_no_public(const struct scenario *sc, const struct world *w, const char *label)
+{
+    uint32_t n = world_peers(w);
+    for (uint32_t i = 0; i < n; i++)
+        if (world_peer_public(w, i))
+            return;
+    if (n == 0)
+        return;
+    bool super = sc->overlay.topology && !strcmp(sc->overlay.topology, "superpeer");
+    fprintf(stderr,
+            "p2psip sim: %swarning: all %u peers are behind NATs and none is public: there is no "
+            "relay and no STUN server, so NAT traversal cannot run%s; lookups that need a hop "
+            "into another NAT fail (summary: peers_public 0%s)\n",
+            label, n, super ? ", and no super-peer can be elected" : "",
+            super ? ", superpeers_end 0" : "");
+}
+
 /* Runs the experiment and writes every result file into dir (which exists).  Returns 0, 2
  * (an error, printed) or 3 (failed expectations, printed). */
 static int sim_run(const struct scenario *sc, const struct sim_args *a, const char *dir,
@@ -486,6 +507,7 @@ static int sim_run(const struct scenario *sc, const struct sim_args *a, const ch
         world_free(w);
         return 2;
     }
+    sim_warn_no_public(sc, w, v->label);
     struct sim_progress prog = {
         .on = v->progress && !a->quiet && isatty(STDERR_FILENO),
         .started = t0,

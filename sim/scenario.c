@@ -39,6 +39,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "../config/config.h"
+
 G_DEFINE_QUARK(p2psip_scenario_error, scenario_error)
 
 /* ---- the key table ------------------------------------------------------------------------- */
@@ -61,6 +63,7 @@ enum key_type {
     KEY_EXPECT,    /* GPtrArray of struct scenario_expect * from a mapping */
     KEY_SWEEP,     /* GPtrArray of struct scenario_sweep * from a mapping */
     KEY_NAT_MIX,   /* GArray of struct scenario_nat_entry from a sequence of mappings */
+    KEY_SERVICES,  /* GArray of struct scenario_service from a sequence of mappings */
 };
 
 enum {
@@ -101,6 +104,9 @@ static const char *const arrivals_names[] = {"system", "per_peer", NULL};
 static const char *const popularity_names[] = {"uniform", "zipf", NULL};
 static const char *const action_names[] = {"fail", "partition", "heal", "flash_crowd", NULL};
 static const char *const election_names[] = {"random", "capacity", "uptime", NULL};
+/* core/service.h's built-in policies (service_policy_by_name). */
+static const char *const service_policy_names[] = {"random", "least_loaded", "lowest_rtt",
+                                                    "two_choices", NULL};
 
 _Static_assert(sizeof(enum scenario_join) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(enum scenario_latency_model) == sizeof(int), "enums are stored as int");
@@ -144,6 +150,7 @@ static const struct scenario_key scenario_keys[] = {
     /* RFC 6940 section 6.3.2: the overlay name must be usable as a DNS name. */
     {KEY("overlay.name", KEY_STRING, overlay.name, "p2psip.example"), .min = 1,
      .flags = KEY_DNS_NAME},
+    {KEY("overlay.config", KEY_STRING, overlay.config, "")},
     {KEY("overlay.join", KEY_ENUM, overlay.join, "instant"), .choices = join_names},
     {KEY("overlay.join_interval", KEY_DURATION, overlay.join_interval, "200ms")},
     {KEY("overlay.successors", KEY_U32, overlay.successors, "4"), .min = 1},
@@ -194,6 +201,8 @@ static const struct scenario_key scenario_keys[] = {
     {KEY("nat.inbound_refresh", KEY_BOOL, nat.inbound_refresh, "false")},
     {KEY("nat.hairpin", KEY_BOOL, nat.hairpin, "false")},
     {KEY("nat.peers_per_nat", KEY_U32, nat.peers_per_nat, "1"), .min = 1, .max = 4096},
+    {KEY("nat.traversal", KEY_BOOL, nat.traversal, "true")},
+    {KEY("nat.relays", KEY_U32, nat.relays, "8"), .min = 0, .max = 64},
     {KEY("churn.model", KEY_ENUM, churn.model, "none"), .choices = churn_names},
     DIST_KEYS("churn.session", churn.session),
     DIST_KEYS("churn.downtime", churn.downtime),
@@ -217,10 +226,24 @@ static const struct scenario_key scenario_keys[] = {
     {KEY("workload.fetches", KEY_U64, workload.fetches, "0")},
     {KEY("workload.fetch_rate", KEY_RATE, workload.fetch_rate, "100/s"), .flags = KEY_FMIN_OPEN},
     {KEY("workload.fetch_start", KEY_DURATION, workload.fetch_start, NULL), .flags = KEY_DERIVED},
+    {KEY("sip.users_per_peer", KEY_U32, sip.users_per_peer, "1"), .min = 1, .max = 1000},
+    {KEY("sip.call_rate", KEY_RATE, sip.call_rate, "2/h")},
+    {KEY("sip.answer_delay", KEY_DURATION, sip.answer_delay, "2s")},
+    {KEY("sip.call_duration", KEY_DURATION, sip.call_duration, "1m")},
+    {KEY("sip.register_expires", KEY_DURATION, sip.register_expires, "1h"), .min = 60 * ENV_S,
+     .max = 86400 * ENV_S},
     {KEY("metrics.interval", KEY_DURATION, metrics.interval, "10s"), .min = 1},
     {KEY("metrics.snapshots", KEY_TIMES, metrics.snapshots, NULL)},
     {KEY("output.pcap", KEY_STRING, output.pcap, "")},
     {KEY("output.plots", KEY_BOOL, output.plots, "true")},
+    {KEY("services.list", KEY_SERVICES, services.list, NULL)},
+    {KEY("services.lookup_rate", KEY_RATE, services.lookup_rate, "0.2/min")},
+    {KEY("services.arrivals", KEY_ENUM, services.arrivals, "per_peer"), .choices = arrivals_names},
+    {KEY("services.policy", KEY_STRING, services.policy, "random"),
+     .choices = service_policy_names},
+    {KEY("services.lifetime", KEY_DURATION, services.lifetime, "300s"), .min = ENV_S,
+     .max = UINT32_MAX * ENV_S},
+    {KEY("services.hold", KEY_DURATION, services.hold, "60s")},
     {KEY("expect", KEY_EXPECT, expect, NULL)},
     {KEY("sweep", KEY_SWEEP, sweep, NULL)},
 };
@@ -292,6 +315,7 @@ static char *choices_text(const char *const *choices)
 struct spos {
     unsigned line, col;
     const char *origin; /* the override "KEY=VALUE" (borrowed), or NULL */
+    bool document;      /* origin is "FILE:LINE:COL" in overlay.config's document instead */
 };
 
 enum snode_kind { SN_SCALAR, SN_SEQUENCE, SN_MAPPING };
@@ -427,7 +451,7 @@ static bool fail(struct loader *ld, const struct spos *pos, int code, const char
         return false;
     GString *msg = g_string_new(NULL);
     if (pos->origin)
-        g_string_append_printf(msg, "--set %s: ", pos->origin);
+        g_string_append_printf(msg, pos->document ? "%s: " : "--set %s: ", pos->origin);
     else
         g_string_append_printf(msg, "%s:%u:%u: ", ld->file, pos->line, pos->col);
     if (key)
@@ -679,6 +703,60 @@ static bool apply_override(struct loader *ld, const char *ov)
     g_strfreev(parts);
     g_free(path);
     return ok;
+}
+
+/* overlay.config (config/config.h, docs/config.md): the document's values become the defaults
+ * of the keys that name them.  Each is grafted into the tree where the scenario (file, --set,
+ * sweep point) gives no value, remembering its place in the document for messages.
+ * overlay.name, when the scenario gives it, picks the document's configuration of that
+ * instance-name.  The parsed document stays in s->overlay.doc for the world. */
+static bool apply_overlay_config(struct loader *ld, struct scenario *s)
+{
+    const struct snode *enclosing;
+    const struct snode *n = tree_lookup(ld->root, "overlay.config", &enclosing);
+    if (!n || n->kind != SN_SCALAR || n->null || !*n->text)
+        return true;
+    const struct snode *name = tree_lookup(ld->root, "overlay.name", &enclosing);
+    char *path = scenario_data_path(s, n->text);
+    GError *e = NULL;
+    s->overlay.doc = config_load(
+        path, name && name->kind == SN_SCALAR && !name->null ? name->text : NULL, &e);
+    g_free(path);
+    if (!s->overlay.doc) {
+        fail(ld, &n->pos, SCENARIO_ERROR_VALUE, "overlay.config", "%s", e->message);
+        g_error_free(e);
+        return false;
+    }
+    size_t count;
+    const struct config_setting *set = config_settings(s->overlay.doc, &count);
+    for (size_t i = 0; i < count; i++) {
+        if (tree_lookup(ld->root, set[i].key, &enclosing))
+            continue; /* the scenario's own value wins */
+        struct spos pos = {.origin = set[i].where, .document = true};
+        char **parts = g_strsplit(set[i].key, ".", -1);
+        struct snode *map = ld->root;
+        for (char **p = parts; *p; p++) {
+            struct spair *pair = snode_pair(map, *p);
+            if (p[1] && pair && pair->value->kind == SN_MAPPING) {
+                map = pair->value;
+                continue;
+            }
+            struct snode *value = snode_new(p[1] ? SN_MAPPING : SN_SCALAR, pos);
+            if (!p[1])
+                value->text = g_strdup(set[i].value);
+            if (pair) { /* a null section ("overlay:" with nothing under it) */
+                snode_free(pair->value);
+                pair->value = value;
+            } else {
+                pair = g_new(struct spair, 1);
+                *pair = (struct spair){.key = g_strdup(*p), .pos = pos, .value = value};
+                g_ptr_array_add(map->pairs, pair);
+            }
+            map = value;
+        }
+        g_strfreev(parts);
+    }
+    return true;
 }
 
 /* ---- value parsing ------------------------------------------------------------------------- */
@@ -959,6 +1037,8 @@ static const char *const structure_expectation[] = {
                                "{overlay.successors: [4, 8]}",
     [KEY_NAT_MIX - KEY_EVENTS] = "a sequence of NAT types such as [{type: public, share: 0.5}, "
                                  "{type: symmetric, share: 0.5}]",
+    [KEY_SERVICES - KEY_EVENTS] = "a sequence of services such as [{name: turn-relay, share: "
+                                  "0.05, capacity: 10}]",
 };
 
 /* A sentence describing what the key accepts, for error messages. */
@@ -1018,6 +1098,7 @@ static char *key_expectation(const struct scenario_key *k)
     case KEY_EXPECT:
     case KEY_SWEEP:
     case KEY_NAT_MIX:
+    case KEY_SERVICES:
         return g_strdup(structure_expectation[k->type - KEY_EVENTS]);
     }
     g_assert_not_reached();
@@ -1205,6 +1286,7 @@ static bool parse_value(struct loader *ld, void *base, const struct scenario_key
     case KEY_EXPECT:
     case KEY_SWEEP:
     case KEY_NAT_MIX:
+    case KEY_SERVICES:
         g_assert_not_reached(); /* structures are not parsed from one scalar */
     }
     g_free(want);
@@ -1217,7 +1299,8 @@ static bool parse_value(struct loader *ld, void *base, const struct scenario_key
 static bool check_structure_shape(struct loader *ld, const struct scenario_key *k,
                                   const struct snode *v, const char *path)
 {
-    bool seq = k->type == KEY_EVENTS || k->type == KEY_TIMES || k->type == KEY_NAT_MIX;
+    bool seq = k->type == KEY_EVENTS || k->type == KEY_TIMES || k->type == KEY_NAT_MIX ||
+               k->type == KEY_SERVICES;
     if (v->kind == (seq ? SN_SEQUENCE : SN_MAPPING) || (v->kind == SN_SCALAR && v->null))
         return true;
     if (v->pos.origin && seq)
@@ -1719,6 +1802,106 @@ static bool parse_nat_mix(struct loader *ld, struct scenario *s, const struct sn
     return true;
 }
 
+/* services.list: the fields of one entry, parsed into a struct scenario_service. */
+#define SERVICE_FIELD(key, type_, field, default_)                                                 \
+    .name = key, .type = type_, .offset = offsetof(struct scenario_service, field),                \
+    .def = default_
+static const struct scenario_key service_fields[] = {
+    {SERVICE_FIELD("name", KEY_STRING, name, NULL), .min = 1},
+    {SERVICE_FIELD("share", KEY_DOUBLE, share, NULL), .fmax = 1, .flags = KEY_FMAX},
+    {SERVICE_FIELD("capacity", KEY_U32, capacity, "1")},
+    {SERVICE_FIELD("weight", KEY_DOUBLE, weight, "1")},
+};
+#define SERVICE_FIELD_NAMES "name, share, capacity, weight"
+#define SERVICES_MAX 64
+#define SERVICE_NAME_BYTES 255 /* core/service.h: name<1..2^8-1> */
+
+static void service_clear(gpointer p)
+{
+    struct scenario_service *e = p;
+    g_free(e->name);
+}
+
+/* One services.list entry: name and share required, capacity and weight defaulted. */
+static bool parse_service(struct loader *ld, const struct snode *item, guint index,
+                          struct scenario_service *e)
+{
+    char *base = g_strdup_printf("services.list.%u", index);
+    char *name = NULL;
+    const struct spair *given[G_N_ELEMENTS(service_fields)] = {0};
+    bool ok = true;
+    if (item->kind != SN_MAPPING) {
+        ok = fail(ld, &item->pos, SCENARIO_ERROR_VALUE, base,
+                  "expected a mapping such as {name: turn-relay, share: 0.05, capacity: 10}, "
+                  "got %s",
+                  snode_kind_name(item));
+        goto out;
+    }
+    for (guint i = 0; ok && i < item->pairs->len; i++) {
+        const struct spair *p = item->pairs->pdata[i];
+        g_free(name);
+        name = g_strdup_printf("%s.%s", base, p->key);
+        size_t f = 0;
+        while (f < G_N_ELEMENTS(service_fields) && strcmp(service_fields[f].name, p->key) != 0)
+            f++;
+        if (f == G_N_ELEMENTS(service_fields)) {
+            ok = fail(ld, &p->pos, SCENARIO_ERROR_KEY, name,
+                      "unknown field (a service has: " SERVICE_FIELD_NAMES ")");
+            break;
+        }
+        char *want = key_expectation(&service_fields[f]);
+        ok = check_scalar(ld, p->value, name, want) &&
+             parse_value(ld, e, &service_fields[f], name, p->value->text, &p->value->pos);
+        g_free(want);
+        given[f] = p;
+        if (ok && f == 0 && strlen(e->name) > SERVICE_NAME_BYTES)
+            ok = fail(ld, &p->value->pos, SCENARIO_ERROR_VALUE, name,
+                      "%zu bytes, longer than the %u a service record holds", strlen(e->name),
+                      SERVICE_NAME_BYTES);
+    }
+    for (size_t f = 0; ok && f < G_N_ELEMENTS(service_fields); f++) {
+        if (given[f])
+            continue;
+        g_free(name);
+        name = g_strdup_printf("%s.%s", base, service_fields[f].name);
+        if (!service_fields[f].def)
+            ok = fail(ld, &item->pos, SCENARIO_ERROR_KEY, name, "missing required field");
+        else
+            ok = parse_value(ld, e, &service_fields[f], name, service_fields[f].def, &item->pos);
+    }
+out:
+    g_free(name);
+    g_free(base);
+    return ok;
+}
+
+/* services.list: at most SERVICES_MAX entries with distinct names. */
+static bool parse_services(struct loader *ld, struct scenario *s, const struct snode *seq)
+{
+    guint n = seq->items->len;
+    if (n > SERVICES_MAX)
+        return fail(ld, &seq->pos, SCENARIO_ERROR_VALUE, "services.list",
+                    "%u entries, more than the %u supported", n, SERVICES_MAX);
+    for (guint i = 0; i < n; i++) {
+        struct scenario_service e = {0};
+        bool ok = parse_service(ld, seq->items->pdata[i], i, &e);
+        g_array_append_val(s->services.list, e); /* freed with the list even when not ok */
+        if (!ok)
+            return false;
+        for (guint j = 0; j < i; j++)
+            if (strcmp(g_array_index(s->services.list, struct scenario_service, j).name, e.name) ==
+                0) {
+                const struct snode *item = seq->items->pdata[i];
+                char *name = g_strdup_printf("services.list.%u.name", i);
+                fail(ld, &item->pos, SCENARIO_ERROR_VALUE, name,
+                     "service '%s' is listed twice (entry %u too)", e.name, j);
+                g_free(name);
+                return false;
+            }
+    }
+    return true;
+}
+
 struct timed_node {
     env_time t;
     const struct snode *node;
@@ -1990,6 +2173,8 @@ static bool fill_structure(struct loader *ld, struct scenario *s, const struct s
         return parse_sweep(ld, s, n);
     case KEY_NAT_MIX:
         return parse_nat_mix(ld, s, n);
+    case KEY_SERVICES:
+        return parse_services(ld, s, n);
     default:
         g_assert_not_reached();
     }
@@ -2201,6 +2386,8 @@ static bool check_superpeer(struct loader *ld, struct scenario *s)
 static bool check_cross(struct loader *ld, struct scenario *s)
 {
     const int V = SCENARIO_ERROR_VALUE;
+    const struct snode *sip_enclosing;
+    s->sip.enabled = tree_lookup(ld->root, "sip", &sip_enclosing) != NULL;
     if (s->latency.min_ms > s->latency.max_ms) {
         const char *at = key_given(ld, "latency.min_ms") ? "latency.min_ms" : "latency.max_ms";
         char lo[32], hi[32];
@@ -2270,6 +2457,8 @@ static struct scenario *scenario_alloc(void)
     s->churn.events = g_array_new(FALSE, TRUE, sizeof(struct scenario_event));
     s->metrics.snapshots = g_array_new(FALSE, TRUE, sizeof(env_time));
     s->nat.mix = g_array_new(FALSE, TRUE, sizeof(struct scenario_nat_entry));
+    s->services.list = g_array_new(FALSE, TRUE, sizeof(struct scenario_service));
+    g_array_set_clear_func(s->services.list, service_clear);
     s->expect = g_ptr_array_new_with_free_func(expect_free);
     s->sweep = g_ptr_array_new_with_free_func(sweep_free);
     return s;
@@ -2286,7 +2475,8 @@ struct scenario *scenario_load(const char *path, const char *const *overrides, G
     bool ok = load_tree(&ld);
     for (size_t i = 0; ok && overrides && overrides[i]; i++)
         ok = apply_override(&ld, overrides[i]);
-    ok = ok && check_shape(&ld, ld.root, NULL) && fill(&ld, s) && check_cross(&ld, s);
+    ok = ok && check_shape(&ld, ld.root, NULL) && apply_overlay_config(&ld, s) && fill(&ld, s) &&
+         check_cross(&ld, s);
     snode_free(ld.root);
     if (!ok) {
         scenario_free(s);
@@ -2305,12 +2495,14 @@ void scenario_free(struct scenario *s)
         void **field = (void **)((char *)s + k->offset);
         if (k->type == KEY_STRING)
             g_free(*field);
-        else if ((k->type == KEY_EVENTS || k->type == KEY_TIMES || k->type == KEY_NAT_MIX) &&
+        else if ((k->type == KEY_EVENTS || k->type == KEY_TIMES || k->type == KEY_NAT_MIX ||
+                  k->type == KEY_SERVICES) &&
                  *field)
             g_array_unref(*field);
         else if ((k->type == KEY_EXPECT || k->type == KEY_SWEEP) && *field)
             g_ptr_array_unref(*field);
     }
+    config_free(s->overlay.doc);
     g_free(s->file);
     g_free(s);
 }
@@ -2456,6 +2648,25 @@ static void yaml_structure(GString *out, const struct scenario *s, const struct 
         }
         break;
     }
+    case KEY_SERVICES: {
+        const GArray *list = field;
+        if (!list || list->len == 0) {
+            g_string_append(out, " []\n");
+            break;
+        }
+        g_string_append_c(out, '\n');
+        for (guint i = 0; i < list->len; i++) {
+            const struct scenario_service *e = &g_array_index(list, struct scenario_service, i);
+            g_string_append_printf(out, "%*s- {name: ", indent, "");
+            yaml_scalar(out, e->name);
+            format_double(e->share, buf, sizeof buf);
+            g_string_append_printf(out, ", share: %s, capacity: %" G_GUINT32_FORMAT, buf,
+                                   e->capacity);
+            format_double(e->weight, buf, sizeof buf);
+            g_string_append_printf(out, ", weight: %s}\n", buf);
+        }
+        break;
+    }
     case KEY_SWEEP: {
         const GPtrArray *sweep = field;
         if (!sweep || sweep->len == 0) {
@@ -2544,6 +2755,8 @@ char *scenario_to_yaml(const struct scenario *s)
         const struct scenario_key *k = &scenario_keys[i];
         if ((k->flags & KEY_DIST_PARAM) && !dist_param_set(s, k))
             continue; /* not a parameter of this distribution */
+        if (!s->sip.enabled && g_str_has_prefix(k->name, "sip."))
+            continue; /* no sip: section, no user agents */
         char **parts = g_strsplit(k->name, ".", -1);
         guint depth = g_strv_length(parts) - 1;
         /* Open the sections this key does not share with the previous one. */

@@ -18,6 +18,8 @@
 
 #include "../core/env.h"
 
+struct config; /* config/config.h */
+
 enum scenario_latency_model {
     SCENARIO_LATENCY_CONSTANT,
     SCENARIO_LATENCY_UNIFORM,
@@ -124,6 +126,15 @@ struct scenario_nat_entry {
     enum scenario_nat_ports ports;         /* ports: preserve (random for symmetric) */
 };
 
+/* A service some peers offer (services.list; docs/services.md, core/service.h). */
+struct scenario_service {
+    char *name;        /* name: (required) the service name, 1..255 bytes of free text */
+    double share;      /* share: (required) fraction of the scenario's peers offering it, in
+                          [0, 1]; round(share x peers) peers, at least one when share > 0 */
+    uint32_t capacity; /* capacity: 1 (advertised in every record) */
+    double weight;     /* weight: 1 (relative share of the service lookups that ask for it) */
+};
+
 struct scenario {
     char *file;  /* path it was read from */
     char *name;  /* name: (required) */
@@ -133,6 +144,11 @@ struct scenario {
     struct {
         char *topology;          /* overlay.topology: chord | bamboo | superpeer */
         char *name;              /* overlay.name: "p2psip.example" (overlay hash source) */
+        /* overlay.config: "" (an overlay configuration document, RFC 6940 §11.1; its values
+         * are the defaults of the overlay.* keys it names, docs/config.md).  doc is the parsed
+         * document (NULL without one); the world takes its kinds and sequence from it. */
+        char *config;
+        struct config *doc;
         enum scenario_join join; /* overlay.join: instant | protocol */
         env_time join_interval;  /* overlay.join_interval: 200ms between protocol joins */
         uint32_t successors;     /* overlay.successors: 4 */
@@ -213,6 +229,17 @@ struct scenario {
         env_time fetch_start;    /* workload.fetch_start: workload.start + 1s (>= start); the
                                     first fetch is issued after it */
     } workload;
+    /* SIP user agents (docs/sip.md, "SIP in the simulator"): only when the file has a sip:
+     * section (or a --set/sweep gives a sip.* key); scenario_to_yaml writes it only then. */
+    struct {
+        bool enabled;              /* a sip: section is present */
+        uint32_t users_per_peer;   /* sip.users_per_peer: 1 (user agents on each peer's host) */
+        double call_rate;          /* sip.call_rate: 2/h per live user, Poisson (0 = no calls) */
+        env_time answer_delay;     /* sip.answer_delay: 2s (180 at once, 200 this much later) */
+        env_time call_duration;    /* sip.call_duration: 1m (ACK to BYE) */
+        env_time register_expires; /* sip.register_expires: 1h (REGISTER Expires; refreshed at
+                                      nine tenths) */
+    } sip;
     struct {
         env_time interval;   /* metrics.interval: 10s (time-series step) */
         GArray *snapshots;   /* metrics.snapshots: [] (env_time: overlay graph snapshots) */
@@ -228,7 +255,20 @@ struct scenario {
         bool inbound_refresh;     /* nat.inbound_refresh: false (outbound refreshes only) */
         bool hairpin;             /* nat.hairpin: false (RFC 4787 §6) */
         uint32_t peers_per_nat;   /* nat.peers_per_nat: 1 (hosts sharing one box) */
+        bool traversal;           /* nat.traversal: true (core/ice.c: candidates, checks, relays) */
+        uint32_t relays;          /* nat.relays: 8 (public peers that relay for the others) */
     } nat;
+    struct {
+        GArray *list;      /* services.list: [] (struct scenario_service; empty = no services,
+                              no service rows in summary.tsv) */
+        double lookup_rate; /* services.lookup_rate: 0.2/min, Poisson (0 = no lookups) */
+        enum scenario_arrivals arrivals; /* services.arrivals: per_peer | system */
+        char *policy;      /* services.policy: random | least_loaded | lowest_rtt |
+                              two_choices */
+        env_time lifetime; /* services.lifetime: 300s (stored records; refreshed at 80-90 %) */
+        env_time hold;     /* services.hold: 60s (a selection adds 1 to the chosen provider's
+                              load for this long; 0 = selections add no load) */
+    } services;
     GPtrArray *expect; /* expect: struct scenario_expect *, in file order */
     GPtrArray *sweep;  /* sweep: struct scenario_sweep *, in file order */
 };

@@ -22,7 +22,9 @@
 #include <string.h>
 
 #include "../analysis/graph.h"
+#include "../config/config.h"
 #include "../core/node.h"
+#include "../core/service.h"
 #include "../core/topology.h"
 #include "../core/wire.h"
 #include "churn.h"
@@ -30,6 +32,7 @@
 #include "engine.h"
 #include "nat.h"
 #include "pcap.h"
+#include "sipua.h"
 #include "underlay.h"
 
 /* Random streams of the run seed beyond the peers' own (peer i uses stream i).  The churn
@@ -39,6 +42,9 @@
 #define WORLD_STREAM_WORKLOAD (((uint64_t)1 << 32) + 2)
 #define WORLD_STREAM_ELECTION (((uint64_t)1 << 32) + 3)
 #define WORLD_STREAM_CAPACITY (((uint64_t)1 << 32) + 16) /* super-peer capacities */
+#define WORLD_STREAM_SIP (((uint64_t)1 << 32) + 0x100)  /* SIP calls (sim/sipua.h) */
+/* Services: the lookups' stream, then one per services.list entry for its providers. */
+#define WORLD_STREAM_SERVICES (((uint64_t)1 << 32) + 0x200)
 
 /* Cookies tell the workload's requests apart: the top four bits carry the kind of request;
  * a lookup also carries the oracle's answer when it was issued (peer index + 1, 0 for none)
@@ -119,6 +125,7 @@ struct world_msg {
     struct env_addr src, dst; /* the source the receiver sees (a NAT mapping's, or the sender's
                                  own address) and the destination as addressed */
     uint8_t downlinked; /* has passed the receiver's downlink (sim/underlay.h) */
+    uint16_t port;      /* the receiver's port: WORLD_PORT (its node) or a SIP port */
     uint8_t bytes[];
 };
 
@@ -148,6 +155,7 @@ struct world {
     struct underlay *underlay;
     struct churn *churn;
     struct nat *nat; /* NULL without a nat block: every peer public, no translation */
+    struct world_ice *ice; /* NULL unless NAT traversal runs (world_ice_init) */
     uint64_t nat_drops[NAT_VERDICTS]; /* dropped_nat by verdict */
     bool verbose;
     char *out_dir;
@@ -196,6 +204,10 @@ struct world {
     env_time super_since;
     uint64_t super_us_measured;
 
+    struct world_services *svc; /* NULL without a services block (docs/services.md) */
+
+    struct sipua *sip; /* NULL without a sip: section (sim/sipua.h, docs/sip.md) */
+
     struct world_metrics m;
 };
 
@@ -213,10 +225,12 @@ struct env_addr world_addr(uint32_t index)
     return a;
 }
 
-/* Index of the peer at addr, or -1 when no peer slot has that address. */
+/* Index of the peer at addr, or -1 when no peer slot has that address (its node's port, or
+ * with a sip: section one of its host's SIP ports). */
 static int64_t world_index_of(const struct world *w, const struct env_addr *addr)
 {
-    if (addr->port != WORLD_PORT || addr->ip <= WORLD_IP_BASE)
+    bool port = addr->port == WORLD_PORT || (w->sip && sipua_port(w->sip, addr->port));
+    if (!port || addr->ip <= WORLD_IP_BASE)
         return -1;
     uint64_t i = (uint64_t)addr->ip - WORLD_IP_BASE - 1;
     return i < w->n_peers ? (int64_t)i : -1;
@@ -707,10 +721,13 @@ static void world_nat_drop(struct world *w, enum nat_verdict v)
  * (that of a peer behind a box) is reached only from behind the same box, untranslated.  A
  * box's public address reaches the peer its mapping on that port leads to now; the box's
  * filter is applied when the datagram arrives (world_nat_admit), so that a hole punched
- * while it travels lets it in. */
+ * while it travels lets it in.  *port becomes the receiver's port (behind a box: the mapping's
+ * internal one). */
 static int64_t world_nat_route(struct world *w, const struct world_peer *p,
-                               const struct env_addr *to, env_time now, struct env_addr *src)
+                               const struct env_addr *to, env_time now, struct env_addr *src,
+                               uint16_t *port)
 {
+    *port = to->port;
     uint32_t own = nat_peer_box(w->nat, p->index);
     uint32_t box = NAT_NONE;
     int64_t dst = world_index_of(w, to);
@@ -742,6 +759,7 @@ static int64_t world_nat_route(struct world *w, const struct world_peer *p,
         world_nat_drop(w, NAT_NO_BINDING);
         return -1;
     }
+    *port = in.port;
     return dst;
 }
 
@@ -782,6 +800,126 @@ bool world_peer_public(const struct world *w, uint32_t index)
     return !w->nat || nat_peer_box(w->nat, index) == NAT_NONE;
 }
 
+/* ---- NAT traversal (core/ice.c; docs/nat.md, "Traversal") ------------------------------------
+ * With a nat block that puts some peers behind NATs and leaves some public, every node runs
+ * traversal, and the first nat.relays public peers (by slot) are the overlay configuration's
+ * relays.  The world counts the connection outcomes by NAT pair type and each relay's load. */
+struct world_ice {
+    struct node_peer relays[64];
+    uint32_t relay_slot[64];
+    unsigned n_relays;
+    uint64_t relay_load[64]; /* messages peers sent through each relay */
+    uint64_t outcome[SCENARIO_NAT_TYPES][SCENARIO_NAT_TYPES][NODE_CONNECT_OUTCOMES];
+    GHashTable *slot_of; /* Node-ID (struct id *) -> peer slot + 1 */
+};
+
+static guint world_id_hash(gconstpointer k)
+{
+    return (guint)((const struct id *)k)->lo;
+}
+
+static gboolean world_id_equal(gconstpointer a, gconstpointer b)
+{
+    return id_eq(a, b);
+}
+
+static enum scenario_nat_type world_nat_type(const struct world *w, uint32_t slot)
+{
+    uint32_t box = nat_peer_box(w->nat, slot);
+    return box == NAT_NONE ? SCENARIO_NAT_PUBLIC : nat_box_config(w->nat, box)->type;
+}
+
+static void world_ice_init(struct world *w)
+{
+    uint32_t pub = 0;
+    for (uint32_t i = 0; w->nat && i < w->n_peers; i++)
+        pub += world_peer_public(w, i);
+    if (!w->nat || !w->sc->nat.traversal || pub == 0 || pub == w->n_peers ||
+        w->sc->nat.relays == 0)
+        return;
+    struct world_ice *x = w->ice = g_new0(struct world_ice, 1);
+    x->slot_of = g_hash_table_new(world_id_hash, world_id_equal);
+    for (uint32_t i = 0; i < w->n_peers; i++) {
+        g_hash_table_insert(x->slot_of, &w->peers[i].id, GUINT_TO_POINTER(i + 1));
+        if (world_peer_public(w, i) && x->n_relays < MIN(w->sc->nat.relays, 64u)) {
+            x->relay_slot[x->n_relays] = i;
+            x->relays[x->n_relays].id = w->peers[i].id;
+            x->relays[x->n_relays++].addr = world_addr(i);
+        }
+    }
+    w->cfg.ice.enabled = true;
+    w->cfg.ice.relays = x->relays;
+    w->cfg.ice.n_relays = x->n_relays;
+}
+
+static void world_ice_event(struct world *w, const struct world_peer *p,
+                            const struct env_event *ev)
+{
+    struct world_ice *x = w->ice;
+    if (!x)
+        return;
+    if (ev->type == ENV_EV_RELAYED) {
+        for (unsigned i = 0; i < x->n_relays; i++)
+            if (id_eq(&x->relays[i].id, &ev->responder))
+                x->relay_load[i]++;
+        return;
+    }
+    uint32_t other = GPOINTER_TO_UINT(g_hash_table_lookup(x->slot_of, &ev->responder));
+    if (other == 0 || ev->code >= NODE_CONNECT_OUTCOMES)
+        return;
+    enum scenario_nat_type a = world_nat_type(w, p->index), b = world_nat_type(w, other - 1);
+    x->outcome[MIN(a, b)][MAX(a, b)][ev->code]++;
+}
+
+/* Rows (nat runs with traversal only): connect_<outcome> in all, connect_<A>-<B>_<outcome>
+ * for each NAT type pair that made attempts (A <= B in the order of nat.mix's types), then
+ * relays, relayed_msgs and relay_load_<slot> per relay. */
+static void world_row_u(GArray *rows, const char *name, uint64_t v);
+static void world_ice_rows(const struct world *w, GArray *rows)
+{
+    static const char *const outcome[] = {"direct", "punched", "relayed", "failed"};
+    const struct world_ice *x = w->ice;
+    uint64_t total[NODE_CONNECT_OUTCOMES] = {0};
+    for (int a = 0; a < SCENARIO_NAT_TYPES; a++)
+        for (int b = a; b < SCENARIO_NAT_TYPES; b++)
+            for (int o = 0; o < NODE_CONNECT_OUTCOMES; o++)
+                total[o] += x->outcome[a][b][o];
+    for (int o = 0; o < NODE_CONNECT_OUTCOMES; o++) {
+        char *name = g_strdup_printf("connect_%s", outcome[o]);
+        world_row_u(rows, g_intern_string(name), total[o]);
+        g_free(name);
+    }
+    for (int a = 0; a < SCENARIO_NAT_TYPES; a++)
+        for (int b = a; b < SCENARIO_NAT_TYPES; b++) {
+            uint64_t sum = 0;
+            for (int o = 0; o < NODE_CONNECT_OUTCOMES; o++)
+                sum += x->outcome[a][b][o];
+            for (int o = 0; sum && o < NODE_CONNECT_OUTCOMES; o++) {
+                char *name = g_strdup_printf("connect_%s-%s_%s", nat_type_name(a),
+                                             nat_type_name(b), outcome[o]);
+                world_row_u(rows, g_intern_string(name), x->outcome[a][b][o]);
+                g_free(name);
+            }
+        }
+    uint64_t relayed = 0;
+    for (unsigned i = 0; i < x->n_relays; i++)
+        relayed += x->relay_load[i];
+    world_row_u(rows, "relays", x->n_relays);
+    world_row_u(rows, "relayed_msgs", relayed);
+    for (unsigned i = 0; i < x->n_relays; i++) {
+        char *name = g_strdup_printf("relay_load_%u", x->relay_slot[i]);
+        world_row_u(rows, g_intern_string(name), x->relay_load[i]);
+        g_free(name);
+    }
+}
+
+static void world_ice_free(struct world *w)
+{
+    if (w->ice)
+        g_hash_table_destroy(w->ice->slot_of);
+    g_free(w->ice);
+}
+
 /* ---- the env: one static ops table, ctx = the peer ---------------------------------------- */
 
 static void world_deliver(void *arg)
@@ -809,7 +947,10 @@ static void world_deliver(void *arg)
         return;
     }
     struct world_peer *p = &w->peers[msg->to];
-    if (p->up && p->node) {
+    if (msg->port != WORLD_PORT) { /* SIP: the host's registrar or one of its user agents */
+        if (!w->sip || !sipua_receive(w->sip, msg->to, msg->port, &msg->src, msg->bytes, msg->len))
+            w->m.dropped_undeliverable++;
+    } else if (p->up && p->node) {
         node_receive(p->node, &msg->src, msg->bytes, msg->len);
     } else {
         w->m.dropped_undeliverable++;
@@ -817,26 +958,32 @@ static void world_deliver(void *arg)
     world_msg_free(msg);
 }
 
-static void world_env_send(void *ctx, const struct env_addr *to, const uint8_t *buf, size_t len)
+/* A datagram leaves port `port` of peer p's host (WORLD_PORT: its node).  SIP between a user
+ * agent and the registrar of its own host is loopback: no underlay, no NAT, no delay. */
+static void world_send(struct world *w, struct world_peer *p, uint16_t port,
+                       const struct env_addr *to, const uint8_t *buf, size_t len)
 {
-    struct world_peer *p = ctx;
-    struct world *w = p->w;
     g_assert(len <= UINT32_MAX);
     env_time now = sim_now(w->engine);
-    if (w->pcap) {
-        struct env_addr from = world_addr(p->index);
-        pcap_write_udp(w->pcap, now, &from, to, buf, len);
-    }
     struct env_addr src = world_addr(p->index);
+    src.port = port;
+    if (w->pcap)
+        pcap_write_udp(w->pcap, now, &src, to, buf, len);
     int64_t dst;
-    if (w->nat)
-        dst = world_nat_route(w, p, to, now, &src); /* counts what it drops */
+    uint16_t dport = to->port;
+    bool loopback = port != WORLD_PORT && to->ip == src.ip && to->port != WORLD_PORT;
+    if (loopback)
+        dst = p->index;
+    else if (w->nat)
+        dst = world_nat_route(w, p, to, now, &src, &dport); /* counts what it drops */
     else if ((dst = world_index_of(w, to)) < 0)
         w->m.dropped_undeliverable++;
     if (dst < 0)
         return;
     env_time arrive = now;
-    switch (underlay_send(w->underlay, p->index, (uint32_t)dst, len, now, &p->rng, &arrive)) {
+    switch (loopback ? UNDERLAY_DELIVER
+                     : underlay_send(w->underlay, p->index, (uint32_t)dst, len, now, &p->rng,
+                                     &arrive)) {
     case UNDERLAY_DELIVER:
         break;
     case UNDERLAY_LOST:
@@ -855,8 +1002,25 @@ static void world_env_send(void *ctx, const struct env_addr *to, const uint8_t *
     msg->from = p->index;
     msg->src = src;
     msg->dst = *to;
+    msg->port = dport;
+    if (loopback)
+        msg->downlinked = 1;
     memcpy(msg->bytes, buf, len);
     sim_schedule_at(w->engine, arrive, world_deliver, msg);
+}
+
+static void world_env_send(void *ctx, const struct env_addr *to, const uint8_t *buf, size_t len)
+{
+    struct world_peer *p = ctx;
+    world_send(p->w, p, WORLD_PORT, to, buf, len);
+}
+
+/* sipua's way out (struct sipua_hooks): from a SIP port of a host. */
+static void world_sip_send(void *ud, uint32_t host, uint16_t port, const struct env_addr *to,
+                           const uint8_t *buf, size_t len)
+{
+    struct world *w = ud;
+    world_send(w, &w->peers[host], port, to, buf, len);
 }
 
 static env_timer world_env_timer_start(void *ctx, env_time delay, env_timer_fn fn, void *arg)
@@ -893,6 +1057,10 @@ static void world_env_log(void *ctx, enum env_log_level level, const char *msg)
             names[level], msg);
 }
 
+static void world_services_joined(struct world *w, struct world_peer *p);
+static void world_services_drop(struct world *w, struct world_peer *p);
+static void world_services_withdraw(struct world *w, struct world_peer *p);
+
 static void world_env_event(void *ctx, const struct env_event *ev)
 {
     struct world_peer *p = ctx;
@@ -904,6 +1072,10 @@ static void world_env_event(void *ctx, const struct env_event *ev)
     case ENV_EV_JOIN_DONE:
         w->m.joins_done++;
         world_oracle_add(w, p);
+        if (w->sip && p->up)
+            sipua_peer_joined(w->sip, p->index); /* its SIP users register */
+        if (w->svc)
+            world_services_joined(w, p);
         break;
     case ENV_EV_MSG_SENT:
         w->win.bytes += ev->bytes;
@@ -918,6 +1090,10 @@ static void world_env_event(void *ctx, const struct env_event *ev)
         break;
     case ENV_EV_LINK_FAILED:
         w->m.links_failed++;
+        break;
+    case ENV_EV_CONNECT:
+    case ENV_EV_RELAYED:
+        world_ice_event(w, p, ev);
         break;
     case ENV_EV_LOOKUP_DONE:
         if (measuring && tag == WORLD_TAG_LOOKUP)
@@ -955,6 +1131,8 @@ static void world_node_start(struct world *w, struct world_peer *p)
     cfg.superpeer.is_super = p->super;
     p->node = node_new(&e, &cfg, &p->id, &addr);
     p->join_called = false;
+    if (w->sip)
+        sipua_peer_start(w->sip, p->index, &e, p->node); /* its SIP proxy/registrar */
 }
 
 /* Creates the peer's node; the peer is up from now on. */
@@ -1015,6 +1193,7 @@ static void world_linger_end(void *arg)
     p->linger = 0;
     node_free(p->node);
     p->node = NULL;
+    world_services_drop(p->w, p);
 }
 
 /* The peer stops: out of the oracle and deaf at once.  A graceful departure runs
@@ -1029,12 +1208,16 @@ static void world_peer_stop(struct world *w, struct world_peer *p, bool graceful
     w->n_alive--;
     p->up = false;
     world_oracle_drop(w, p);
+    if (w->sip)
+        sipua_peer_stop(w->sip, p->index); /* its registrar and SIP users go down with it */
     if (graceful) {
+        world_services_withdraw(w, p);
         node_leave(p->node);
         p->linger = sim_schedule(w->engine, 0, world_linger_end, p);
     } else {
         node_free(p->node);
         p->node = NULL;
+        world_services_drop(w, p);
     }
 }
 
@@ -1160,9 +1343,12 @@ static void world_promote(struct world *w, struct world_peer *p)
 {
     g_assert(p->up && p->node && !p->super);
     world_oracle_drop(w, p);
+    if (w->sip)
+        sipua_peer_stop(w->sip, p->index); /* the new node has a new registrar */
     node_leave(p->node);
     node_free(p->node);
     p->node = NULL;
+    world_services_drop(w, p);
     p->super = true;
     world_node_start(w, p);
     world_peer_join(w, p);
@@ -1545,6 +1731,331 @@ static void world_schedule_workload(struct world *w)
     }
 }
 
+/* ---- services (core/service.h, docs/services.md) ------------------------------------------ */
+
+/* A peer offering one service of services.list. */
+struct world_provider {
+    struct world *w;
+    uint32_t peer;
+    uint32_t service; /* index in services.list */
+    uint32_t in_use;  /* selections holding it now: the load it advertises */
+};
+
+struct world_services {
+    const struct service_policy *policy;
+    struct service_config cfg;
+    struct world_provider *prov; /* sorted by (peer, service) */
+    uint32_t n_prov;
+    uint32_t *by_id;        /* indexes into prov, sorted by (Node-ID, service) */
+    struct service **agent; /* per peer slot: its node's agent, NULL while none is needed */
+    struct sim_rng rng;     /* lookups: who asks, for which service */
+    double weight_sum;
+    struct service_stats gone; /* counters of agents already freed */
+    uint64_t lookups, completed, answered, found_live, not_found, failed;
+    uint64_t returned, stale, selected_stale, over_capacity;
+    GArray *latency; /* env_time per answered lookup */
+};
+
+static int world_provider_cmp(const void *a, const void *b)
+{
+    const struct world_provider *x = a, *y = b;
+    if (x->peer != y->peer)
+        return x->peer < y->peer ? -1 : 1;
+    return x->service < y->service ? -1 : x->service > y->service;
+}
+
+static int world_provider_id_cmp(const void *a, const void *b, void *ud)
+{
+    const struct world *w = ud;
+    const struct world_provider *x = &w->svc->prov[*(const uint32_t *)a];
+    const struct world_provider *y = &w->svc->prov[*(const uint32_t *)b];
+    int c = id_cmp(&w->peers[x->peer].id, &w->peers[y->peer].id);
+    if (c)
+        return c;
+    return x->service < y->service ? -1 : x->service > y->service;
+}
+
+static const struct scenario_service *world_service(const struct world *w, uint32_t i)
+{
+    return &g_array_index(w->sc->services.list, struct scenario_service, i);
+}
+
+/* The provider entry of (Node-ID, service name), or NULL when no peer advertises that. */
+static struct world_provider *world_provider_of(const struct world *w, const struct id *id,
+                                                const char *name)
+{
+    struct world_services *v = w->svc;
+    uint32_t service = UINT32_MAX;
+    for (uint32_t i = 0; i < w->sc->services.list->len && service == UINT32_MAX; i++)
+        if (strcmp(world_service(w, i)->name, name) == 0)
+            service = i;
+    uint32_t lo = 0, hi = v->n_prov;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const struct world_provider *q = &v->prov[v->by_id[mid]];
+        int c = id_cmp(&w->peers[q->peer].id, id);
+        if (c < 0 || (c == 0 && q->service < service))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == v->n_prov)
+        return NULL;
+    struct world_provider *q = &v->prov[v->by_id[lo]];
+    return id_eq(&w->peers[q->peer].id, id) && q->service == service ? q : NULL;
+}
+
+/* The agent of a peer's current node, created when first needed. */
+static struct service *world_agent(struct world *w, struct world_peer *p)
+{
+    struct service **a = &w->svc->agent[p->index];
+    if (!*a) {
+        struct env e = {.ops = &world_env_ops, .ctx = p};
+        *a = service_new(&e, p->node, &w->svc->cfg);
+    }
+    return *a;
+}
+
+static void world_stats_add(struct service_stats *to, const struct service_stats *s)
+{
+    to->stores += s->stores;
+    to->stores_ok += s->stores_ok;
+    to->stores_failed += s->stores_failed;
+    to->withdraws += s->withdraws;
+    to->records_skipped += s->records_skipped;
+}
+
+/* The peer's node has been freed: so is its agent (pending requests included). */
+static void world_services_drop(struct world *w, struct world_peer *p)
+{
+    if (!w->svc || !w->svc->agent[p->index])
+        return;
+    world_stats_add(&w->svc->gone, service_get_stats(w->svc->agent[p->index]));
+    service_free(w->svc->agent[p->index]);
+    w->svc->agent[p->index] = NULL;
+}
+
+/* The first provider entry of peer index (entries are sorted by peer). */
+static uint32_t world_provider_first(const struct world_services *v, uint32_t index)
+{
+    uint32_t lo = 0, hi = v->n_prov;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (v->prov[mid].peer < index)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* A provider that has joined advertises what it offers, with its current load, at its own
+ * address (a host candidate); run as an event of its own, after the join has completed. */
+static void world_services_advertise(void *arg)
+{
+    struct world_peer *p = arg;
+    struct world *w = p->w;
+    struct world_services *v = w->svc;
+    if (!p->up || !p->joined || !p->node)
+        return;
+    struct env_addr addr = world_addr(p->index);
+    for (uint32_t i = world_provider_first(v, p->index);
+         i < v->n_prov && v->prov[i].peer == p->index; i++) {
+        const struct scenario_service *e = world_service(w, v->prov[i].service);
+        service_advertise(world_agent(w, p), e->name, &addr, WIRE_CAND_HOST, e->capacity,
+                          v->prov[i].in_use);
+    }
+}
+
+static void world_services_joined(struct world *w, struct world_peer *p)
+{
+    uint32_t i = world_provider_first(w->svc, p->index);
+    if (i < w->svc->n_prov && w->svc->prov[i].peer == p->index)
+        sim_schedule(w->engine, 0, world_services_advertise, p);
+}
+
+/* A provider leaving gracefully withdraws its records before it Leaves. */
+static void world_services_withdraw(struct world *w, struct world_peer *p)
+{
+    struct world_services *v = w->svc;
+    if (!v || !v->agent[p->index])
+        return;
+    for (uint32_t i = world_provider_first(v, p->index);
+         i < v->n_prov && v->prov[i].peer == p->index; i++)
+        service_withdraw(v->agent[p->index], world_service(w, v->prov[i].service)->name);
+}
+
+/* The provider's load changed: a live provider advertises it (rate-limited by the agent). */
+static void world_provider_load(struct world_provider *q)
+{
+    struct world *w = q->w;
+    struct service *a = w->svc->agent[q->peer];
+    if (a)
+        service_set_load(a, world_service(w, q->service)->name, q->in_use);
+}
+
+static void world_services_release(void *arg)
+{
+    struct world_provider *q = arg;
+    q->in_use--;
+    world_provider_load(q);
+}
+
+/* A lookup's answer: count the providers returned and those whose peer is down (stale), rank
+ * them with the policy, and let the looker use the first for services.hold. */
+static void world_services_found(void *ud, int status, struct service_record *list, size_t n,
+                                 size_t skipped, env_time latency)
+{
+    struct world_peer *p = ud;
+    struct world *w = p->w;
+    struct world_services *v = w->svc;
+    v->completed++;
+    if (status != NODE_OK && status != NODE_E_NOT_FOUND) {
+        v->failed++;
+        return;
+    }
+    v->answered++;
+    g_array_append_val(v->latency, latency);
+    if (status == NODE_E_NOT_FOUND) {
+        v->not_found++;
+        return;
+    }
+    uint64_t live = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct world_provider *q = world_provider_of(w, &list[i].provider, list[i].name);
+        bool up = q && w->peers[q->peer].up && w->peers[q->peer].joined;
+        live += up;
+    }
+    v->returned += n;
+    v->stale += n - live;
+    if (live > 0)
+        v->found_live++;
+    struct env e = {.ops = &world_env_ops, .ctx = p};
+    service_rank(v->policy, p->node, &e, list, n);
+    struct world_provider *q = world_provider_of(w, &list[0].provider, list[0].name);
+    if (!q || !w->peers[q->peer].up || !w->peers[q->peer].joined) {
+        v->selected_stale++;
+        return;
+    }
+    if (w->sc->services.hold == 0)
+        return;
+    if (q->in_use >= world_service(w, q->service)->capacity)
+        v->over_capacity++;
+    q->in_use++;
+    world_provider_load(q);
+    sim_schedule(w->engine, w->sc->services.hold, world_services_release, q);
+}
+
+static void world_services_lookup_next(void *arg);
+static void world_services_wait(void *arg);
+
+/* The next lookup arrival: Poisson at services.lookup_rate, for the whole system or per
+ * joined peer (re-evaluated at each arrival); while that is 0, looks again in a second. */
+static void world_services_schedule(struct world *w)
+{
+    const struct scenario *sc = w->sc;
+    double rate = sc->services.lookup_rate;
+    if (sc->services.arrivals == SCENARIO_ARRIVALS_PER_PEER)
+        rate *= w->oracle.n;
+    if (rate <= 0 || w->svc->weight_sum <= 0)
+        sim_schedule(w->engine, ENV_S, world_services_wait, w);
+    else
+        sim_schedule(w->engine, (env_time)llround(sim_rng_exp(&w->svc->rng, 1e6 / rate)),
+                     world_services_lookup_next, w);
+}
+
+static void world_services_wait(void *arg)
+{
+    world_services_schedule(arg);
+}
+
+/* A uniformly chosen joined peer looks up a service chosen by weight. */
+static void world_services_lookup_next(void *arg)
+{
+    struct world *w = arg;
+    struct world_services *v = w->svc;
+    const GArray *list = w->sc->services.list;
+    v->lookups++;
+    struct world_peer *p = world_random_joined(w, &v->rng);
+    double x = sim_rng_unit(&v->rng) * v->weight_sum;
+    uint32_t s = 0;
+    while (s + 1 < list->len && x >= world_service(w, s)->weight) {
+        x -= world_service(w, s)->weight;
+        s++;
+    }
+    if (!p || service_find(world_agent(w, p), world_service(w, s)->name, world_services_found,
+                           p) != NODE_OK) {
+        v->completed++; /* could not even start: a failure */
+        v->failed++;
+    }
+    world_services_schedule(w);
+}
+
+/* With a services block: every entry's providers, round(share x peers) of the scenario's peers
+ * (at least one when share > 0) drawn without replacement from the entry's own stream; lookups
+ * from workload.start. */
+static void world_services_init(struct world *w)
+{
+    const struct scenario *sc = w->sc;
+    const GArray *list = sc->services.list;
+    if (!list || list->len == 0)
+        return;
+    struct world_services *v = g_new0(struct world_services, 1);
+    w->svc = v;
+    v->policy = service_policy_by_name(sc->services.policy);
+    g_assert(v->policy); /* the loader accepts only these names */
+    service_config_default(&v->cfg);
+    v->cfg.lifetime = (uint32_t)(sc->services.lifetime / ENV_S);
+    v->agent = g_new0(struct service *, w->n_peers);
+    v->latency = g_array_new(FALSE, FALSE, sizeof(env_time));
+    sim_rng_init(&v->rng, sc->seed, WORLD_STREAM_SERVICES);
+    GArray *prov = g_array_new(FALSE, FALSE, sizeof(struct world_provider));
+    uint32_t *pool = g_new(uint32_t, sc->peers);
+    for (uint32_t s = 0; s < list->len; s++) {
+        const struct scenario_service *e = world_service(w, s);
+        v->weight_sum += e->weight;
+        uint32_t k = (uint32_t)llround(e->share * sc->peers);
+        if (e->share > 0 && k == 0)
+            k = 1;
+        struct sim_rng r;
+        sim_rng_init(&r, sc->seed, WORLD_STREAM_SERVICES + 1 + s);
+        for (uint32_t i = 0; i < sc->peers; i++)
+            pool[i] = i;
+        for (uint32_t i = 0; i < k; i++) { /* a partial Fisher-Yates shuffle */
+            uint32_t j = i + (uint32_t)sim_rng_below(&r, sc->peers - i);
+            uint32_t t = pool[i];
+            pool[i] = pool[j];
+            pool[j] = t;
+            struct world_provider q = {.w = w, .peer = pool[i], .service = s};
+            g_array_append_val(prov, q);
+        }
+    }
+    g_free(pool);
+    qsort(prov->data, prov->len, sizeof(struct world_provider), world_provider_cmp);
+    v->n_prov = prov->len;
+    v->prov = (struct world_provider *)(void *)g_array_free(prov, FALSE);
+    v->by_id = g_new(uint32_t, v->n_prov ? v->n_prov : 1);
+    for (uint32_t i = 0; i < v->n_prov; i++)
+        v->by_id[i] = i;
+    g_qsort_with_data(v->by_id, (gint)v->n_prov, sizeof *v->by_id, world_provider_id_cmp, w);
+    if (sc->services.lookup_rate > 0)
+        sim_schedule_at(w->engine, sc->workload.start, world_services_wait, w);
+}
+
+/* After every node (and so every agent) is gone. */
+static void world_services_free(struct world *w)
+{
+    struct world_services *v = w->svc;
+    if (!v)
+        return;
+    g_free(v->agent);
+    g_free(v->prov);
+    g_free(v->by_id);
+    g_array_unref(v->latency);
+    g_free(v);
+    w->svc = NULL;
+}
+
 /* ---- records lost, the time series, graph snapshots --------------------------------------- */
 
 /* Whether a live peer holds the record: the responsible peer, its replica successors and a
@@ -1603,6 +2114,8 @@ static void world_tick(void *arg)
         s.bytes_per_peer_per_s = (double)win->bytes / ((double)alive_us / ENV_S);
     g_array_append_val(w->series, s);
     memset(&w->win, 0, sizeof w->win);
+    if (w->sip)
+        sipua_tick(w->sip);
     env_time next = now + w->sc->metrics.interval;
     if (next <= w->sc->duration)
         sim_schedule_at(w->engine, next, world_tick, w);
@@ -1693,6 +2206,10 @@ static void world_config(struct world *w)
 {
     const struct scenario *sc = w->sc;
     node_config_default(&w->cfg);
+    /* overlay.config: the document's kinds and sequence (its other values reached the
+     * scenario's keys as defaults, and the keys below win). */
+    if (sc->overlay.doc)
+        config_apply(sc->overlay.doc, &w->cfg);
     w->cfg.overlay = id_overlay_hash(sc->overlay.name);
     w->cfg.successors = sc->overlay.successors;
     w->cfg.predecessors = sc->overlay.predecessors;
@@ -1879,6 +2396,7 @@ static bool world_peers_init(struct world *w, GError **err)
             if (w->peers[i].super && w->cfg.n_bootstraps < NODE_MAX_BOOTSTRAPS)
                 w->cfg.bootstraps[w->cfg.n_bootstraps++] = world_addr(i);
     }
+    world_ice_init(w);
     for (uint32_t i = 0; i < sc->peers; i++)
         if (!w->churn || churn_initially_up(w->churn, i))
             world_peer_start(w, &w->peers[i]);
@@ -1904,15 +2422,23 @@ struct world *world_new(const struct scenario *sc, const struct world_options *o
         return NULL;
     }
     world_workload_init(w);
+    if (sc->sip.enabled) {
+        struct sipua_hooks hooks = {.ud = w, .send = world_sip_send};
+        w->sip = sipua_new(sc, w->n_peers, w->engine, WORLD_STREAM_SIP, &hooks);
+    }
     if (!world_peers_init(w, err)) {
         world_free(w);
         return NULL;
     }
+    world_services_init(w);
 
     if (sc->overlay.join == SCENARIO_JOIN_INSTANT)
         world_join_instant(w);
     else
         sim_schedule_at(w->engine, 0, world_join_next, w);
+    for (uint32_t i = 0; w->sip && i < w->n_peers; i++)
+        if (w->peers[i].joined) /* an instant join has no JOIN_DONE */
+            sipua_peer_joined(w->sip, i);
     world_schedule_workload(w);
     if (w->churn)
         churn_start(w->churn);
@@ -1926,16 +2452,21 @@ void world_free(struct world *w)
 {
     if (!w)
         return;
+    sipua_free(w->sip); /* the registrars before their nodes */
     if (w->peers)
         for (uint32_t i = 0; i < w->n_peers; i++)
-            if (w->peers[i].node)
+            if (w->peers[i].node) {
                 node_free(w->peers[i].node);
+                world_services_drop(w, &w->peers[i]);
+            }
+    world_services_free(w);
     while (w->blocks)
         world_block_free(w, w->blocks);
     churn_free(w->churn);
     sim_engine_free(w->engine);
     underlay_free(w->underlay);
     nat_free(w->nat);
+    world_ice_free(w);
     if (w->pcap)
         pcap_close(w->pcap);
     g_array_unref(w->m.hops);
@@ -2031,6 +2562,11 @@ bool world_is_up(const struct world *w, uint32_t index)
 {
     g_assert(index < w->n_peers);
     return w->peers[index].up;
+}
+
+struct sipua *world_sipua(const struct world *w)
+{
+    return w->sip;
 }
 
 struct node *world_node(const struct world *w, uint32_t index)
@@ -2168,8 +2704,11 @@ void world_summarize(const struct world *w, struct world_summary *s)
     s->lookups_correct = m->lookups_correct;
     s->lookup_timeouts = m->lookup_timeouts;
     s->lookups_unfinished = m->lookups_issued - m->lookups_completed;
-    s->lookup_success =
-        m->lookups_completed ? (double)m->lookups_correct / m->lookups_completed : 1.0;
+    /* Lookups issued but none answered (no super-peer could be elected, every peer behind a
+     * NAT...) is a failure, not a vacuous success; a run that issued none reads 1. */
+    s->lookup_success = m->lookups_completed ? (double)m->lookups_correct / m->lookups_completed
+                        : m->lookups_issued  ? 0.0
+                                             : 1.0;
     s->lookup_consistency =
         m->lookups_completed ? (double)m->lookups_consistent / m->lookups_completed : 1.0;
     s->retransmits_per_lookup =
@@ -2260,6 +2799,48 @@ static void world_nat_rows(const struct world *w, GArray *rows)
     world_row_u(rows, "nat_mappings", nat_mappings_made(w->nat));
 }
 
+/* Runs with a services block only (docs/services.md): the providers, the advertisements
+ * (Stores of records and refreshes, whole run) and the service lookups (all issued from
+ * workload.start).  A lookup succeeds when it returns at least one provider whose peer is up;
+ * providers_mean and latency are over answered lookups (Not Found included, as 0 providers);
+ * stale providers are returned ones whose peer is down. */
+static void world_services_rows(const struct world *w, GArray *rows)
+{
+    const struct world_services *v = w->svc;
+    struct service_stats st = v->gone;
+    for (uint32_t i = 0; i < w->n_peers; i++)
+        if (v->agent[i])
+            world_stats_add(&st, service_get_stats(v->agent[i]));
+    world_row_u(rows, "services", w->sc->services.list->len);
+    world_row_u(rows, "service_providers", v->n_prov);
+    world_row_u(rows, "service_stores", st.stores);
+    world_row_u(rows, "service_stores_failed", st.stores_failed);
+    world_row_u(rows, "service_withdraws", st.withdraws);
+    world_row_u(rows, "service_lookups", v->lookups);
+    world_row_u(rows, "service_lookups_completed", v->completed);
+    world_row_u(rows, "service_lookups_found", v->found_live);
+    world_row_u(rows, "service_lookups_not_found", v->not_found);
+    world_row_u(rows, "service_lookups_failed", v->failed);
+    world_row_f(rows, "service_lookup_success",
+                v->completed ? (double)v->found_live / v->completed : 1.0, 6);
+    world_row_f(rows, "service_providers_mean",
+                v->answered ? (double)v->returned / v->answered : 0.0, 3);
+    world_row_u(rows, "service_stale_providers", v->stale);
+    world_row_f(rows, "service_stale_fraction", v->returned ? (double)v->stale / v->returned : 0.0,
+                6);
+    world_row_u(rows, "service_selected_stale", v->selected_stale);
+    world_row_u(rows, "service_over_capacity", v->over_capacity);
+    world_row_u(rows, "service_records_skipped", st.records_skipped);
+    GArray *lat = g_array_copy(v->latency);
+    g_array_sort(lat, world_time_cmp);
+    const env_time *x = (const env_time *)(void *)lat->data;
+    double p50 = lat->len ? x[world_rank(lat->len, 50)] / 1000.0 : 0.0;
+    double p95 = lat->len ? x[world_rank(lat->len, 95)] / 1000.0 : 0.0;
+    g_array_unref(lat);
+    world_row_f(rows, "service_latency_ms_p50", p50, 3);
+    world_row_f(rows, "service_latency_ms_p95", p95, 3);
+}
+
 GArray *world_summary_rows(const struct world *w, const struct world_summary *given)
 {
     struct world_summary own;
@@ -2341,6 +2922,12 @@ GArray *world_summary_rows(const struct world *w, const struct world_summary *gi
     }
     if (w->nat)
         world_nat_rows(w, rows);
+    if (w->ice)
+        world_ice_rows(w, rows);
+    if (w->sip)
+        sipua_rows(w->sip, rows); /* runs with a sip: section only (docs/sip.md) */
+    if (w->svc)
+        world_services_rows(w, rows);
     return rows;
 }
 
@@ -2427,6 +3014,8 @@ static char *world_timeseries_tsv(const struct world *w)
         g_string_append_printf(g, "%.3f\trecords_lost\t%llu\n", t, U64(s->records_lost));
         if (w->cfg.topology == NODE_TOPOLOGY_SUPERPEER)
             g_string_append_printf(g, "%.3f\tsuper_peers\t%llu\n", t, U64(s->super_peers));
+        if (w->sip)
+            sipua_series_tsv(w->sip, i, t, g);
     }
     return g_string_free(g, FALSE);
 }
@@ -2448,6 +3037,8 @@ gboolean world_write_results(const struct world *w, const char *dir, GError **er
         !world_write(dir, "messages.tsv", world_messages_tsv(w), err) ||
         !world_write(dir, "traffic.tsv", world_traffic_tsv(w), err) ||
         !world_write(dir, "timeseries.tsv", world_timeseries_tsv(w), err))
+        return FALSE;
+    if (w->sip && !world_write(dir, "call_setup_cdf.tsv", sipua_cdf_tsv(w->sip), err))
         return FALSE;
     if (w->snapshot_error) {
         g_set_error_literal(err, w->snapshot_error->domain, w->snapshot_error->code,

@@ -12,14 +12,19 @@
  * the key, wrapping), so that every lookup can be judged correct or not.  The workload
  * (lookups, stores with owner refreshes, fetches; Poisson arrivals for the whole system or per
  * live peer; uniform or Zipf key popularity) and the metrics follow the scenario; the
- * path-length measurement reproduces Stoica et al., "Chord", SIGCOMM 2001, §6.3.
+ * path-length measurement reproduces Stoica et al., "Chord", SIGCOMM 2001, §6.3.  With a
+ * services block, chosen peers advertise services and the workload looks them up by name
+ * (core/service.h, docs/services.md).
  *
  * Addresses: peer i listens on 10.0.0.0 + i + 1, UDP port 6084, so up to 2^24 - 2 peers fit
  * in 10.0.0.0/8 and a pcap of the run looks like a real network.  Peers 0..peers-1 are the
  * scenario's; flash crowds (churn.events) use the slots after them.  With a nat block
  * (sim/nat.h, docs/nat.md) a peer behind a NAT box keeps that address as its private one,
  * reachable only from behind the same box; boxes have public addresses in 100.64.0.0/10, and
- * the datagrams crossing them are translated when sent and filtered when they arrive.
+ * the datagrams crossing them are translated when sent and filtered when they arrive.  With a
+ * sip: section (sim/sipua.h) the host of peer i also has SIP ports: its proxy/registrar on
+ * 5060 and its user agents from 5062; SIP datagrams between two of one host's ports are
+ * loopback (no underlay, no NAT).
  *
  * Determinism: a world is a pure function of its scenario (seed included).  Every random
  * draw comes from a named stream: peer i uses stream i (for its node and its datagrams'
@@ -229,6 +234,8 @@ uint32_t world_joined(const struct world *w);
 /* Peers up now (started, not departed). */
 uint32_t world_alive(const struct world *w);
 bool world_is_up(const struct world *w, uint32_t index);
+/* The SIP user agents and registrars (sim/sipua.h), NULL without a sip: section. */
+struct sipua *world_sipua(const struct world *w);
 /* The node of peer index, NULL while the peer is down (crashed, left, or not yet started). */
 struct node *world_node(const struct world *w, uint32_t index);
 /* The Node-ID peer index has whenever it is up. */

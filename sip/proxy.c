@@ -572,6 +572,10 @@ static void on_app_attach(void *ud, int status, const struct id *node, const str
     if (e)
         e->waiting = NULL;
     struct env_addr to = {0, 0};
+    /* Only the peer asked for may answer: another one (the peer now responsible for the
+     * Node-ID of a peer that is gone) would draw the call to a proxy without the binding. */
+    if (status == NODE_OK && (!node || !id_eq(node, &op->node)))
+        status = NODE_E_NOT_FOUND;
     if (status == NODE_OK) {
         r->stats.app_attaches++;
         to = *addr;
@@ -633,21 +637,25 @@ static void try_routes(struct sip_registrar *r, struct txn *t)
         struct attach_op *op = g_new0(struct attach_op, 1);
         op->reg = r;
         op->node = pr->node;
-        int rc = wire_decode_dest_list(p, len, dest, G_N_ELEMENTS(dest), &nd) == 0
-                     ? node_app_attach(r->node, dest, nd, NODE_APP_SIP, on_app_attach, op)
-                     : NODE_E_INVALID;
-        if (rc != NODE_OK) {
-            g_free(op);
-            route_free(pr);
-            continue;
-        }
+        /* The entry and the op exist before the AppAttach starts: its answer may come before
+         * node_app_attach returns (when this node is responsible for the destination). */
         e = g_new0(struct peer_entry, 1);
         e->node = pr->node;
         e->waiting = g_ptr_array_new_with_free_func(g_free);
         g_ptr_array_add(e->waiting, g_strdup(t->key));
         g_hash_table_replace(r->peers, &e->node, e);
         g_ptr_array_add(r->attaches, op);
+        struct id node = pr->node;
+        int rc = wire_decode_dest_list(p, len, dest, G_N_ELEMENTS(dest), &nd) == 0
+                     ? node_app_attach(r->node, dest, nd, NODE_APP_SIP, on_app_attach, op)
+                     : NODE_E_INVALID;
         route_free(pr);
+        if (rc != NODE_OK) { /* nothing started: on_app_attach will not run */
+            g_ptr_array_remove_fast(r->attaches, op);
+            g_free(op);
+            g_hash_table_remove(r->peers, &node);
+            continue;
+        }
         return;
     }
     sip_registrar_respond(t, 480, NULL, NULL, NULL, NULL);

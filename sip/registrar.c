@@ -106,12 +106,17 @@ static void store_op_free(struct store_op *op)
     g_free(op);
 }
 
+void sip_registrar_parser_init(void)
+{
+    static GOnce once = G_ONCE_INIT;
+    g_once(&once, osip_setup, NULL);
+}
+
 struct sip_registrar *sip_registrar_new(const struct env *env, struct node *node,
                                         const struct sip_registrar_config *cfg,
                                         sip_registrar_send_fn send, void *send_ud)
 {
-    static GOnce once = G_ONCE_INIT;
-    g_once(&once, osip_setup, NULL);
+    sip_registrar_parser_init();
     struct sip_registrar *r = g_new0(struct sip_registrar, 1);
     r->env = *env;
     r->node = node;

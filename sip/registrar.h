@@ -65,6 +65,9 @@ struct sip_registrar_config {
     uint32_t app_cache;     /* s an AppAttach answer (a peer's SIP address) is reused, 120 */
 };
 void sip_registrar_config_default(struct sip_registrar_config *c);
+/* Initialises libosip2's parser tables (and silences its trace output) once per process;
+ * sip_registrar_new does it too.  For hosts that parse SIP themselves (sim/sipua.c). */
+void sip_registrar_parser_init(void);
 
 /* Sends one SIP datagram to a user agent; msg is borrowed for the call. */
 typedef void (*sip_registrar_send_fn)(void *ud, const struct env_addr *to, const char *msg,

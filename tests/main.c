@@ -26,8 +26,12 @@ SUITE(test_plot_tests)
 SUITE(test_bamboo_tests)
 SUITE(test_superpeer_tests)
 SUITE(test_nat_tests)
+SUITE(test_ice_tests)
 SUITE(test_sip_tests)
 SUITE(test_election_tests)
+SUITE(test_service_tests)
+SUITE(test_sipsim_tests)
+SUITE(test_config_tests)
 #undef SUITE
 
 struct suite_ref {
@@ -47,8 +51,12 @@ int main(int argc, char **argv)
         {"expect", test_expect_tests}, {"plot", test_plot_tests},
         {"bamboo", test_bamboo_tests}, {"superpeer", test_superpeer_tests},
         {"nat", test_nat_tests},
+        {"ice", test_ice_tests},
         {"sip", test_sip_tests},
         {"election", test_election_tests},
+        {"service", test_service_tests},
+        {"sipsim", test_sipsim_tests},
+        {"config", test_config_tests},
     };
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;

@@ -2,7 +2,10 @@
 # t_net.sh — end-to-end test of the real backend (net/): five `p2psip peer` processes speak
 # RELOAD over UDP on 127.0.0.1 (RFC 6940 §10.5 join through a bootstrap peer, §7.4.1 Store and
 # §7.4.2 Fetch from a client, §4.2), survive a malformed datagram, and leave cleanly on SIGTERM
-# (§10.9).
+# (§10.9).  Four more peers follow overlay configuration documents (§11.1, --config): two share
+# one and store/fetch through it, its max-size is enforced by the storing peer, a peer with
+# another overlay's document is ignored (its messages counted and dropped), and a peer with a
+# newer document spreads it by ConfigUpdate (§6.5.4).
 #
 # Run from the repository root after ./p2psip is built (`make test` does both).  Every wait is
 # bounded; an EXIT trap kills whatever this script started.  Prints PASS/FAIL per check and
@@ -11,6 +14,7 @@ set -u
 
 BIN=${P2PSIP_BIN:-./p2psip}  # override to test another build
 NPEERS=5
+NEXTRA=4          # peers 6..9 of section 6 (configuration documents)
 HOST=127.0.0.1
 JOIN_WAIT_S=10    # per peer, for its "joined" line
 EXIT_WAIT_S=5     # per peer, after SIGTERM
@@ -36,7 +40,7 @@ pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 
 dump_logs() {
-    for i in $(seq 1 $NPEERS); do
+    for i in $(seq 1 $((NPEERS + NEXTRA))); do
         for f in "$WORK/peer$i.out" "$WORK/peer$i.log"; do
             [ -f "$f" ] || continue
             echo "---- $f"
@@ -77,7 +81,7 @@ pick_base_port() {
     for attempt in $(seq 1 30); do
         base=$((20000 + RANDOM % 40000))
         ok=1
-        for i in $(seq 0 $((NPEERS - 1))); do
+        for i in $(seq 0 $((NPEERS + NEXTRA - 1))); do
             port_free $((base + i)) || { ok=0; break; }
         done
         [ $ok = 1 ] && { echo "$base"; return 0; }
@@ -204,7 +208,114 @@ else
     fail "store+fetch bob through peer 3: printed '$(cat "$WORK/client-fetch-bob.out" 2>/dev/null)'"
 fi
 
-# ---- 6. SIGTERM: every peer leaves and exits 0 --------------------------------------------
+# ---- 6. overlay configuration documents (--config; RFC 6940 §11.1, §6.5.4) -----------------
+# overlay_doc NAME SEQUENCE: a document whose first bootstrap node is peer 6.
+overlay_doc() {
+    cat <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<overlay xmlns="urn:ietf:params:xml:ns:p2p:config-base"
+         xmlns:chord="urn:ietf:params:xml:ns:p2p:config-chord">
+  <configuration instance-name="$1" sequence="$2">
+    <topology-plugin>CHORD-RELOAD</topology-plugin>
+    <bootstrap-node address="$HOST" port="$(port 6)"/>
+    <chord:chord-update-interval>2</chord:chord-update-interval>
+    <required-kinds>
+      <kind-block>
+        <kind id="0xf0000001">
+          <data-model>SINGLE</data-model>
+          <access-control>USER-MATCH</access-control>
+          <max-count>1</max-count>
+          <max-size>32</max-size>
+        </kind>
+      </kind-block>
+    </required-kinds>
+  </configuration>
+</overlay>
+EOF
+}
+overlay_doc t-net.example 3 >"$WORK/overlay.xml"
+overlay_doc other.example 3 >"$WORK/other.xml"
+overlay_doc t-net.example 4 >"$WORK/newer.xml"
+sed 's/CHORD-RELOAD/PASTRY/' "$WORK/overlay.xml" >"$WORK/bad.xml"
+
+# A document the peer cannot follow is a usage error naming the file, line and element.
+"$BIN" peer --listen "$HOST:0" --config "$WORK/bad.xml" >/dev/null 2>"$WORK/bad.err"
+rc=$?
+if [ $rc = 2 ] && grep -q "bad.xml:5:5: <topology-plugin>: unknown topology 'PASTRY'" "$WORK/bad.err"; then
+    pass "a document with an unknown topology is refused: $(head -n 1 "$WORK/bad.err")"
+else
+    fail "bad document: exit $rc (expected 2), stderr: $(cat "$WORK/bad.err")"
+fi
+
+# cfg_peer I DOC: starts peer I with --config DOC (joining through the document's bootstrap
+# node, or starting the overlay when it is that node itself).
+cfg_peer() {
+    "$BIN" peer --listen "$HOST:$(port "$1")" --config "$2" >"$WORK/peer$1.out" \
+        2>"$WORK/peer$1.log" &
+    PIDS+=($!)
+}
+cfg_peer 6 "$WORK/overlay.xml"
+P6=${PIDS[-1]}
+wait_line "$WORK/peer6.out" '^joined node-id=' $JOIN_WAIT_S "$P6" ||
+    abort "peer 6 (--config, the document's bootstrap node) did not start the overlay"
+cfg_peer 7 "$WORK/overlay.xml"
+P7=${PIDS[-1]}
+if wait_line "$WORK/peer7.out" '^joined node-id=' $JOIN_WAIT_S "$P7"; then
+    pass "peer 7 joined through the document's bootstrap node (peer 6)"
+else
+    abort "peer 7 (--config) did not join through the document's bootstrap node"
+fi
+VALUE3='sip:carol@127.0.0.1'
+if client client-store-carol store --config "$WORK/overlay.xml" carol "$VALUE3" &&
+    client client-fetch-carol fetch --config "$WORK/overlay.xml" --peer "$HOST:$(port 7)" carol &&
+    [ "$(cat "$WORK/client-fetch-carol.out")" = "$VALUE3" ]; then
+    pass "store through the document's bootstrap node, fetch through peer 7: '$VALUE3'"
+else
+    fail "store/fetch carol with --config: $(cat "$WORK"/client-*-carol.err 2>/dev/null)"
+fi
+# max-size 32: a client without the document sends 40 bytes; the storing peer refuses them.
+BIG=$(printf 'x%.0s' $(seq 1 40))
+client client-store-big store --overlay t-net.example --peer "$HOST:$(port 7)" big "$BIG"
+rc=$?
+if [ $rc = 1 ] && grep -q 'refused by the overlay' "$WORK/client-store-big.err"; then
+    pass "a 40-byte value for a kind of max-size 32 is refused by the storing peer"
+else
+    fail "oversized store: exit $rc, stderr: $(cat "$WORK/client-store-big.err")"
+fi
+# Another overlay's document: peer 8 tries to join through peer 6, which drops its messages.
+cfg_peer 8 "$WORK/other.xml"
+P8=${PIDS[-1]}
+if wait_line "$WORK/peer6.log" 'dropped a message for another overlay' 5 "$P6" &&
+    ! grep -q '^joined' "$WORK/peer8.out"; then
+    pass "peer 6 dropped peer 8's messages for another overlay; peer 8 did not join"
+else
+    fail "another overlay: peer 8 printed $(grep -c '^joined' "$WORK/peer8.out") joined lines;" \
+        "peer 6 log: $(grep -i overlay "$WORK/peer6.log" | tail -n 2)"
+fi
+# A newer document (sequence 4): peer 9 pushes it to the peers it talks to.
+cfg_peer 9 "$WORK/newer.xml"
+P9=${PIDS[-1]}
+wait_line "$WORK/peer9.out" '^joined node-id=' $JOIN_WAIT_S "$P9" || fail "peer 9 did not join"
+if wait_line "$WORK/peer6.log" 'adopted configuration sequence 4' 10 "$P6" &&
+    wait_line "$WORK/peer7.log" 'adopted configuration sequence 4' 10 "$P7"; then
+    pass "peers 6 and 7 adopted sequence 4 through ConfigUpdate"
+else
+    fail "ConfigUpdate: peers 6 and 7 did not log 'adopted configuration sequence 4'"
+fi
+# Their final statistics count the other overlay's messages and the adopted update.
+for pid in $P6 $P7 $P8 $P9; do kill -TERM "$pid" 2>/dev/null; done
+for pid in $P6 $P7 $P8 $P9; do
+    for _ in $(seq 1 $((EXIT_WAIT_S * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+done
+stats6=$(grep 'stats:' "$WORK/peer6.log" | tail -n 1)
+if echo "$stats6" | grep -Eq 'other overlay [1-9][0-9]*, .*config updates 1 \(sequence 4\)'; then
+    pass "peer 6's statistics: $(echo "$stats6" | grep -Eo 'other overlay [0-9]+'),"\
+" $(echo "$stats6" | grep -Eo 'config updates [0-9]+ \(sequence [0-9]+\)')"
+else
+    fail "peer 6's statistics do not count the drops and the update: $stats6"
+fi
+
+# ---- 7. SIGTERM: every peer leaves and exits 0 --------------------------------------------
 for pid in "${PIDS[@]}"; do
     kill -TERM "$pid" 2>/dev/null
 done

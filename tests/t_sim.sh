@@ -2,7 +2,8 @@
 # t_sim.sh — end-to-end checks of `p2psip sim` (sim/cli.c, sim/world.c): a seeded run is
 # reproducible byte for byte, malformed scenarios fail with exit code 2 and a FILE:LINE:COLUMN
 # message naming the key, and the CHORD-RELOAD ring (RFC 6940 §10) reproduces the path length
-# of Stoica et al., SIGCOMM 2001, §6.3 (mean ≈ ½·log2 N) with every lookup correct.
+# of Stoica et al., SIGCOMM 2001, §6.3 (mean ≈ ½·log2 N) with every lookup correct; the
+# services scenario (docs/services.md) is reproducible and finds live providers.
 #
 # Run from the repository root after ./p2psip is built (`make test` does both).  Prints
 # PASS/FAIL per check; exits non-zero on any failure.  Takes well under a minute.
@@ -185,6 +186,27 @@ for k in 8 9 10; do
         fail "path length k=$k: hops_mean $hops (want ½·log2 N = $(awk -v k=$k 'BEGIN{print k/2}') ± 10 %), success $succ"
     fi
 done
+
+# ---- services (docs/services.md): the shipped scenario, smaller, twice ------------------------
+for run in a b; do
+    "$BIN" sim scenarios/services/relay-lookup.yaml --quiet --set peers=300 \
+        --out "$WORK/svc-$run" 2>"$WORK/svc-$run.err" ||
+        fail "relay-lookup run $run exited $? ($(head -c 300 "$WORK/svc-$run.err"))"
+done
+if [ -f "$WORK/svc-a/summary.tsv" ] && [ -f "$WORK/svc-b/summary.tsv" ]; then
+    if diff <(stable "$WORK/svc-a/summary.tsv") <(stable "$WORK/svc-b/summary.tsv") >/dev/null; then
+        pass "relay-lookup: summary.tsv identical across runs"
+    else
+        fail "relay-lookup: summary.tsv differs between runs"
+    fi
+    n=$(metric "$WORK/svc-a/summary.tsv" service_lookups)
+    succ=$(metric "$WORK/svc-a/summary.tsv" service_lookup_success)
+    if [ -n "$n" ] && [ "$n" -gt 100 ] && awk -v s="$succ" 'BEGIN { exit !(s >= 0.95) }'; then
+        pass "relay-lookup: $n service lookups, success $succ"
+    else
+        fail "relay-lookup: service_lookups '$n', service_lookup_success '$succ'"
+    fi
+fi
 
 if [ "$FAILS" -gt 0 ]; then
     echo "t_sim.sh: $FAILS check(s) failed"

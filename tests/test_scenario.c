@@ -277,7 +277,7 @@ static void test_file_errors(void)
                  DATA "scenario_err_syntax.yaml:6:14: ", PARTS("YAML syntax error"));
     expect_error(DATA "scenario_err_unknown_key.yaml", NULL, SCENARIO_ERROR_KEY,
                  DATA "scenario_err_unknown_key.yaml:5:3: ",
-                 PARTS("key 'overlay.topolgy'", "unknown key", "topology, name, join"));
+                 PARTS("key 'overlay.topolgy'", "unknown key", "topology, name, config, join"));
     expect_error(DATA "scenario_err_unknown_value.yaml", NULL, SCENARIO_ERROR_VALUE,
                  DATA "scenario_err_unknown_value.yaml:6:13: ",
                  PARTS("key 'overlay.topology': unknown value 'pastry' (expected: chord, bamboo, superpeer)"));
