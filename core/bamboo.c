@@ -19,15 +19,17 @@
  * Routing (Pastry §2.2, recursive): a key within the leaf set's range goes to the closest
  * leaf; else to the routing-table entry for the key's next digit after the shared prefix; else
  * (the rare case) to a known peer sharing at least as long a prefix and numerically closer;
- * else to the known peer closest to the key.  A next hop whose link fails (peer_lost) is
+ * else to the known peer closest to the key.  Every hop makes progress: none when this node is
+ * the closest it knows (only while joining).  A next hop whose link fails (peer_lost) is
  * removed at once, so the end-to-end retransmission takes the next route.
  *
  * Joining: Attach with send_update to the joining node's own id through the bootstrap; the
  * closest peer (AP) answers and sends a full BambooUpdate (leaf set and routing table); the
  * joining node Attaches (through AP) to the peers that make its leaf set and to candidates for
  * empty cells, sends Join to AP (who hands over the keys that move), and then pushes its leaf
- * set to every leaf so that they take it in.  Leaving: Leave, carrying the leaf set, to every
- * leaf.
+ * set to every leaf so that they take it in.  A join Attach that nobody answers (peers that
+ * still hold a previous incarnation route it to the node itself) makes the node send Leave to
+ * every peer that contacted it.  Leaving: Leave, carrying the leaf set, to every leaf.
  *
  * Recovery (Bamboo §4): every leafset_interval a leaf_set Update to one random leaf, whose
  * answer carries its leaf set (push/pull); every table_interval one random routing-table cell
@@ -464,12 +466,18 @@ static void rare_offer(const struct bamboo *t, struct rare_pick *r, const struct
     }
 }
 
+/* Every hop makes progress (Pastry §2.2): to a peer that shares a longer prefix with k, or
+ * one numerically closer to k than this node.  So there is no next hop when this node is the
+ * closest it knows: that happens only while it is joining (node.c then drops the message).
+ * A joining node that passed such a message to its closest leaf sent it back to a peer that
+ * had taken it for the responsible one, and the two passed it to and fro until its TTL ran
+ * out (docs/bamboo.md, "Churn"). */
 static bool bamboo_next_hop(const struct topology *tp, const struct id *k, struct node_peer *out)
 {
     const struct bamboo *t = (const struct bamboo *)tp;
     /* Within the leaf set's range: the closest leaf holds the key (or is one hop from it). */
     if (leaf_covers(t, k) && closest_leaf(t, k, out))
-        return true;
+        return closer(&out->id, SELF(t), k);
     /* The routing-table entry that shares one more digit with the key. */
     unsigned l = shared_digits(t, SELF(t), k);
     if (l < t->ndigits) {
@@ -491,7 +499,7 @@ static bool bamboo_next_hop(const struct topology *tp, const struct id *k, struc
     }
     if (r.found || r.found_any)
         *out = r.found ? r.best : r.any;
-    return r.found || r.found_any;
+    return r.found || (r.found_any && closer(&r.any.id, SELF(t), k));
 }
 
 /* Leaves alternately clockwise and counter-clockwise, nearest first: the replica order. */
@@ -1074,11 +1082,46 @@ static void maybe_join(struct bamboo *t)
     g_byte_array_free(b, TRUE);
 }
 
+/* The join Attach went unanswered.  Besides a dead bootstrap, the cause is peers that still
+ * hold this node's previous incarnation (a restart with the same Node-ID before its crash was
+ * noticed: the new one acknowledges their frames, so their links do not fail).  They route the
+ * Attach, addressed to this node's own id, here, where nothing can answer it before the node
+ * has joined; left alone, the node never joins.  Those peers are in the connection table (they
+ * sent something here), so every peer in it is told that incarnation left: Leave with an empty
+ * leaf set.  They drop it from their state, and the next attempt (NODE_JOIN_RETRY) reaches a
+ * peer of the overlay.  To any other peer in the table the Leave only drops the connection. */
+static void disown(struct bamboo *t)
+{
+    struct node *n = N(t);
+    unsigned nc = n->n_conns;
+    if (!nc)
+        return;
+    struct id *to = g_new(struct id, nc);
+    for (unsigned i = 0; i < nc; i++)
+        to[i] = n->conns[i].id;
+    GByteArray *osd = g_byte_array_new(), *b = g_byte_array_new();
+    put_ids(osd, NULL, 0);
+    struct wire_leave_req r = {.leaving = *SELF(t), .overlay_data = {osd->data, osd->len}};
+    wire_encode_leave_req(b, &r);
+    for (unsigned i = 0; i < nc; i++) {
+        struct node_dest d = {WIRE_DEST_NODE, to[i]};
+        node_request(n, &d, 1, WIRE_LEAVE_REQ, b, NULL, NULL, NULL);
+    }
+    g_byte_array_free(osd, TRUE);
+    g_byte_array_free(b, TRUE);
+    g_free(to);
+}
+
 static void ap_attached(struct node *n, void *arg, int status, const struct node_peer *p)
 {
     struct bamboo *t = (struct bamboo *)n->topo;
-    if (status != NODE_OK || n->state != NODE_JOINING)
+    if (n->state != NODE_JOINING)
         return;
+    if (status != NODE_OK) {
+        if (!t->have_ap)
+            disown(t);
+        return; /* the join timer tries again */
+    }
     if (!t->have_ap) {
         t->have_ap = true;
         t->ap = *p;

@@ -20,6 +20,8 @@ struct fake_net {
     env_time now, latency;
     fake_latency_fn latency_fn; /* per pair, when set */
     void *latency_ud;
+    fake_tap_fn tap; /* sees every datagram sent, when set */
+    void *tap_ud;
     uint64_t seq, next_handle, datagrams;
     unsigned drop_next;
     unsigned groups;
@@ -69,6 +71,8 @@ static void f_send(void *ctx, const struct env_addr *to, const uint8_t *buf, siz
     struct fake_host *h = ctx;
     struct fake_net *net = h->net;
     net->datagrams++;
+    if (net->tap)
+        net->tap(net->tap_ud, host_index(h), buf, len);
     if (net->drop_next) {
         net->drop_next--;
         return;
@@ -224,6 +228,12 @@ void fake_net_set_latency(struct fake_net *net, fake_latency_fn fn, void *ud)
 {
     net->latency_fn = fn;
     net->latency_ud = ud;
+}
+
+void fake_net_set_tap(struct fake_net *net, fake_tap_fn fn, void *ud)
+{
+    net->tap = fn;
+    net->tap_ud = ud;
 }
 
 void fake_net_partition(struct fake_net *net, unsigned groups)

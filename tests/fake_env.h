@@ -44,6 +44,10 @@ env_time fake_net_now(const struct fake_net *net);
 void fake_net_run_until(struct fake_net *net, env_time until);
 /* Drop the next n datagrams sent anywhere (to test retransmission). */
 void fake_net_drop_next(struct fake_net *net, unsigned n);
+/* Calls fn(ud, from, datagram) for every datagram sent from now on, before any loss (to
+ * inspect what crosses the network); NULL stops it. */
+typedef void (*fake_tap_fn)(void *ud, unsigned from, const uint8_t *buf, size_t len);
+void fake_net_set_tap(struct fake_net *net, fake_tap_fn fn, void *ud);
 /* Splits the hosts into `groups` groups by index (host i in group i mod groups); datagrams
  * between groups are lost.  0 or 1 heals. */
 void fake_net_partition(struct fake_net *net, unsigned groups);

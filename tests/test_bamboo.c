@@ -1362,6 +1362,100 @@ static void test_alone_then_two(void)
     ov_free(&o);
 }
 
+/* ---- churn: a peer that comes back with its Node-ID ----------------------------------------- */
+
+/* What crosses the network (fake_net_set_tap): data frames, the longest via list, and frames
+ * whose via list names a peer twice (a message that came back to a peer it had crossed). */
+struct via_tap {
+    struct wire_header *h;
+    unsigned frames, revisits, max_via;
+};
+
+static void via_tap(void *ud, unsigned from, const uint8_t *buf, size_t len)
+{
+    struct via_tap *v = ud;
+    struct wire_frame f;
+    size_t hl;
+    if (wire_decode_frame(buf, len, &f) < 0 || f.type != WIRE_FRAME_DATA ||
+        wire_decode_header(f.message.p, f.message.len, v->h, &hl) < 0)
+        return;
+    v->frames++;
+    v->max_via = MAX(v->max_via, (unsigned)v->h->n_via);
+    struct id ids[WIRE_MAX_LIST];
+    bool again = false;
+    for (unsigned i = 0; i < v->h->n_via && !again; i++) {
+        if (wire_dest_id(&v->h->via[i], &ids[i]) < 0)
+            continue;
+        for (unsigned j = 0; j < i && !again; j++)
+            again = id_eq(&ids[i], &ids[j]);
+    }
+    v->revisits += again;
+}
+
+/* A peer crashes and comes straight back with the same Node-ID and address, before anyone
+ * noticed the crash: its neighbours keep it in their state (it acknowledges their frames) and
+ * route to it what it is closest to, its own join Attach included, while it is still joining.
+ * It must neither pass such messages back and forth with them until their TTL runs out (the
+ * ping-pong that multiplied Bamboo's maintenance traffic under churn) nor stay joining: it
+ * joins within three join attempts, no message crosses a peer twice, and no via list grows
+ * longer than in the same overlay before the restart.  Lookups of its keys run throughout. */
+static void test_restart_same_id(void)
+{
+    struct node_config cfg;
+    bamboo_config(&cfg);
+    struct overlay o;
+    ov_init(&o, 40, &cfg, NULL);
+    ov_install(&o, NULL);
+    struct via_tap tap = {g_new(struct wire_header, 1), 0, 0, 0};
+    fake_net_set_tap(o.net, via_tap, &tap);
+    /* The stable overlay: lookups and maintenance, for the longest via list it needs. */
+    struct lookups r = ov_lookups(&o, 80, 60 * ENV_S);
+    CU_ASSERT_EQUAL(r.answered, r.issued);
+    CU_ASSERT_EQUAL(r.wrong, 0);
+    unsigned stable_via = tap.max_via;
+    CU_ASSERT_EQUAL(tap.revisits, 0);
+    /* Peer x restarts; it joins through the peer opposite it on the ring, outside its leaf
+     * set, so the join Attach has to be routed towards x's id. */
+    unsigned order[40], pos[40];
+    ov_ring_order(&o, order, pos);
+    unsigned x = 7, b = order[(pos[x] + o.n / 2) % o.n];
+    struct id xid = *ID(&o, x);
+    node_free(o.h[x]->node);
+    o.h[x]->node = bamboo_node_new(o.h[x], &cfg, &xid);
+    env_time t0 = fake_net_now(o.net), joined = 0;
+    CU_ASSERT_EQUAL_FATAL(node_join(o.h[x]->node, &o.h[b]->addr), NODE_OK);
+    for (unsigned s = 0; s < 90; s++) {
+        unsigned from = (x + 1 + s % (o.n - 1)) % o.n;
+        struct id off = {0, s + 1}, k = id_add(&xid, &off); /* x is the closest to k */
+        CU_ASSERT_EQUAL(node_lookup(o.h[from]->node, &k, o.cookie++), NODE_OK);
+        fake_net_run_until(o.net, fake_net_now(o.net) + ENV_S);
+        if (!joined && node_is_joined(o.h[x]->node))
+            joined = fake_net_now(o.net) - t0;
+    }
+    CU_ASSERT_TRUE(joined > 0 && joined <= 3 * 20 * ENV_S);
+    CU_ASSERT_EQUAL(tap.revisits, 0);
+    /* One hop more than before: the join Attach enters through the bootstrap. */
+    CU_ASSERT_TRUE(tap.max_via <= stable_via + 1);
+    /* Once it has joined, x answers for its keys again and the overlay routes right. */
+    r = ov_lookups(&o, 80, 20 * ENV_S);
+    CU_ASSERT_EQUAL(r.answered, r.issued);
+    CU_ASSERT_EQUAL(r.wrong, 0);
+    unsigned right = 0;
+    for (unsigned q = 0; q < 10; q++) {
+        struct id off = {0, 1000 + q}, k = id_add(&xid, &off);
+        const struct env_event *ev = one_lookup(&o, (x + 1 + 3 * q) % o.n, &k);
+        right += ev->status == NODE_OK && id_eq(&ev->responder, &xid);
+    }
+    CU_ASSERT_EQUAL(right, 10);
+    if (joined > 0)
+        printf("\n    restart with the same Node-ID: joined after %.1f s, %u frames, %u revisits, "
+               "longest via list %u (stable %u)\n",
+               (double)joined / ENV_S, tap.frames, tap.revisits, tap.max_via, stable_via);
+    fake_net_set_tap(o.net, NULL, NULL);
+    g_free(tap.h);
+    ov_free(&o);
+}
+
 CU_TestInfo test_bamboo_tests[] = {
     {"BambooUpdate encodes, decodes and refuses malformed bodies", test_codec},
     {"a lone peer, then a second one joining", test_alone_then_two},
@@ -1386,5 +1480,7 @@ CU_TestInfo test_bamboo_tests[] = {
     {"a crashed or lossy next hop: retried after its RTO, routed around", test_failed_next_hop},
     {"timeouts from RTT estimates, floor and cap", test_timeout},
     {"malformed Update and Leave bodies are refused", test_malformed},
+    {"a peer back with its Node-ID before its crash was noticed: no ping-pong, it rejoins",
+     test_restart_same_id},
     CU_TEST_INFO_NULL,
 };
