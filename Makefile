@@ -121,7 +121,7 @@ check-purity:
 FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?=
-FUZZ_TARGETS := wire sip scenario topology
+FUZZ_TARGETS := wire sip scenario topology config
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -std=c11 -O1 -g $(WARN) -fsanitize=fuzzer-no-link $(FUZZ_SAN) \
                 $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -136,6 +136,7 @@ fuzz/out/fuzz_wire: $(addprefix fuzz/out/obj/,fuzz/fuzz_wire.o $(FUZZ_ENV))
 fuzz/out/fuzz_topology: $(addprefix fuzz/out/obj/,fuzz/fuzz_topology.o $(FUZZ_ENV))
 fuzz/out/fuzz_sip: $(addprefix fuzz/out/obj/,fuzz/fuzz_sip.o $(SIP_OBJS) $(FUZZ_ENV))
 fuzz/out/fuzz_scenario: $(addprefix fuzz/out/obj/,fuzz/fuzz_scenario.o sim/scenario.o $(CONFIG_OBJS) $(CORE_OBJS))
+fuzz/out/fuzz_config: $(addprefix fuzz/out/obj/,fuzz/fuzz_config.o $(CONFIG_OBJS) $(CORE_OBJS))
 fuzz/out/fuzz_%:
 	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(LDLIBS)
 fuzz: $(FUZZ_TARGETS:%=fuzz/out/fuzz_%)

@@ -392,7 +392,7 @@ static bool table_offer(struct bamboo *t, const struct node_peer *p, uint16_t rt
         return false;
     }
     if (cell_used(c)) {
-        if (!N(t)->cfg.bamboo.pns)
+        if (!N(t)->cfg->bamboo.pns)
             return false;
         uint16_t mine = rtt ? rtt : peer_rtt(t, &p->id, 0), theirs = peer_rtt(t, &c->id, c->rtt);
         if (!mine || (theirs && theirs <= mine))
@@ -518,7 +518,7 @@ static size_t leaf_alternating(const struct bamboo *t, struct node_peer *out, si
 static size_t bamboo_replicas(const struct topology *tp, struct node_peer *out, size_t max)
 {
     const struct bamboo *t = (const struct bamboo *)tp;
-    return leaf_alternating(t, out, MIN((size_t)N(t)->cfg.replicas, max));
+    return leaf_alternating(t, out, MIN((size_t)N(t)->cfg->replicas, max));
 }
 
 /* Keep k when this node is responsible for it or its owner is within `replicas` positions of
@@ -541,7 +541,7 @@ static bool bamboo_keeps(const struct topology *tp, const struct id *k)
         if (id_in_oo(&all[i].id, SELF(t), &owner.id))
             after++;
     }
-    return MIN(before, after) < N(t)->cfg.replicas;
+    return MIN(before, after) < N(t)->cfg->replicas;
 }
 
 /* ---- BambooUpdate codec ------------------------------------------------------------------- */
@@ -845,7 +845,7 @@ static void reactive_fire(void *arg)
     t->reactive_timer = 0;
     if (!node_routes(N(t)))
         return;
-    if (N(t)->cfg.bamboo.reactive)
+    if (N(t)->cfg->bamboo.reactive)
         push_leaf_set_to_all(t);
     node_neighbors_changed(N(t));
 }
@@ -882,7 +882,7 @@ static void lose_peer(struct bamboo *t, const struct id *peer)
         for (unsigned i = 0; i < t->n_ccw; i++)
             table_offer(t, &t->ccw[i], 0);
         const struct bamboo_cell *c = cell_at(t, row, col);
-        if (N(t)->cfg.bamboo.reactive && node_routes(N(t)) && (!c || !cell_used(c)))
+        if (N(t)->cfg->bamboo.reactive && node_routes(N(t)) && (!c || !cell_used(c)))
             explore_cell(t, row, col);
     }
     if (leaf)
@@ -913,7 +913,7 @@ static env_time jitter(struct bamboo *t, env_time period)
 
 static void start_timers(struct bamboo *t)
 {
-    const struct node_config *cfg = &N(t)->cfg;
+    const struct node_config *cfg = N(t)->cfg;
     if (!t->leaf_timer && cfg->bamboo.leafset_interval)
         t->leaf_timer =
             env_timer_start(&N(t)->env, jitter(t, cfg->bamboo.leafset_interval), leaf_tick, t);
@@ -937,7 +937,7 @@ static void leaf_tick(void *arg)
     unsigned n = leaf_all(t, l);
     if (n) {
         const struct id *to = &l[env_random(&N(t)->env) % n].id;
-        if (N(t)->cfg.bamboo.reactive)
+        if (N(t)->cfg->bamboo.reactive)
             probe(t, to);
         else
             send_update(t, to, BAMBOO_UPDATE_LEAF_SET);
@@ -985,7 +985,7 @@ static void probe(struct bamboo *t, const struct id *peer)
 static void explore_attached(struct node *n, void *arg, int status, const struct node_peer *p)
 {
     struct bamboo *t = (struct bamboo *)n->topo;
-    if (status != NODE_OK || !node_routes(n) || !n->cfg.bamboo.pns)
+    if (status != NODE_OK || !node_routes(n) || !n->cfg->bamboo.pns)
         return;
     const struct bamboo_cell *c = cell_for(t, &p->id, false);
     if (c && cell_used(c) && !id_eq(&c->id, &p->id))
@@ -1013,13 +1013,13 @@ static void offer_measured(struct bamboo *t, unsigned row, unsigned col)
  * any peer does (Bamboo §4.2, "global tuning").  With PNS the measured peers compete first. */
 static void explore_cell(struct bamboo *t, unsigned row, unsigned col)
 {
-    if (N(t)->cfg.bamboo.pns)
+    if (N(t)->cfg->bamboo.pns)
         offer_measured(t, row, col);
     const struct bamboo_cell *c = cell_at(t, row, col);
     bool used = c && cell_used(c);
     if (used)
         probe(t, &c->id);
-    if (!used || N(t)->cfg.bamboo.pns) {
+    if (!used || N(t)->cfg->bamboo.pns) {
         struct id target = cell_random_id(t, row, col);
         node_attach(N(t), &target, NULL, explore_attached, NULL);
     }
@@ -1371,7 +1371,7 @@ static void bamboo_install_view(struct topology *tp, const struct topology_view 
         t->cw[t->n_cw++] = v->peers[(s + i) % n];
         t->ccw[t->n_ccw++] = v->peers[(s + n - i) % n];
     }
-    bool pns = N(t)->cfg.bamboo.pns && v->latency;
+    bool pns = N(t)->cfg->bamboo.pns && v->latency;
     for (size_t j = 0; j < n; j++) {
         if (j == s)
             continue;
@@ -1408,7 +1408,7 @@ env_time bamboo_timeout(const struct topology *tp, const struct id *peer)
 {
     g_assert(tp->ops == &bamboo_ops);
     const struct bamboo *t = (const struct bamboo *)tp;
-    const struct node_config *cfg = &N(t)->cfg;
+    const struct node_config *cfg = N(t)->cfg;
     env_time srtt, var, rto;
     const struct bamboo_cell *c;
     /* RFC 6298 §2.3: RTO = SRTT + max(G, 4 RTTVAR).  Without the clock-granularity term G a
@@ -1520,7 +1520,7 @@ struct topology *bamboo_new(struct node *n)
     struct bamboo *t = g_new0(struct bamboo, 1);
     t->base.ops = &bamboo_ops;
     t->base.node = n;
-    unsigned b = n->cfg.bamboo.digit_bits, l = n->cfg.bamboo.leaf_set;
+    unsigned b = n->cfg->bamboo.digit_bits, l = n->cfg->bamboo.leaf_set;
     if (b < 1 || b > 8) {
         env_logf(&n->env, ENV_LOG_WARN, "bamboo: digit_bits %u out of 1..8; using 4", b);
         b = 4;

@@ -59,21 +59,24 @@ static void finger_set(struct finger *f, const struct node_peer *p)
     f->port = p->addr.port;
 }
 
+/* Fields ordered to leave no padding, and the neighbour tables in the same allocation: memory
+ * per peer counts (docs/benchmarks.md). */
 struct chord {
     struct topology base;
-    struct node_peer *pred, *succ; /* max_pred() and max_succ() entries */
-    uint8_t n_pred, n_succ;
-    uint8_t n_fingers, cap_fingers;
+    struct node_peer *pred, *succ; /* max_pred() and max_succ() entries, in neighbours[] */
     struct finger *fingers; /* sorted by slot */
     env_timer update_timer, finger_timer, reactive_timer, partition_timer;
+    uint8_t n_pred, n_succ;
+    uint8_t n_fingers, cap_fingers;
     unsigned partition_round; /* which bootstrap the next partition check goes through */
     /* Joining state. */
-    bool have_ap;
     struct node_peer ap;
+    bool have_ap;
     bool ap_table; /* AP's Update arrived */
-    unsigned pending_attaches;
     bool join_sent;
+    unsigned pending_attaches;
     uint32_t join_gen; /* tells this join attempt's Attaches from an earlier attempt's */
+    struct node_peer neighbours[]; /* succ's entries, then pred's */
 };
 
 static inline struct node *N(const struct chord *c)
@@ -145,16 +148,19 @@ static bool list_insert(const struct chord *c, struct node_peer *l, uint8_t *n, 
     return true;
 }
 
+static unsigned neighbors_clamp(unsigned m)
+{
+    return m < 1 ? 1 : m > CHORD_MAX_NEIGHBORS ? CHORD_MAX_NEIGHBORS : m;
+}
+
 static unsigned max_succ(const struct chord *c)
 {
-    unsigned m = N(c)->cfg.successors;
-    return m < 1 ? 1 : m > CHORD_MAX_NEIGHBORS ? CHORD_MAX_NEIGHBORS : m;
+    return neighbors_clamp(N(c)->cfg->successors);
 }
 
 static unsigned max_pred(const struct chord *c)
 {
-    unsigned m = N(c)->cfg.predecessors;
-    return m < 1 ? 1 : m > CHORD_MAX_NEIGHBORS ? CHORD_MAX_NEIGHBORS : m;
+    return neighbors_clamp(N(c)->cfg->predecessors);
 }
 
 /* Offers p as a neighbour; returns true when the neighbour table changed. */
@@ -273,7 +279,7 @@ static bool chord_next_hop(const struct topology *t, const struct id *k, struct 
 static size_t chord_replicas(const struct topology *t, struct node_peer *out, size_t max)
 {
     const struct chord *c = (const struct chord *)t;
-    size_t n = MIN(MIN((size_t)N(c)->cfg.replicas, (size_t)c->n_succ), max);
+    size_t n = MIN(MIN((size_t)N(c)->cfg->replicas, (size_t)c->n_succ), max);
     for (size_t i = 0; i < n; i++)
         out[i] = c->succ[i];
     return n;
@@ -282,7 +288,7 @@ static size_t chord_replicas(const struct topology *t, struct node_peer *out, si
 static bool chord_keeps(const struct topology *t, const struct id *k)
 {
     const struct chord *c = (const struct chord *)t;
-    unsigned r = N(c)->cfg.replicas;
+    unsigned r = N(c)->cfg->replicas;
     if (c->n_pred <= r)
         return true; /* too few predecessors known to rule it out */
     return id_in_oc(k, &c->pred[r].id, SELF(c));
@@ -344,7 +350,7 @@ static void reactive_fire(void *arg)
     c->reactive_timer = 0;
     if (!node_routes(N(c)))
         return;
-    if (N(c)->cfg.reactive)
+    if (N(c)->cfg->reactive)
         update_neighbors(c);
     node_neighbors_changed(N(c));
 }
@@ -695,14 +701,17 @@ static env_time jitter(struct chord *c, env_time period)
 static void start_timers(struct chord *c)
 {
     struct node *n = N(c);
-    if (!c->update_timer && n->cfg.update_interval)
-        c->update_timer = env_timer_start(&n->env, jitter(c, n->cfg.update_interval), stabilize, c);
-    if (!c->finger_timer && n->cfg.ping_interval)
-        c->finger_timer = env_timer_start(&n->env, jitter(c, n->cfg.ping_interval),
-                                          refresh_fingers, c);
-    if (!c->partition_timer && n->cfg.partition_interval && n->cfg.n_bootstraps)
-        c->partition_timer = env_timer_start(&n->env, jitter(c, n->cfg.partition_interval),
-                                             check_partition, c);
+    if (!c->update_timer && n->cfg->update_interval)
+        c->update_timer =
+            env_timer_start(&n->env, jitter(c, n->cfg->update_interval), stabilize, c);
+    if (!c->finger_timer && n->cfg->ping_interval)
+        c->finger_timer =
+            env_timer_start(&n->env, jitter(c, n->cfg->ping_interval), refresh_fingers, c);
+    unsigned n_boot;
+    node_bootstraps(n, &n_boot);
+    if (!c->partition_timer && n->cfg->partition_interval && n_boot)
+        c->partition_timer =
+            env_timer_start(&n->env, jitter(c, n->cfg->partition_interval), check_partition, c);
 }
 
 /* §10.7.4.4: the answer to a Ping for our successor position, routed by a bootstrap peer.
@@ -729,7 +738,9 @@ static void check_partition(void *arg)
     c->partition_timer = 0;
     if (!node_routes(n))
         return;
-    const struct env_addr *b = &n->cfg.bootstraps[c->partition_round++ % n->cfg.n_bootstraps];
+    unsigned n_boot;
+    const struct env_addr *boot = node_bootstraps(n, &n_boot);
+    const struct env_addr *b = &boot[c->partition_round++ % n_boot];
     if (!env_addr_eq(b, &n->addr)) {
         struct id one = {0, 1};
         struct node_dest d = {WIRE_DEST_RESOURCE, id_add(SELF(c), &one)};
@@ -971,8 +982,7 @@ static void chord_destroy(struct topology *t)
     env_timer_stop(&n->env, c->reactive_timer);
     env_timer_stop(&n->env, c->partition_timer);
     g_free(c->fingers);
-    g_free(c->succ); /* pred shares the allocation */
-    g_free(c);
+    g_free(c); /* succ and pred included */
 }
 
 static const struct topology_ops chord_ops = {
@@ -997,10 +1007,12 @@ static const struct topology_ops chord_ops = {
 
 struct topology *chord_new(struct node *n)
 {
-    struct chord *c = g_new0(struct chord, 1);
+    unsigned succ = neighbors_clamp(n->cfg->successors),
+             pred = neighbors_clamp(n->cfg->predecessors);
+    struct chord *c = g_malloc0(sizeof *c + (succ + pred) * sizeof c->neighbours[0]);
     c->base.ops = &chord_ops;
     c->base.node = n;
-    c->succ = g_new(struct node_peer, max_succ(c) + max_pred(c));
-    c->pred = c->succ + max_succ(c);
+    c->succ = c->neighbours;
+    c->pred = c->succ + succ;
     return &c->base;
 }

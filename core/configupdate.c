@@ -8,6 +8,8 @@
  * document's bytes and a parser (node_config.config_doc, config_parse; config/config.h is the
  * one p2psip uses).  What a running node adopts from a newer document is what it can change
  * without leaving: the sequence, the kinds (data models and limits) and the bootstrap nodes.
+ * The configuration a node was created with is shared and never written (node.h): adopting a
+ * document gives the node its own copy of it first (copy-on-write).
  * Other parameters (topology, intervals) take effect when the peer next starts.
  *
  * Deviations, chosen so that a mixed overlay keeps working while a new document spreads:
@@ -29,8 +31,11 @@
 #define CONFIGUPDATE_MAX_PATH 32
 
 struct configupdate {
-    struct node_kind *kinds; /* an adopted document's kinds (cfg.kinds points here) */
-    uint8_t *doc;            /* an adopted document's bytes (cfg.config_doc points here) */
+    /* Copy-on-write: a node borrows the configuration it was created with, shared with other
+     * nodes (node.h).  The first document it adopts gives it its own copy, n->cfg then. */
+    struct node_config *own;
+    struct node_kind *kinds; /* an adopted document's kinds (own->kinds points here) */
+    uint8_t *doc;            /* an adopted document's bytes (own->config_doc points here) */
     struct {
         struct id id;
         env_time at;
@@ -51,6 +56,7 @@ void configupdate_free(struct node *n)
         return;
     g_free(n->cfgup->kinds);
     g_free(n->cfgup->doc);
+    g_free(n->cfgup->own);
     g_free(n->cfgup);
     n->cfgup = NULL;
 }
@@ -70,7 +76,7 @@ static bool pushed_recently(struct node *n, const struct id *origin)
     struct configupdate *u = state(n);
     env_time now = env_now(&n->env);
     for (unsigned i = 0; i < u->n_pushed; i++)
-        if (id_eq(&u->pushed[i].id, origin) && now - u->pushed[i].at < n->cfg.request_lifetime)
+        if (id_eq(&u->pushed[i].id, origin) && now - u->pushed[i].at < n->cfg->request_lifetime)
             return true;
     u->pushed[u->next].id = *origin;
     u->pushed[u->next].at = now;
@@ -82,14 +88,14 @@ static bool pushed_recently(struct node *n, const struct id *origin)
 
 static void push_done(struct node *n, void *arg, int status, const struct wire_message *resp)
 {
-    env_logf(&n->env, ENV_LOG_DEBUG, "ConfigUpdate (sequence %u) %s", n->cfg.config_seq,
+    env_logf(&n->env, ENV_LOG_DEBUG, "ConfigUpdate (sequence %u) %s", n->cfg->config_seq,
              status == NODE_OK ? "accepted" : "not accepted");
 }
 
 void configupdate_seen(struct node *n, const struct wire_message *m)
 {
-    if (!n->cfg.config_doc || n->cfg.client || m->code == WIRE_CONFIG_UPDATE_REQ ||
-        !seq_newer(n->cfg.config_seq, m->h.config_seq) || m->h.n_via == 0 ||
+    if (!n->cfg->config_doc || n->cfg->client || m->code == WIRE_CONFIG_UPDATE_REQ ||
+        !seq_newer(n->cfg->config_seq, m->h.config_seq) || m->h.n_via == 0 ||
         m->h.n_via > CONFIGUPDATE_MAX_PATH)
         return;
     /* The reversed via list leads back to the origin (of a request) or the responder (of a
@@ -105,12 +111,12 @@ void configupdate_seen(struct node *n, const struct wire_message *m)
         return;
     struct wire_config_update_req req = {
         .type = WIRE_CONFIG_UPDATE_CONFIG,
-        .data = {n->cfg.config_doc, (uint32_t)n->cfg.config_doc_len},
+        .data = {n->cfg->config_doc, (uint32_t)n->cfg->config_doc_len},
     };
     GByteArray *b = g_byte_array_new();
     wire_encode_config_update_req(b, &req);
     env_logf(&n->env, ENV_LOG_DEBUG, "a message with configuration sequence %u: pushing ours (%u)",
-             m->h.config_seq, n->cfg.config_seq);
+             m->h.config_seq, n->cfg->config_seq);
     node_request(n, path, m->h.n_via, WIRE_CONFIG_UPDATE_REQ, b, NULL, push_done, NULL);
     g_byte_array_free(b, TRUE);
 }
@@ -119,19 +125,23 @@ void configupdate_seen(struct node *n, const struct wire_message *m)
 static void adopt(struct node *n, const struct node_config_doc *doc, const uint8_t *p, size_t len)
 {
     struct configupdate *u = state(n);
+    if (!u->own) {
+        u->own = g_memdup2(n->cfg, sizeof *n->cfg);
+        n->cfg = u->own;
+    }
+    struct node_config *c = u->own;
     g_free(u->kinds);
     g_free(u->doc);
     u->kinds = doc->n_kinds ? g_memdup2(doc->kinds, doc->n_kinds * sizeof doc->kinds[0]) : NULL;
     u->doc = g_memdup2(p, len);
-    n->cfg.kinds = u->kinds;
-    n->cfg.n_kinds = doc->n_kinds;
-    n->cfg.config_doc = u->doc;
-    n->cfg.config_doc_len = len;
-    n->cfg.config_seq = doc->sequence;
+    c->kinds = u->kinds;
+    c->n_kinds = doc->n_kinds;
+    c->config_doc = u->doc;
+    c->config_doc_len = len;
+    c->config_seq = doc->sequence;
     if (doc->n_bootstraps) {
-        n->cfg.n_bootstraps = MIN(doc->n_bootstraps, NODE_MAX_BOOTSTRAPS);
-        memcpy(n->cfg.bootstraps, doc->bootstraps,
-               n->cfg.n_bootstraps * sizeof n->cfg.bootstraps[0]);
+        c->n_bootstraps = MIN(doc->n_bootstraps, NODE_MAX_BOOTSTRAPS);
+        memcpy(c->bootstraps, doc->bootstraps, c->n_bootstraps * sizeof c->bootstraps[0]);
     }
     n->stats.config_updates++;
     env_logf(&n->env, ENV_LOG_INFO,
@@ -151,19 +161,19 @@ void configupdate_on_request(struct node *n, const struct wire_message *m)
         node_respond_error(n, m, WIRE_ERR_FORBIDDEN, "only configuration documents are taken");
         return;
     }
-    if (!n->cfg.config_parse) {
+    if (!n->cfg->config_parse) {
         node_respond_error(n, m, WIRE_ERR_FORBIDDEN, "this node reads no configuration");
         return;
     }
     /* About 1 KiB: on the heap, as the handler runs deep in a receive path. */
     struct node_config_doc *doc = g_new0(struct node_config_doc, 1);
-    if (n->cfg.config_parse(n->cfg.config_parse_ud, req.data.p, req.data.len, n->cfg.overlay, doc) <
-        0)
+    if (n->cfg->config_parse(n->cfg->config_parse_ud, req.data.p, req.data.len, n->cfg->overlay,
+                             doc) < 0)
         node_respond_error(n, m, WIRE_ERR_INCOMPATIBLE_WITH_OVERLAY,
                            "no valid configuration for this overlay");
-    else if (doc->overlay != n->cfg.overlay)
+    else if (doc->overlay != n->cfg->overlay)
         node_respond_error(n, m, WIRE_ERR_INCOMPATIBLE_WITH_OVERLAY, "another overlay");
-    else if (!seq_newer(doc->sequence, n->cfg.config_seq))
+    else if (!seq_newer(doc->sequence, n->cfg->config_seq))
         node_respond_error(n, m, WIRE_ERR_CONFIG_TOO_OLD, "not newer than ours");
     else {
         adopt(n, doc, req.data.p, req.data.len);

@@ -97,10 +97,10 @@ struct ice *ice_new(struct node *n)
     struct ice *ice = g_new0(struct ice, 1);
     ice->node = n;
     ice->peers = g_hash_table_new_full(ice_id_hash, ice_id_equal, NULL, ice_peer_free);
-    ice->n_relays = n->cfg.ice.n_relays;
+    ice->n_relays = n->cfg->ice.n_relays;
     ice->relays = g_new0(struct node_peer, ice->n_relays ? ice->n_relays : 1);
     for (unsigned i = 0; i < ice->n_relays; i++) {
-        ice->relays[i] = n->cfg.ice.relays[i];
+        ice->relays[i] = n->cfg->ice.relays[i];
         if (id_is_wildcard(&ice->relays[i].id) && env_addr_eq(&ice->relays[i].addr, &n->addr))
             ice->relays[i].id = n->self; /* this node is that relay */
     }
@@ -209,7 +209,7 @@ static void ice_check_round(void *arg)
     struct ice *ice = p->ice;
     struct node *n = ice->node;
     p->timer = 0;
-    if (p->rounds >= n->cfg.ice.check_rounds) {
+    if (p->rounds >= n->cfg->ice.check_rounds) {
         p->state = p->have_relay ? ICE_RELAYED : ICE_FAILED;
         p->since = env_now(&n->env);
         if (p->initiator)
@@ -221,7 +221,7 @@ static void ice_check_round(void *arg)
         node_send_check(n, &p->id, &p->check[i]);
         ice->stats.checks_sent++;
     }
-    p->timer = env_timer_start(&n->env, n->cfg.ice.check_interval, ice_check_round, p);
+    p->timer = env_timer_start(&n->env, n->cfg->ice.check_interval, ice_check_round, p);
 }
 
 static struct ice_peer *ice_peer_get(struct ice *ice, const struct id *id)
@@ -509,7 +509,7 @@ static void ice_keepalive(void *arg)
 {
     struct node *n = arg;
     struct ice *ice = n->ice;
-    ice->keepalive = env_timer_start(&n->env, n->cfg.ice.keepalive, ice_keepalive, n);
+    ice->keepalive = env_timer_start(&n->env, n->cfg->ice.keepalive, ice_keepalive, n);
     ice_register(n);
     if (!behind_nat(ice) || !n->topo)
         return;
@@ -531,7 +531,7 @@ void ice_start(struct node *n)
         return;
     ice->started = true;
     ice_register(n);
-    env_time k = n->cfg.ice.keepalive;
+    env_time k = n->cfg->ice.keepalive;
     if (k)
         ice->keepalive = env_timer_start(&n->env, k / 2 + env_random(&n->env) % k, ice_keepalive, n);
 }

@@ -132,9 +132,9 @@ static const struct node_kind builtin_kinds[] = {
 
 const struct node_kind *node_kind_find(const struct node *n, uint32_t kind)
 {
-    for (unsigned i = 0; n && i < n->cfg.n_kinds; i++)
-        if (n->cfg.kinds[i].id == kind)
-            return &n->cfg.kinds[i];
+    for (unsigned i = 0; n && i < n->cfg->n_kinds; i++)
+        if (n->cfg->kinds[i].id == kind)
+            return &n->cfg->kinds[i];
     for (size_t i = 0; i < G_N_ELEMENTS(builtin_kinds); i++)
         if (builtin_kinds[i].id == kind)
             return &builtin_kinds[i];
@@ -149,7 +149,7 @@ int node_kind_model(uint32_t kind, void *node)
 
 uint16_t node_config_sequence(const struct node *n)
 {
-    return n->cfg.config_seq;
+    return n->cfg->config_seq;
 }
 
 /* ---- life cycle ------------------------------------------------------------------------- */
@@ -159,7 +159,7 @@ struct node *node_new(const struct env *env, const struct node_config *cfg, cons
 {
     struct node *n = g_new0(struct node, 1);
     n->env = *env;
-    n->cfg = *cfg;
+    n->cfg = cfg; /* borrowed: shared with every node of this configuration */
     n->self = *self;
     id_to_bytes(self, n->self_bytes);
     n->addr = *addr;
@@ -240,6 +240,7 @@ void node_free(struct node *n)
     configupdate_free(n);
     storage_free(n->store);
     g_free(n->conns);
+    g_free(n->apps);
     g_free(n);
 }
 
@@ -356,7 +357,7 @@ static void emit_sent(struct node *n, uint16_t code, size_t bytes)
 
 static env_time link_timeout(const struct node *n)
 {
-    return n->cfg.link_rto * (n->cfg.link_fail_after ? n->cfg.link_fail_after : 1);
+    return n->cfg->link_rto * (n->cfg->link_fail_after ? n->cfg->link_fail_after : 1);
 }
 
 static void link_check(void *arg);
@@ -443,7 +444,7 @@ static void hop_timeout(void *arg)
     struct node *n = f->node;
     f->timer = 0;
     struct conn *c = node_conn_find(n, &f->to);
-    if (c && f->tries < MAX(n->cfg.link_fail_after, 1u)) {
+    if (c && f->tries < MAX(n->cfg->link_fail_after, 1u)) {
         gsize len;
         const uint8_t *p = g_bytes_get_data(f->msg, &len);
         GByteArray *b = g_byte_array_sized_new((guint)len + WIRE_FRAME_DATA_OVERHEAD);
@@ -628,10 +629,10 @@ static uint32_t rx_window(struct conn *c, uint32_t seq)
 static void header_init(const struct node *n, struct wire_header *h, uint64_t txid)
 {
     memset(h, 0, offsetof(struct wire_header, via));
-    h->overlay = n->cfg.overlay;
-    h->config_seq = n->cfg.config_seq;
+    h->overlay = n->cfg->overlay;
+    h->config_seq = n->cfg->config_seq;
     h->version = WIRE_VERSION;
-    h->ttl = n->cfg.initial_ttl;
+    h->ttl = n->cfg->initial_ttl;
     h->fragment = WIRE_FRAGMENT_LAST;
     h->txid = txid;
     h->options.p = NULL;
@@ -766,7 +767,7 @@ static void route_out(struct node *n, struct wire_header *h, const uint8_t *msg,
             send_remote(n, h, msg, len, hdr_len, c, NULL, forwarding);
             return;
         }
-        if (n->cfg.client) {
+        if (n->cfg->client) {
             /* A client sends everything through its peer and forwards nothing (§4.2.1). */
             if (n->have_client_peer && !forwarding)
                 send_remote(n, h, msg, len, hdr_len, conn_find_addr(n, &n->client_peer),
@@ -839,7 +840,7 @@ static void txn_timeout(void *arg)
     struct txn *t = arg;
     struct node *n = t->node;
     t->timer = 0;
-    if (t->transmissions >= n->cfg.max_transmissions) {
+    if (t->transmissions >= n->cfg->max_transmissions) {
         txn_finish(n, t, NODE_E_TIMEOUT, NULL);
         return;
     }
@@ -851,7 +852,7 @@ static void txn_transmit(struct txn *t)
 {
     struct node *n = t->node;
     t->transmissions++;
-    t->timer = env_timer_start(&n->env, n->cfg.reliability_timer, txn_timeout, t);
+    t->timer = env_timer_start(&n->env, n->cfg->reliability_timer, txn_timeout, t);
     gsize len;
     const uint8_t *p = g_bytes_get_data(t->msg, &len);
     struct wire_header h;
@@ -930,7 +931,7 @@ static void send_response(struct node *n, const struct wire_message *req, uint16
     if (cached_request(req->code)) {
         struct dup_entry *d = g_new0(struct dup_entry, 1);
         d->txid = req->h.txid;
-        d->expires = env_now(&n->env) + n->cfg.request_lifetime;
+        d->expires = env_now(&n->env) + n->cfg->request_lifetime;
         d->response = g_bytes_ref(msg);
         g_queue_push_tail(&n->dup_cache, d);
         if (!n->dup_index)
@@ -1122,6 +1123,14 @@ void node_attach_bootstrap(struct node *n, const struct id *resource,
                            const struct env_addr *bootstrap, node_attach_fn cb, void *arg)
 {
     struct node_dest d = {WIRE_DEST_RESOURCE, *resource};
+    const struct node_peer *r;
+    /* ice.c: the join's bootstrap peer, known by Node-ID, is reached through its relay. */
+    if (n->ice && n->have_join_bootstrap_id && env_addr_eq(bootstrap, &n->join_bootstrap) &&
+        (r = ice_relay_for(n, &n->join_bootstrap_id)) != NULL) {
+        struct node_dest dd[2] = {{WIRE_DEST_NODE, n->join_bootstrap_id}, d};
+        attach_send(n, dd, 2, true, &r->addr, false, cb, arg);
+        return;
+    }
     attach_send(n, &d, 1, true, bootstrap, false, cb, arg);
 }
 
@@ -1179,6 +1188,8 @@ void node_app_listen(struct node *n, uint16_t application, const struct env_addr
             return;
         }
     if (addr && n->n_apps < NODE_MAX_APPS) {
+        if (!n->apps) /* few nodes serve applications: no room in the others */
+            n->apps = g_new(struct node_app, NODE_MAX_APPS);
         n->apps[n->n_apps].application = application;
         n->apps[n->n_apps++].addr = *addr;
     }
@@ -1290,7 +1301,7 @@ static void on_request(struct node *n, const struct wire_message *m)
 {
     if (cached_request(m->code) && dup_resend(n, m->h.txid))
         return;
-    if (n->cfg.client) {
+    if (n->cfg->client) {
         node_respond_error(n, m, WIRE_ERR_FORBIDDEN, "a client does not serve requests");
         return;
     }
@@ -1356,7 +1367,7 @@ static void deliver_local(struct node *n, const struct wire_header *h, const uin
         return;
     }
     header_copy(&m->h, h);
-    if (n->cfg.config_doc)
+    if (n->cfg->config_doc)
         configupdate_seen(n, m);
     if (m->code == WIRE_ERROR || (m->code & 1) == 0) {
         struct txn *t = txn_find(n, m->h.txid, NULL);
@@ -1412,12 +1423,12 @@ void node_receive(struct node *n, const struct env_addr *from, const uint8_t *bu
     }
     /* Another overlay's message (§6.3.2: the overlay hash detects misconfiguration) is
      * counted and dropped before it touches the link layer: no ACK, no connection. */
-    if (h->overlay != n->cfg.overlay) {
+    if (h->overlay != n->cfg->overlay) {
         if (n->stats.dropped_overlay++ == 0)
             env_logf(&n->env, ENV_LOG_WARN,
                      "dropped a message for another overlay (hash %08x, ours %08x); further "
                      "ones are only counted",
-                     (unsigned)h->overlay, (unsigned)n->cfg.overlay);
+                     (unsigned)h->overlay, (unsigned)n->cfg->overlay);
         return;
     }
     /* Acknowledge every well-formed data frame (§6.6.3: the receiver only ACKs). */
@@ -1430,7 +1441,7 @@ void node_receive(struct node *n, const struct env_addr *from, const uint8_t *bu
     link_ack(n, from, f.sequence, received);
     if (n->ice && prev_known)
         ice_heard(n, &prev, from);
-    if (h->ttl > n->cfg.initial_ttl) {
+    if (h->ttl > n->cfg->initial_ttl) {
         drop(n, len, "TTL above initial-ttl");
         return;
     }
@@ -1510,7 +1521,7 @@ static void op_done(struct node *n, void *arg, int status, const struct wire_mes
 
 static bool can_originate(const struct node *n)
 {
-    if (n->cfg.client)
+    if (n->cfg->client)
         return n->have_client_peer;
     return n->state == NODE_JOINED;
 }
@@ -1542,7 +1553,7 @@ int node_store(struct node *n, const struct id *res, uint32_t kind, const struct
                uint64_t cookie, node_store_cb cb, void *ud)
 {
     const struct node_kind *def = node_kind_find(n, kind);
-    if (!def || v->value_len > (def->max_size ? def->max_size : n->cfg.max_value_size))
+    if (!def || v->value_len > (def->max_size ? def->max_size : n->cfg->max_value_size))
         return NODE_E_INVALID;
     int model = def->model;
     if (!can_originate(n))
@@ -1629,7 +1640,7 @@ static void maintenance(void *arg)
          * response to a request routed through them (twice the request lifetime). */
         struct node_peer rt[256];
         size_t nrt = n->topo->ops->routing_table(n->topo, rt, G_N_ELEMENTS(rt));
-        uint32_t keep_ms = (uint32_t)(2 * n->cfg.request_lifetime / ENV_MS), now_ms = node_ms(n);
+        uint32_t keep_ms = (uint32_t)(2 * n->cfg->request_lifetime / ENV_MS), now_ms = node_ms(n);
         for (unsigned i = 0; i < n->n_conns;) {
             const struct conn *c = &n->conns[i];
             bool used = now_ms - c->last_tx_ms < keep_ms || c->unacked_ms;
@@ -1643,7 +1654,7 @@ static void maintenance(void *arg)
     }
     if (n->store)
         storage_rebalance(n);
-    if (n->state == NODE_JOINED || n->cfg.client)
+    if (n->state == NODE_JOINED || n->cfg->client)
         maint_arm(n);
 }
 
@@ -1664,15 +1675,14 @@ static void join_retry(void *arg)
 
 int node_join(struct node *n, const struct env_addr *bootstrap)
 {
-    if (n->cfg.client || n->state != NODE_IDLE)
+    if (n->cfg->client || n->state != NODE_IDLE)
         return NODE_E_STATE;
     n->state = NODE_JOINING;
     n->started = env_now(&n->env);
     if (n->ice)
         ice_start(n);
     if (bootstrap) {
-        if (n->cfg.n_bootstraps == 0)
-            n->cfg.bootstraps[n->cfg.n_bootstraps++] = *bootstrap;
+        n->have_join_bootstrap = true; /* node_bootstraps' default */
         n->join_bootstrap = *bootstrap;
         n->join_timer = env_timer_start(&n->env, NODE_JOIN_RETRY, join_retry, n);
     }
@@ -1684,9 +1694,28 @@ int node_join(struct node *n, const struct env_addr *bootstrap)
     return rc;
 }
 
+int node_join_id(struct node *n, const struct env_addr *bootstrap, const struct id *bootstrap_id)
+{
+    if (n->cfg->client || n->state != NODE_IDLE)
+        return NODE_E_STATE;
+    n->join_bootstrap_id = *bootstrap_id;
+    n->have_join_bootstrap_id = true;
+    return node_join(n, bootstrap);
+}
+
+const struct env_addr *node_bootstraps(const struct node *n, unsigned *count)
+{
+    if (n->cfg->n_bootstraps) {
+        *count = n->cfg->n_bootstraps;
+        return n->cfg->bootstraps;
+    }
+    *count = n->have_join_bootstrap ? 1 : 0;
+    return &n->join_bootstrap;
+}
+
 int node_client_connect(struct node *n, const struct env_addr *peer)
 {
-    if (!n->cfg.client)
+    if (!n->cfg->client)
         return NODE_E_STATE;
     n->client_peer = *peer;
     n->have_client_peer = true;
@@ -1718,7 +1747,7 @@ void node_neighbors_changed(struct node *n)
 
 void node_leave(struct node *n)
 {
-    if (n->cfg.client || n->state != NODE_JOINED) {
+    if (n->cfg->client || n->state != NODE_JOINED) {
         n->state = NODE_LEFT;
         return;
     }
@@ -1732,7 +1761,7 @@ void node_leave(struct node *n)
 
 void node_install_view(struct node *n, const struct topology_view *v)
 {
-    if (n->cfg.client || !n->topo->ops->install_view)
+    if (n->cfg->client || !n->topo->ops->install_view)
         return;
     n->started = env_now(&n->env);
     n->topo->ops->install_view(n->topo, v);
@@ -1743,7 +1772,7 @@ void node_install_ring(struct node *n, const struct node_peer *pred, size_t n_pr
                        const struct node_peer *succ, size_t n_succ,
                        const struct node_peer *fingers, size_t n_fingers)
 {
-    if (n->cfg.client)
+    if (n->cfg->client)
         return;
     n->started = env_now(&n->env);
     n->topo->ops->install(n->topo, pred, n_pred, succ, n_succ, fingers, n_fingers);

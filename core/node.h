@@ -85,6 +85,14 @@ struct node_peer {
 /* The topology plug-in (topology.h). */
 enum node_topology { NODE_TOPOLOGY_CHORD, NODE_TOPOLOGY_BAMBOO, NODE_TOPOLOGY_SUPERPEER };
 
+/* A node's configuration.  Ownership: node_new borrows it.  The caller owns it, keeps it alive
+ * and unchanged until node_free, and may hand the same one to any number of nodes (the
+ * simulator holds one per distinct configuration, not one per node: memory per peer counts).
+ * The core never writes it.  What differs per node is node state instead: the bootstrap
+ * node_join was given (used when bootstraps is empty), the super-peer role once the node runs
+ * (superpeer.is_super is only the role it starts in), and a document adopted through
+ * ConfigUpdate, for which the node makes its own copy of the configuration (copy-on-write,
+ * core/configupdate.c). */
 struct node_config {
     enum node_topology topology; /* CHORD by default */
     uint32_t overlay;            /* id_overlay_hash(overlay name) */
@@ -105,8 +113,8 @@ struct node_config {
     uint32_t max_value_size;     /* largest value accepted by Store, bytes */
     /* Bootstrap peers (§11.4) kept for partition detection (§10.7.4.4): every
      * partition_interval a joined peer Pings its own successor position through one of
-     * them and Attaches to a responder it did not know.  node_join() adds its bootstrap
-     * address when the list is empty.  0 bootstraps or interval 0: no detection. */
+     * them and Attaches to a responder it did not know.  When the list is empty the node uses
+     * the address node_join() was given.  No bootstrap or interval 0: no detection. */
     struct env_addr bootstraps[NODE_MAX_BOOTSTRAPS];
     unsigned n_bootstraps;
     env_time partition_interval; /* 120 s */
@@ -132,7 +140,8 @@ struct node_config {
     } bamboo;
     /* Super-peer (core/superpeer.c; docs/superpeer.md). */
     struct {
-        bool is_super;         /* this node is a super-peer */
+        bool is_super;         /* a node created with this configuration starts as a
+                                  super-peer (the simulator holds one config per role) */
         unsigned replicas;     /* replicas on the next super-peers, 2 */
         env_time keepalive;    /* ordinary peer -> super-peer keepalive, 15 s */
     } superpeer;
@@ -159,7 +168,8 @@ void node_config_default(struct node_config *c);
 
 struct node;
 
-/* env and cfg are copied.  self is the node's Node-ID; addr the address it receives on. */
+/* env is copied; cfg is borrowed: it must stay alive and unchanged until node_free (see
+ * struct node_config).  self is the node's Node-ID; addr the address it receives on. */
 struct node *node_new(const struct env *env, const struct node_config *cfg, const struct id *self,
                       const struct env_addr *addr);
 /* Frees the node and stops its timers; sends nothing (use node_leave first to leave politely). */
@@ -172,6 +182,10 @@ void node_receive(struct node *n, const struct env_addr *from, const uint8_t *bu
 /* Joins through the peer at bootstrap (RFC 6940 §10.5); NULL starts a new overlay with this
  * node alone.  Completion is reported as ENV_EV_JOIN_DONE.  Returns 0 or NODE_E_STATE. */
 int node_join(struct node *n, const struct env_addr *bootstrap);
+/* node_join through a bootstrap peer whose Node-ID is known: with NAT traversal (cfg.ice) the
+ * join's first Attach goes through that peer's relay (docs/nat.md, "Traversal"), so a
+ * bootstrap peer behind a NAT can be entered through. */
+int node_join_id(struct node *n, const struct env_addr *bootstrap, const struct id *bootstrap_id);
 /* A client (cfg.client) sends everything through the peer at `peer` (§4.2.1). */
 int node_client_connect(struct node *n, const struct env_addr *peer);
 /* Leaves gracefully (§6.4.2.2, §10.9): hands stored data to the successor, sends Leave to the

@@ -28,40 +28,49 @@ struct conn {
 
 enum node_state { NODE_IDLE, NODE_JOINING, NODE_JOINED, NODE_LEAVING, NODE_LEFT };
 
+/* An AppAttach application (§6.5.2) served on this node. */
+struct node_app {
+    uint16_t application;  /* its application id */
+    struct env_addr addr;  /* the address given as its host candidate */
+};
+
 struct storage;
 struct txn;
 
 struct node {
     struct env env;
-    struct node_config cfg;
+    /* The configuration, borrowed (node.h: one immutable node_config shared by every node
+     * created with it), or the node's own copy once a ConfigUpdate changed it (configupdate.c,
+     * copy-on-write).  Never written through: what differs per node lives below. */
+    const struct node_config *cfg;
     struct id self;
     uint8_t self_bytes[ID_BYTES];
     struct env_addr addr;
-    enum node_state state;
     env_time started;
     struct topology *topo;
     struct conn *conns;   /* unordered */
     uint16_t n_conns, cap_conns;
+    enum node_state state; /* (fields ordered to leave no padding: memory per peer counts) */
     env_time born;        /* env_now() at node_new: the origin of the conns' times */
     struct txn **txns;    /* pending transactions this node originated (a GPtrArray would */
     uint16_t n_txns, cap_txns; /* reserve 16 slots: most peers have 0-2 pending) */
+    unsigned finishing_transmissions; /* transmissions of the transaction being completed */
     GQueue dup_cache;     /* struct dup_entry *, oldest first (§6.2.1 request lifetime) */
     GHashTable *dup_index; /* txid -> the oldest struct dup_entry of it; created when needed */
-    struct {
-        uint16_t application;  /* an AppAttach application id (§6.5.2) served here */
-        struct env_addr addr;  /* the address given as its host candidate */
-    } apps[NODE_MAX_APPS];
-    unsigned n_apps;
+    struct node_app *apps; /* NODE_MAX_APPS entries, from the first node_app_listen */
     struct storage *store;
     env_timer link_timer; /* armed while frames await an ACK */
     GPtrArray *hops;      /* struct hop_frame *: Bamboo's frames awaiting an ACK (node.c) */
     env_timer maint_timer;
     env_timer join_timer;          /* while joining: restart the attempt when it fires */
     struct env_addr join_bootstrap; /* the address the join goes through */
+    struct id join_bootstrap_id;    /* its Node-ID, when node_join_id gave it (ice.c) */
+    bool have_join_bootstrap_id;
     bool have_client_peer;
+    bool have_join_bootstrap;   /* node_join was given a bootstrap (join_bootstrap) */
+    uint8_t n_apps;
     struct env_addr client_peer; /* clients: the peer everything goes through */
     struct node_stats stats;
-    unsigned finishing_transmissions; /* transmissions of the transaction being completed */
     struct ice *ice;      /* NAT traversal state (ice.c); NULL unless cfg.ice.enabled */
     struct configupdate *cfgup; /* configupdate.c's state; NULL until first needed */
 };
@@ -103,6 +112,10 @@ void node_attach(struct node *n, const struct id *target, const struct id *throu
  * is the bootstrap address (§10.5 step 2). */
 void node_attach_bootstrap(struct node *n, const struct id *resource,
                            const struct env_addr *bootstrap, node_attach_fn cb, void *arg);
+
+/* The bootstrap peers partition detection and rejoining go through (§11.4, §10.7.4.4): the
+ * configuration's, else the one node_join was given; *count is 0 when there are none. */
+const struct env_addr *node_bootstraps(const struct node *n, unsigned *count);
 
 /* The topology reports that this node is now part of the overlay. */
 void node_set_joined(struct node *n);

@@ -326,7 +326,7 @@ void storage_on_store(struct node *n, const struct wire_message *m)
         struct srec *r = find(s, &res, kd->kind);
         /* The kind's limits from the overlay configuration (§11.1 max-size, max-count). */
         const struct node_kind *def = node_kind_find(n, kd->kind);
-        uint32_t max_size = def->max_size ? def->max_size : n->cfg.max_value_size;
+        uint32_t max_size = def->max_size ? def->max_size : n->cfg->max_value_size;
         for (uint32_t v = 0; v < kd->n_values; v++)
             if (kd->values[v].value.len > max_size) {
                 wire_store_req_clear(&req);

@@ -512,7 +512,7 @@ static size_t superpeer_replicas(const struct topology *t, struct node_peer *out
     const struct superpeer *s = (const struct superpeer *)t;
     if (!s->is_super || !s->n_members)
         return 0;
-    size_t n = MIN(MIN((size_t)N(s)->cfg.superpeer.replicas, (size_t)s->n_members), max);
+    size_t n = MIN(MIN((size_t)N(s)->cfg->superpeer.replicas, (size_t)s->n_members), max);
     uint32_t i = lower_bound(s->members, s->n_members, SELF(s));
     for (size_t j = 0; j < n; j++)
         out[j] = s->members[(i + j) % s->n_members];
@@ -524,7 +524,7 @@ static bool superpeer_keeps(const struct topology *t, const struct id *k)
     const struct superpeer *s = (const struct superpeer *)t;
     if (!s->is_super)
         return false;
-    uint32_t r = N(s)->cfg.superpeer.replicas;
+    uint32_t r = N(s)->cfg->superpeer.replicas;
     if (s->n_members <= r)
         return true; /* every super-peer is in every replica set */
     uint32_t p = (pred_index(s) + s->n_members - r) % s->n_members;
@@ -672,7 +672,7 @@ static bool member_joined(struct superpeer *s, const struct node_peer *p)
 /* Sends REMOVE [gone] to the replicas + 1 members on each side of gone's place in the ring. */
 static void tell_neighbourhood(struct superpeer *s, const struct node_peer *gone)
 {
-    uint32_t n = s->n_members, side = MIN(N(s)->cfg.superpeer.replicas + 1, 8u);
+    uint32_t n = s->n_members, side = MIN(N(s)->cfg->superpeer.replicas + 1, 8u);
     if (!n)
         return;
     struct id to[16];
@@ -924,7 +924,7 @@ static void mark_lost(struct superpeer *s, const struct id *lost)
  * within one digest period (when its ring predecessor notices) and two keepalives. */
 static bool lost_recently(const struct superpeer *s, const struct id *id)
 {
-    const struct node_config *c = &N(s)->cfg;
+    const struct node_config *c = N(s)->cfg;
     uint32_t window = (uint32_t)((c->update_interval + 2 * c->superpeer.keepalive) / ENV_S);
     return s->have_failed && id_eq(id, &s->failed) && now_s(s) - s->failed_s <= window;
 }
@@ -1092,13 +1092,14 @@ static void rejoin_bootstrap(struct superpeer *s)
     struct node *n = N(s);
     uint32_t g = new_attempt(s);
     s->have_sp = false;
-    unsigned choices = n->cfg.n_bootstraps + s->n_spares;
+    unsigned n_boot;
+    const struct env_addr *boot = node_bootstraps(n, &n_boot);
+    unsigned choices = n_boot + s->n_spares;
     if (!choices)
         return;
     /* The bootstrap peers, then the super-peers known before, in turn. */
     unsigned c = s->boot_round++ % choices;
-    const struct env_addr *b =
-        c < n->cfg.n_bootstraps ? &n->cfg.bootstraps[c] : &s->spares[c - n->cfg.n_bootstraps];
+    const struct env_addr *b = c < n_boot ? &boot[c] : &s->spares[c - n_boot];
     s->attaching = true;
     uint32_t *gen = g_new(uint32_t, 1);
     *gen = g;
@@ -1176,7 +1177,7 @@ static void digest_fire(void *arg)
 static void sweep(struct superpeer *s)
 {
     struct node *n = N(s);
-    uint32_t limit = (uint32_t)(SUPERPEER_CLIENT_EXPIRY * n->cfg.superpeer.keepalive / ENV_S);
+    uint32_t limit = (uint32_t)(SUPERPEER_CLIENT_EXPIRY * n->cfg->superpeer.keepalive / ENV_S);
     uint32_t now = now_s(s), w = 0;
     for (uint32_t i = 0; i < s->n_clients; i++)
         if (now - s->clients[i].seen_s <= MAX(limit, 1u))
@@ -1195,7 +1196,7 @@ static void tick_fire(void *arg)
         sweep(s);
     else
         keepalive(s);
-    s->tick_timer = env_timer_start(&n->env, n->cfg.superpeer.keepalive, tick_fire, s);
+    s->tick_timer = env_timer_start(&n->env, n->cfg->superpeer.keepalive, tick_fire, s);
 }
 
 static void check_partition(void *arg);
@@ -1203,14 +1204,16 @@ static void check_partition(void *arg);
 static void start_timers(struct superpeer *s)
 {
     struct node *n = N(s);
-    env_time ka = n->cfg.superpeer.keepalive;
+    env_time ka = n->cfg->superpeer.keepalive;
     if (s->is_super) {
-        if (!s->digest_timer && n->cfg.update_interval)
+        if (!s->digest_timer && n->cfg->update_interval)
             s->digest_timer =
-                env_timer_start(&n->env, jitter(s, n->cfg.update_interval), digest_fire, s);
-        if (!s->partition_timer && n->cfg.partition_interval && n->cfg.n_bootstraps)
+                env_timer_start(&n->env, jitter(s, n->cfg->update_interval), digest_fire, s);
+        unsigned n_boot;
+        node_bootstraps(n, &n_boot);
+        if (!s->partition_timer && n->cfg->partition_interval && n_boot)
             s->partition_timer =
-                env_timer_start(&n->env, jitter(s, n->cfg.partition_interval), check_partition, s);
+                env_timer_start(&n->env, jitter(s, n->cfg->partition_interval), check_partition, s);
     }
     if (!s->tick_timer && ka)
         s->tick_timer = env_timer_start(&n->env, jitter(s, ka), tick_fire, s);
@@ -1266,7 +1269,9 @@ static void check_partition(void *arg)
     s->partition_timer = 0;
     if (!node_routes(n) || !s->is_super)
         return;
-    const struct env_addr *b = &n->cfg.bootstraps[s->partition_round++ % n->cfg.n_bootstraps];
+    unsigned n_boot;
+    const struct env_addr *boot = node_bootstraps(n, &n_boot);
+    const struct env_addr *b = &boot[s->partition_round++ % n_boot];
     if (!env_addr_eq(b, &n->addr)) {
         struct node_dest d = {WIRE_DEST_RESOURCE, id_next(SELF(s))};
         GByteArray *body = g_byte_array_new();
@@ -1879,10 +1884,10 @@ static size_t superpeer_routing_table(const struct topology *t, struct node_peer
     const struct superpeer *s = (const struct superpeer *)t;
     if (!s->is_super)
         return superpeer_successors(t, out, max);
-    size_t n = superpeer_successors(t, out, MIN(max, (size_t)N(s)->cfg.successors));
+    size_t n = superpeer_successors(t, out, MIN(max, (size_t)N(s)->cfg->successors));
     struct node_peer pred[16];
     size_t np =
-        superpeer_predecessors(t, pred, MIN((size_t)N(s)->cfg.predecessors, G_N_ELEMENTS(pred)));
+        superpeer_predecessors(t, pred, MIN((size_t)N(s)->cfg->predecessors, G_N_ELEMENTS(pred)));
     for (size_t i = 0; i < np && n < max; i++)
         if (!listed(out, n, &pred[i].id))
             out[n++] = pred[i];
@@ -1940,6 +1945,6 @@ struct topology *superpeer_new(struct node *n)
     struct superpeer *s = g_new0(struct superpeer, 1);
     s->base.ops = &superpeer_ops;
     s->base.node = n;
-    s->is_super = n->cfg.superpeer.is_super;
+    s->is_super = n->cfg->superpeer.is_super;
     return &s->base;
 }

@@ -636,6 +636,7 @@ struct cli_client {
     GMainLoop *loop;
     struct net_udp *udp;
     struct node *node;
+    struct node_config cfg; /* the node's configuration: node_new borrows it */
     struct config *doc; /* --config */
     guint timeout_source;
     int exit_code;
@@ -694,9 +695,9 @@ static void cli_client_add_options(GOptionContext *ctx, struct cli_client_opts *
 static int cli_client_open(struct cli_client *c, const struct cli_client_opts *o)
 {
     struct env_addr peer, local = {.ip = 0, .port = 0};
-    struct node_config cfg;
-    node_config_default(&cfg);
-    if (o->config && !(c->doc = cli_config(c->cmd, o->config, o->overlay, &cfg)))
+    struct node_config *cfg = &c->cfg;
+    node_config_default(cfg);
+    if (o->config && !(c->doc = cli_config(c->cmd, o->config, o->overlay, cfg)))
         return CLI_EXIT_USAGE;
     if (o->peer) {
         if (!cli_addr(c->cmd, "peer", o->peer, &peer))
@@ -725,14 +726,14 @@ static int cli_client_open(struct cli_client *c, const struct cli_client_opts *o
     }
     net_udp_set_log_level(c->udp, o->verbose ? ENV_LOG_DEBUG : ENV_LOG_WARN);
     const struct env *env = net_udp_env(c->udp);
-    cfg.client = true;
-    cfg.overlay = id_overlay_hash(o->overlay ? o->overlay
+    cfg->client = true;
+    cfg->overlay = id_overlay_hash(o->overlay ? o->overlay
                                   : c->doc   ? c->doc->instance_name
                                              : CLI_DEFAULT_OVERLAY);
     struct id self = cli_random_id(env);
     struct env_addr bound = net_udp_local_addr(c->udp);
     c->loop = g_main_loop_new(NULL, FALSE);
-    c->node = node_new(env, &cfg, &self, &bound);
+    c->node = node_new(env, cfg, &self, &bound);
     net_udp_attach(c->udp, c->node);
     int r = node_client_connect(c->node, &peer);
     if (r != NODE_OK) {

@@ -160,7 +160,10 @@ struct world {
     bool verbose;
     char *out_dir;
     struct pcap_writer *pcap;
-    struct node_config cfg;
+    /* The nodes' configurations, which they borrow (node.h): one per distinct configuration
+     * rather than a copy per node.  cfg_super differs only in superpeer.is_super; both are
+     * final before the first node starts (world_peers_init). */
+    struct node_config cfg, cfg_super;
 
     uint32_t n_peers; /* slots */
     struct world_peer *peers;
@@ -1127,9 +1130,7 @@ static void world_node_start(struct world *w, struct world_peer *p)
 {
     struct env e = {.ops = &world_env_ops, .ctx = p};
     struct env_addr addr = world_addr(p->index);
-    struct node_config cfg = w->cfg; /* node_new copies it */
-    cfg.superpeer.is_super = p->super;
-    p->node = node_new(&e, &cfg, &p->id, &addr);
+    p->node = node_new(&e, p->super ? &w->cfg_super : &w->cfg, &p->id, &addr);
     p->join_called = false;
     if (w->sip)
         sipua_peer_start(w->sip, p->index, &e, p->node); /* its SIP proxy/registrar */
@@ -2397,6 +2398,8 @@ static bool world_peers_init(struct world *w, GError **err)
                 w->cfg.bootstraps[w->cfg.n_bootstraps++] = world_addr(i);
     }
     world_ice_init(w);
+    w->cfg_super = w->cfg;
+    w->cfg_super.superpeer.is_super = true;
     for (uint32_t i = 0; i < sc->peers; i++)
         if (!w->churn || churn_initially_up(w->churn, i))
             world_peer_start(w, &w->peers[i]);

@@ -8,18 +8,28 @@
 
 
 
+/* The configuration of every mk_node peer: node_new borrows it, so it lives for the program. */
+static const struct node_config *ring_config(void)
+{
+    static struct node_config cfg;
+    static bool done;
+    if (!done) {
+        node_config_default(&cfg);
+        cfg.update_interval = 10 * ENV_S;
+        cfg.ping_interval = 10 * ENV_S;
+        cfg.partition_interval = 20 * ENV_S;
+        done = true;
+    }
+    return &cfg;
+}
+
 struct node *mk_node(struct ring *r, unsigned i)
 {
-    struct node_config cfg;
-    node_config_default(&cfg);
-    cfg.update_interval = 10 * ENV_S;
-    cfg.ping_interval = 10 * ENV_S;
-    cfg.partition_interval = 20 * ENV_S;
     char name[32];
     snprintf(name, sizeof name, "node-%u", i);
     struct id id = id_hash(name, strlen(name));
     r->h[i] = fake_net_add_host(r->net);
-    r->h[i]->node = node_new(&r->h[i]->env, &cfg, &id, &r->h[i]->addr);
+    r->h[i]->node = node_new(&r->h[i]->env, ring_config(), &id, &r->h[i]->addr);
     return r->h[i]->node;
 }
 

@@ -1188,13 +1188,16 @@ static void test_timeout(void)
     CU_ASSERT_TRUE_FATAL(node_peer_rtt(o.h[0]->node, &s.id, &srtt, &var));
     CU_ASSERT_EQUAL(srtt, 40 * ENV_MS);
     CU_ASSERT_EQUAL(bamboo_timeout(t, &s.id), MAX(srtt + 4 * var, cfg.bamboo.rto_floor));
-    /* The floor and the cap. */
-    o.h[0]->node->cfg.bamboo.rto_floor = 2 * ENV_S;
-    o.h[0]->node->cfg.bamboo.rto_cap = 3 * ENV_S;
+    /* The floor and the cap (in cfg, which the nodes borrow; restored for the next overlay). */
+    env_time floor0 = cfg.bamboo.rto_floor, cap0 = cfg.bamboo.rto_cap;
+    cfg.bamboo.rto_floor = 2 * ENV_S;
+    cfg.bamboo.rto_cap = 3 * ENV_S;
     CU_ASSERT_EQUAL(bamboo_timeout(t, &s.id), 2 * ENV_S);
-    o.h[0]->node->cfg.bamboo.rto_floor = 10 * ENV_MS;
-    o.h[0]->node->cfg.bamboo.rto_cap = 20 * ENV_MS;
+    cfg.bamboo.rto_floor = 10 * ENV_MS;
+    cfg.bamboo.rto_cap = 20 * ENV_MS;
     CU_ASSERT_EQUAL(bamboo_timeout(t, &s.id), 20 * ENV_MS);
+    cfg.bamboo.rto_floor = floor0;
+    cfg.bamboo.rto_cap = cap0;
     ov_free(&o);
     /* From the view's latency before any sample: srtt 2 x 30 ms, rttvar half of it.  Peer 0
      * is 30 ms from everyone, so each cell holds its candidate of smallest id. */

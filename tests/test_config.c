@@ -578,6 +578,8 @@ static void test_config_update_spreads(void)
     base_config(&new_cfg, newer);
     struct ring r;
     build(&r, 6, &cfg);
+    const struct node_kind *shared_kinds = cfg.kinds;
+    const uint8_t *shared_doc = cfg.config_doc;
     for (unsigned i = 0; i < r.n; i++)
         CU_ASSERT_EQUAL(node_config_sequence(r.h[i]->node), 7);
     /* The old peers do not know the new kind. */
@@ -594,6 +596,10 @@ static void test_config_update_spreads(void)
     }
     CU_ASSERT_EQUAL(adopted, 6); /* each old peer adopted it once */
     CU_ASSERT_EQUAL(node_get_stats(r.h[6]->node)->config_updates, 0);
+    /* Each adopted it into its own copy: the configuration they share is untouched. */
+    CU_ASSERT_EQUAL(cfg.config_seq, 7);
+    CU_ASSERT_PTR_EQUAL(cfg.kinds, shared_kinds);
+    CU_ASSERT_PTR_EQUAL(cfg.config_doc, shared_doc);
     /* The new kind works from any peer, with its limits. */
     for (unsigned i = 0; i < r.n; i++) {
         char name[16];
@@ -616,7 +622,9 @@ static void test_config_update_spreads(void)
 static void pusher_ring(struct ring *r, const struct config *doc, uint32_t overlay,
                         const struct node_config *cfgs, unsigned n)
 {
-    struct node_config p;
+    /* Static: peer 0 borrows it for the ring's life, and each ring is freed before the next
+     * call. */
+    static struct node_config p;
     base_config(&p, doc);
     p.overlay = overlay;
     p.config_seq = 10;

@@ -115,7 +115,7 @@ static void te_check_roles(const struct world *w)
     for (uint32_t i = 0; i < world_peers(w); i++) {
         const struct node *n = world_node(w, i);
         if (n)
-            CU_ASSERT_EQUAL(n->cfg.superpeer.is_super, world_peer_super(w, i));
+            CU_ASSERT_EQUAL(n->cfg->superpeer.is_super, world_peer_super(w, i));
     }
 }
 

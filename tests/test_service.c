@@ -153,6 +153,7 @@ static void test_codec_refuses(void)
 struct svc_ring {
     struct ring ring;
     struct service *agent[N_PEERS];
+    struct node_config node_cfg; /* the nodes' configuration (node_new borrows it) */
 };
 
 /* N_PEERS peers of the topology joined one after the other through peer 0, each with an
@@ -166,16 +167,16 @@ static void svc_build(struct svc_ring *s, enum node_topology topo, uint32_t life
     } else {
         r->net = fake_net_new(LAT);
         r->n = N_PEERS;
-        struct node_config cfg;
-        node_config_default(&cfg);
-        cfg.topology = topo;
-        cfg.partition_interval = 0;
+        struct node_config *cfg = &s->node_cfg;
+        node_config_default(cfg);
+        cfg->topology = topo;
+        cfg->partition_interval = 0;
         for (unsigned i = 0; i < N_PEERS; i++) {
             char name[32];
             snprintf(name, sizeof name, "svc-%u", i);
             struct id id = id_hash(name, strlen(name));
             r->h[i] = fake_net_add_host(r->net);
-            r->h[i]->node = node_new(&r->h[i]->env, &cfg, &id, &r->h[i]->addr);
+            r->h[i]->node = node_new(&r->h[i]->env, cfg, &id, &r->h[i]->addr);
             CU_ASSERT_EQUAL_FATAL(node_join(r->h[i]->node, i ? &r->h[0]->addr : NULL), NODE_OK);
             fake_net_run_until(r->net, fake_net_now(r->net) + 2 * ENV_S);
         }
@@ -228,7 +229,8 @@ static void on_found(void *ud, int status, struct service_record *list, size_t n
     f->calls++;
     f->status = status;
     f->n = MIN(n, G_N_ELEMENTS(f->list));
-    memcpy(f->list, list, f->n * sizeof *list);
+    if (f->n) /* list may be NULL when nothing was found */
+        memcpy(f->list, list, f->n * sizeof *list);
     f->skipped = skipped;
     f->latency = latency;
 }

@@ -23,6 +23,9 @@ struct spw {
     struct fake_host *h[SPW_MAX];
     bool super[SPW_MAX];
     unsigned n;
+    /* The nodes' configurations, ordinary [0] and super-peer [1]: node_new borrows them, so a
+     * test changes a parameter of every node here. */
+    struct node_config cfg[2];
 };
 
 /* A node of host h; cfg.topology selects the super-peer plug-in (checked). */
@@ -46,16 +49,19 @@ static struct node *spw_add(struct spw *w, bool super)
 {
     g_assert(w->n < SPW_MAX);
     unsigned i = w->n++;
-    struct node_config cfg;
-    node_config_default(&cfg);
-    cfg.topology = NODE_TOPOLOGY_SUPERPEER;
-    cfg.update_interval = 10 * ENV_S;
-    cfg.superpeer.is_super = super;
-    cfg.superpeer.keepalive = 5 * ENV_S;
+    if (i == 0)
+        for (unsigned k = 0; k < 2; k++) {
+            struct node_config *cfg = &w->cfg[k];
+            node_config_default(cfg);
+            cfg->topology = NODE_TOPOLOGY_SUPERPEER;
+            cfg->update_interval = 10 * ENV_S;
+            cfg->superpeer.is_super = k == 1;
+            cfg->superpeer.keepalive = 5 * ENV_S;
+        }
     struct id id = spw_id(i);
     w->h[i] = fake_net_add_host(w->net);
     w->super[i] = super;
-    w->h[i]->node = sp_node_new(w->h[i], &cfg, &id);
+    w->h[i]->node = sp_node_new(w->h[i], &w->cfg[super], &id);
     return w->h[i]->node;
 }
 
@@ -685,7 +691,7 @@ static void test_reattach_bound(void)
     printf("\n    re-attachment: %u orphans right after %.2f s, %u peers with a new backup after "
            "%.2f s ",
            n_orphans, (double)done_orphans / ENV_S, n_backed, (double)done_backed / ENV_S);
-    env_time ka = NODE(&w, 1)->cfg.superpeer.keepalive, digest = NODE(&w, 1)->cfg.update_interval;
+    env_time ka = NODE(&w, 1)->cfg->superpeer.keepalive, digest = NODE(&w, 1)->cfg->update_interval;
     CU_ASSERT_TRUE(done_orphans > 0 && done_orphans <= 2 * ka);
     CU_ASSERT_TRUE(done_backed > 0 && done_backed <= digest + 2 * ka);
     CU_ASSERT_EQUAL(check_tiers(&w), 0);
@@ -1020,8 +1026,8 @@ static void test_partition_heal(void)
 {
     struct spw w;
     spw_view(&w, 120, 3); /* super-peers 0, 3, 6, ...: both groups of a two-way partition */
-    for (unsigned i = 0; i < w.n; i++) {
-        struct node_config *c = &NODE(&w, i)->cfg;
+    for (unsigned k = 0; k < 2; k++) {
+        struct node_config *c = &w.cfg[k];
         c->partition_interval = 20 * ENV_S;
         c->n_bootstraps = 2; /* both in group 0: only group 1 can find the other side */
         c->bootstraps[0] = w.h[0]->addr;
@@ -1056,14 +1062,10 @@ static void test_partition_heal(void)
  * address, as a super-peer or not, and joins through host `boot`. */
 static struct node *spw_restart(struct spw *w, unsigned i, bool super, unsigned boot)
 {
-    const struct node_config *old = &NODE(w, i)->cfg;
-    struct node_config cfg = *old;
-    cfg.superpeer.is_super = super;
-    cfg.n_bootstraps = 0;
     struct id id = *node_id(NODE(w, i));
     node_free(w->h[i]->node);
     w->super[i] = super;
-    w->h[i]->node = sp_node_new(w->h[i], &cfg, &id);
+    w->h[i]->node = sp_node_new(w->h[i], &w->cfg[super], &id);
     CU_ASSERT_EQUAL(node_join(w->h[i]->node, &w->h[boot]->addr), NODE_OK);
     return w->h[i]->node;
 }
@@ -1101,8 +1103,8 @@ static void test_restart_unnoticed(void)
     spw_view(&w, 60, 6);
     unsigned x = 24;
     CU_ASSERT_EQUAL_FATAL(store_at(&w, x, 4, true), 4);
-    for (unsigned i = 0; i < w.n; i++)
-        NODE(&w, i)->cfg.update_interval = 3600 * ENV_S; /* from each one's next digest on */
+    for (unsigned k = 0; k < 2; k++)
+        w.cfg[k].update_interval = 3600 * ENV_S; /* every node's, from its next digest on */
     spw_run(&w, 20 * ENV_S);
     struct node *nd = spw_restart(&w, x, true, 0);
     spw_run(&w, 50 * ENV_MS);
