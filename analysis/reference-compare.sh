@@ -24,6 +24,14 @@ FIGURES="lookup_success hops_mean latency_ms_p50 latency_ms_p95 maintenance_byte
 METRICS=lookup_success,lookup_consistency,hops_mean,hops_p99,latency_ms_p50,latency_ms_p95,\
 fetches_found,records_lost,alive_peers_mean,maintenance_bytes_per_peer_per_s,\
 application_bytes_per_peer_per_s,superpeers_mean,promotions
+# The figures README.md embeds, per scenario.
+png_figures() {
+    case $1 in
+        scale) echo "hops_mean latency_ms_p50" ;;
+        churn) echo "lookup_success maintenance_bytes_per_peer_per_s latency_ms_p95" ;;
+        *) echo "" ;;
+    esac
+}
 [ -x "$BIN" ] || { echo "reference-compare.sh: $BIN not built (run from the repository root)" >&2; exit 2; }
 
 for name in $ONLY; do
@@ -35,6 +43,7 @@ for name in $ONLY; do
     "$BIN" sim "$scenario" --out "$WORK/$name" || rc=$?
     # Exit 3 = an expectation failed: keep the results (they say so in expectations.tsv).
     [ "$rc" = 0 ] || [ "$rc" = 3 ] || exit "$rc"
+    PNG_FIGURES=$(png_figures "$name")
     dest=$OUT/$name
     rm -rf "${dest:?}"
     mkdir -p "$dest/plots"
@@ -48,11 +57,14 @@ for name in $ONLY; do
     "$BIN" compare "$WORK/$name" --by "$by" --metrics "$METRICS" --out "$WORK/$name/compare" \
         >"$dest/compare.txt"
     cp "$WORK/$name/compare/compare.tsv" "$dest/"
+    # SVG for every figure (for papers); PNG only for those README.md shows.
     for m in $FIGURES; do
-        for ext in svg png; do
-            f=$WORK/$name/plots/sweep_$m.$ext
-            [ -f "$f" ] && cp "$f" "$dest/plots/"
-        done
+        f=$WORK/$name/plots/sweep_$m.svg
+        [ -f "$f" ] && cp "$f" "$dest/plots/"
+    done
+    for m in $PNG_FIGURES; do
+        f=$WORK/$name/plots/sweep_$m.png
+        [ -f "$f" ] && cp "$f" "$dest/plots/"
     done
     [ "$rc" = 0 ] || echo "reference-compare.sh: $name: an expectation failed (see runs.tsv)" >&2
 done
