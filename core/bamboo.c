@@ -735,10 +735,9 @@ static void join_attached(struct node *n, void *arg, int status, const struct no
 static void joining_update(struct bamboo *t, const struct bamboo_update *u, const struct id *from)
 {
     struct node *n = N(t);
-    struct conn *cn = node_conn_find(n, from);
-    if (!cn)
+    struct node_peer ap = {*from, {0, 0}}; /* behind NATs maybe relayed only (ice.c) */
+    if (!ice_peer_addr(n, from, &ap.addr))
         return;
-    struct node_peer ap = {*from, cn->addr};
     consider(t, &ap, 0);
     if (u->type != BAMBOO_UPDATE_FULL || t->ap_table) {
         learn_bytes(t, u->leaf, u->n_leaf, NULL);
@@ -814,6 +813,9 @@ static void on_update(struct bamboo *t, const struct wire_message *m)
         node_respond_error(n, m, WIRE_ERR_INVALID_MESSAGE, "bad BambooUpdate");
         return;
     }
+    struct env_addr ap_addr;
+    if (n->ice && n->state == NODE_JOINING && !ice_peer_addr(n, &from, &ap_addr))
+        return; /* overtook our Attach's answer through relays (chord.c): it comes again */
     GByteArray *b = g_byte_array_new();
     if (u.type == BAMBOO_UPDATE_LEAF_SET)
         leaf_body(t, b, BAMBOO_UPDATE_LEAF_SET); /* the pull */
@@ -1160,8 +1162,9 @@ static void on_join(struct bamboo *t, const struct wire_message *m)
         node_respond_error(n, m, WIRE_ERR_INVALID_MESSAGE, "bad JoinReq");
         return;
     }
-    struct conn *cn = node_conn_find(n, &j.joining);
-    if (n->state != NODE_JOINED || !cn || id_eq(&j.joining, SELF(t))) {
+    struct node_peer jp = {j.joining, {0, 0}}; /* behind NATs maybe relayed only (ice.c) */
+    if (n->state != NODE_JOINED || !ice_peer_addr(n, &j.joining, &jp.addr) ||
+        id_eq(&j.joining, SELF(t))) {
         node_respond_error(n, m, WIRE_ERR_FORBIDDEN, "Attach before Join");
         return;
     }
@@ -1170,7 +1173,6 @@ static void on_join(struct bamboo *t, const struct wire_message *m)
     wire_encode_join_ans(b, &a);
     node_respond(n, m, WIRE_JOIN_ANS, b);
     g_byte_array_free(b, TRUE);
-    struct node_peer jp = {j.joining, cn->addr};
     bool changed = consider(t, &jp, 0);
     /* The joining node's neighbours as far as this node knows (itself included). */
     const struct id *pred = SELF(t), *succ = SELF(t);

@@ -433,12 +433,18 @@ static void on_update(struct chord *c, const struct wire_message *m)
         g_free(u);
         return;
     }
-    node_respond(N(c), m, WIRE_UPDATE_ANS, NULL);
     struct node *n = N(c);
+    struct env_addr ap_addr; /* behind NATs maybe reached through a relay only (ice.c) */
+    if (n->ice && n->state == NODE_JOINING && !c->ap_table && !ice_peer_addr(n, &sender, &ap_addr)) {
+        /* Through relays AP's Update can overtake the answer to our Attach (which retraces
+         * the Attach's path): left unanswered, it comes again (end-to-end retransmission). */
+        g_free(u);
+        return;
+    }
+    node_respond(N(c), m, WIRE_UPDATE_ANS, NULL);
     if (n->state == NODE_JOINING && !c->ap_table) {
         /* AP's routing table (§10.5): learn neighbours, then Join once Attached to them. */
-        struct conn *cn = node_conn_find(n, &sender);
-        if (!cn) {
+        if (!ice_peer_addr(n, &sender, &ap_addr)) {
             g_free(u);
             return;
         }
@@ -446,7 +452,7 @@ static void on_update(struct chord *c, const struct wire_message *m)
         if (!c->have_ap) {
             c->have_ap = true;
             c->ap.id = sender;
-            c->ap.addr = cn->addr;
+            c->ap.addr = ap_addr;
         }
         neighbor_consider(c, &c->ap);
         finger_consider(c, &c->ap);
@@ -474,9 +480,8 @@ static void on_update(struct chord *c, const struct wire_message *m)
         g_free(u);
         return;
     }
-    struct conn *cn = node_conn_find(n, &sender);
-    if (cn) {
-        struct node_peer p = {sender, cn->addr};
+    struct node_peer p = {sender, {0, 0}}; /* behind NATs maybe relayed only (ice.c) */
+    if (ice_peer_addr(n, &sender, &p.addr)) {
         if (neighbor_consider(c, &p))
             neighbors_changed(c);
         finger_consider(c, &p);
@@ -573,8 +578,8 @@ static void on_join(struct chord *c, const struct wire_message *m)
         node_respond_error(n, m, WIRE_ERR_INVALID_MESSAGE, "bad JoinReq");
         return;
     }
-    struct conn *cn = node_conn_find(n, &j.joining);
-    if (n->state != NODE_JOINED || !cn) {
+    struct env_addr jn_addr; /* behind NATs maybe reached through a relay only (ice.c) */
+    if (n->state != NODE_JOINED || !ice_peer_addr(n, &j.joining, &jn_addr)) {
         node_respond_error(n, m, WIRE_ERR_FORBIDDEN, "Attach before Join");
         return;
     }
@@ -588,7 +593,7 @@ static void on_join(struct chord *c, const struct wire_message *m)
         struct id from = c->n_pred ? c->pred[0].id : *SELF(c);
         storage_push_range(n, &j.joining, &from, &j.joining);
     }
-    struct node_peer p = {j.joining, cn->addr};
+    struct node_peer p = {j.joining, jn_addr};
     neighbor_consider(c, &p);
     finger_consider(c, &p);
     /* Steps 7–8: tell JN and every neighbour (always, reactive or not). */

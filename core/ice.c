@@ -35,6 +35,9 @@
  * may be configured by address only (Node-ID the wildcard, as a configuration document lists
  * bootstrap peers, §11.1): the node Attaches to the wildcard Node-ID at that address (§6.1.1)
  * and takes the Node-ID of the peer that answers from it; until then that relay is not used.
+ * A relay may also be a node that never joins (the simulator's relay servers, the seed
+ * draft's STUN/TURN servers, §6.1): answering Attaches and forwarding to its connected
+ * clients is all the relay function needs, and neither depends on a topology.
  */
 #include "node_int.h"
 
@@ -458,6 +461,20 @@ const struct node_peer *ice_relay_for(struct node *n, const struct id *peer)
     if (!r || id_is_wildcard(&r->id) || id_eq(&r->id, &n->self) || id_eq(&r->id, peer))
         return NULL;
     return r;
+}
+
+bool ice_peer_addr(struct node *n, const struct id *peer, struct env_addr *out)
+{
+    struct conn *c = node_conn_find(n, peer);
+    if (c) {
+        *out = c->addr;
+        return true;
+    }
+    struct ice_peer *p = n->ice ? g_hash_table_lookup(n->ice->peers, peer) : NULL;
+    if (!p || !p->have_host)
+        return false;
+    *out = p->host;
+    return true;
 }
 
 bool ice_knows(struct node *n, const struct id *peer)

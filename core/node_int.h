@@ -170,6 +170,10 @@ const struct node_peer *ice_relay_for(struct node *n, const struct id *peer);
 /* Whether traversal has dealt with peer (an Attach or checks); whether this node is the
  * configured relay of peer. */
 bool ice_knows(struct node *n, const struct id *peer);
+/* The address of peer when it has a connection (*conn_addr), else, with traversal, the host
+ * candidate of a peer traversal reaches without one (relayed: messages go by Node-ID through
+ * its relay).  False when neither: how a topology admits a joining peer behind a NAT. */
+bool ice_peer_addr(struct node *n, const struct id *peer, struct env_addr *out);
 bool ice_serves(struct node *n, const struct id *peer);
 /* A message to peer went through relay r: counts it and starts an Attach with checks to
  * peer unless one is under way (or failed less than a minute ago). */

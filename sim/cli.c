@@ -463,7 +463,9 @@ static bool sim_precheck(const struct scenario *sc, const struct world *w, const
 
 /* A nat: block that leaves no peer public (every peer behind its own NAT, the seed draft's
  * extreme): no relay or STUN server exists, so traversal cannot run (docs/nat.md).  Says so on
- * stderr before the run, --quiet or not: the results are a failure, not a measurement of it. */
+ * stderr before the run, --quiet or not: the results are a failure, not a measurement of it.
+ * With relay servers (nat.relay_servers) traversal runs through them, and only the super-peer
+ * topology is warned: no peer is eligible. */
 static void sim_warn_no_public(const struct scenario *sc, const struct world *w, const char *label)
 {
     uint32_t n = world_peers(w);
@@ -473,6 +475,14 @@ static void sim_warn_no_public(const struct scenario *sc, const struct world *w,
     if (n == 0)
         return;
     bool super = sc->overlay.topology && !strcmp(sc->overlay.topology, "superpeer");
+    if (sc->nat.relay_servers > 0 && sc->nat.traversal) { /* traversal runs through them */
+        if (super)
+            fprintf(stderr,
+                    "p2psip sim: %swarning: all %u peers are behind NATs and none is public: no "
+                    "super-peer can be elected (summary: peers_public 0, superpeers_end 0)\n",
+                    label, n);
+        return;
+    }
     fprintf(stderr,
             "p2psip sim: %swarning: all %u peers are behind NATs and none is public: there is no "
             "relay and no STUN server, so NAT traversal cannot run%s; lookups that need a hop "

@@ -203,6 +203,7 @@ static const struct scenario_key scenario_keys[] = {
     {KEY("nat.peers_per_nat", KEY_U32, nat.peers_per_nat, "1"), .min = 1, .max = 4096},
     {KEY("nat.traversal", KEY_BOOL, nat.traversal, "true")},
     {KEY("nat.relays", KEY_U32, nat.relays, "8"), .min = 0, .max = 64},
+    {KEY("nat.relay_servers", KEY_U32, nat.relay_servers, "0"), .min = 0, .max = 64},
     {KEY("churn.model", KEY_ENUM, churn.model, "none"), .choices = churn_names},
     DIST_KEYS("churn.session", churn.session),
     DIST_KEYS("churn.downtime", churn.downtime),

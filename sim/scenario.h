@@ -257,6 +257,7 @@ struct scenario {
         uint32_t peers_per_nat;   /* nat.peers_per_nat: 1 (hosts sharing one box) */
         bool traversal;           /* nat.traversal: true (core/ice.c: candidates, checks, relays) */
         uint32_t relays;          /* nat.relays: 8 (public peers that relay for the others) */
+        uint32_t relay_servers;   /* nat.relay_servers: 0 (relay/STUN hosts outside the overlay) */
     } nat;
     struct {
         GArray *list;      /* services.list: [] (struct scenario_service; empty = no services,

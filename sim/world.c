@@ -166,7 +166,8 @@ struct world {
     struct node_config cfg, cfg_super;
 
     uint32_t n_peers; /* slots */
-    struct world_peer *peers;
+    struct world_peer *peers; /* n_peers slots, then n_servers relay servers (world_ice_init) */
+    uint32_t n_servers;       /* nat.relay_servers: hosts outside the overlay, public */
     struct world_oracle oracle;
     uint32_t n_alive;
     int64_t first_joiner; /* the peer that started the overlay, -1 before */
@@ -236,7 +237,7 @@ static int64_t world_index_of(const struct world *w, const struct env_addr *addr
     if (!port || addr->ip <= WORLD_IP_BASE)
         return -1;
     uint64_t i = (uint64_t)addr->ip - WORLD_IP_BASE - 1;
-    return i < w->n_peers ? (int64_t)i : -1;
+    return i < (uint64_t)w->n_peers + w->n_servers ? (int64_t)i : -1;
 }
 
 static struct id world_random_id(struct sim_rng *r)
@@ -726,16 +727,22 @@ static void world_nat_drop(struct world *w, enum nat_verdict v)
  * filter is applied when the datagram arrives (world_nat_admit), so that a hole punched
  * while it travels lets it in.  *port becomes the receiver's port (behind a box: the mapping's
  * internal one). */
+/* The box of host i: relay servers (slots from n_peers on) are public. */
+static uint32_t world_box(const struct world *w, uint32_t i)
+{
+    return i < w->n_peers ? nat_peer_box(w->nat, i) : NAT_NONE;
+}
+
 static int64_t world_nat_route(struct world *w, const struct world_peer *p,
                                const struct env_addr *to, env_time now, struct env_addr *src,
                                uint16_t *port)
 {
     *port = to->port;
-    uint32_t own = nat_peer_box(w->nat, p->index);
+    uint32_t own = world_box(w, p->index);
     uint32_t box = NAT_NONE;
     int64_t dst = world_index_of(w, to);
     if (dst >= 0) {
-        uint32_t theirs = nat_peer_box(w->nat, (uint32_t)dst);
+        uint32_t theirs = world_box(w, (uint32_t)dst);
         if (theirs != NAT_NONE && theirs != own) {
             world_nat_drop(w, NAT_UNREACHABLE);
             return -1;
@@ -794,7 +801,7 @@ static int64_t world_peer_at(const struct world *w, const struct env_addr *a)
         if (box != NAT_NONE && nat_peek(w->nat, box, a->port, sim_now(w->engine), &in))
             i = world_index_of(w, &in);
     }
-    return i;
+    return i < (int64_t)w->n_peers ? i : -1; /* relay servers are no peers */
 }
 
 bool world_peer_public(const struct world *w, uint32_t index)
@@ -806,7 +813,13 @@ bool world_peer_public(const struct world *w, uint32_t index)
 /* ---- NAT traversal (core/ice.c; docs/nat.md, "Traversal") ------------------------------------
  * With a nat block that puts some peers behind NATs and leaves some public, every node runs
  * traversal, and the first nat.relays public peers (by slot) are the overlay configuration's
- * relays.  The world counts the connection outcomes by NAT pair type and each relay's load. */
+ * relays.  With nat.relay_servers: N, the relays are N relay servers instead (the seed
+ * draft's STUN/TURN servers, §6.1): hosts outside the overlay, in the slots after the peers'
+ * (public addresses world_addr(n_peers + k)), each running a node that never joins — it
+ * answers Attaches (reflecting the mapped address) and forwards to the peers connected to it,
+ * and nothing else; the oracle, peer counts and per-peer metrics never see them, and they
+ * need no public peer.  The world counts the connection outcomes by NAT pair type and each
+ * relay's load. */
 struct world_ice {
     struct node_peer relays[64];
     uint32_t relay_slot[64];
@@ -837,14 +850,21 @@ static void world_ice_init(struct world *w)
     uint32_t pub = 0;
     for (uint32_t i = 0; w->nat && i < w->n_peers; i++)
         pub += world_peer_public(w, i);
-    if (!w->nat || !w->sc->nat.traversal || pub == 0 || pub == w->n_peers ||
-        w->sc->nat.relays == 0)
+    if (!w->nat || !w->sc->nat.traversal || pub == w->n_peers ||
+        (w->n_servers == 0 && (pub == 0 || w->sc->nat.relays == 0)))
         return;
     struct world_ice *x = w->ice = g_new0(struct world_ice, 1);
     x->slot_of = g_hash_table_new(world_id_hash, world_id_equal);
+    for (uint32_t k = 0; k < w->n_servers; k++) {
+        uint32_t i = w->n_peers + k;
+        x->relay_slot[x->n_relays] = i;
+        x->relays[x->n_relays].id = w->peers[i].id;
+        x->relays[x->n_relays++].addr = world_addr(i);
+    }
     for (uint32_t i = 0; i < w->n_peers; i++) {
         g_hash_table_insert(x->slot_of, &w->peers[i].id, GUINT_TO_POINTER(i + 1));
-        if (world_peer_public(w, i) && x->n_relays < MIN(w->sc->nat.relays, 64u)) {
+        if (w->n_servers == 0 && world_peer_public(w, i) &&
+            x->n_relays < MIN(w->sc->nat.relays, 64u)) {
             x->relay_slot[x->n_relays] = i;
             x->relays[x->n_relays].id = w->peers[i].id;
             x->relays[x->n_relays++].addr = world_addr(i);
@@ -908,6 +928,8 @@ static void world_ice_rows(const struct world *w, GArray *rows)
     for (unsigned i = 0; i < x->n_relays; i++)
         relayed += x->relay_load[i];
     world_row_u(rows, "relays", x->n_relays);
+    if (w->n_servers)
+        world_row_u(rows, "relay_servers", w->n_servers);
     world_row_u(rows, "relayed_msgs", relayed);
     for (unsigned i = 0; i < x->n_relays; i++) {
         char *name = g_strdup_printf("relay_load_%u", x->relay_slot[i]);
@@ -1068,6 +1090,8 @@ static void world_env_event(void *ctx, const struct env_event *ev)
 {
     struct world_peer *p = ctx;
     struct world *w = p->w;
+    if (p->index >= w->n_peers)
+        return; /* a relay server: its load is counted by the peers that use it */
     bool measuring = sim_now(w->engine) >= w->sc->workload.start;
     unsigned tag = (unsigned)(ev->cookie >> WORLD_TAG_SHIFT);
 
@@ -1185,7 +1209,10 @@ static void world_peer_join(struct world *w, struct world_peer *p)
         return;
     }
     struct env_addr boot = world_addr(via->index);
-    node_join(p->node, &boot);
+    if (w->ice && !world_peer_public(w, via->index)) /* through its relay (docs/nat.md) */
+        node_join_id(p->node, &boot, &via->id);
+    else
+        node_join(p->node, &boot);
 }
 
 static void world_linger_end(void *arg)
@@ -2311,7 +2338,9 @@ static bool world_models(struct world *w, GError **err)
         }
         w->n_peers = MAX(max, sc->peers);
     }
-    w->underlay = underlay_new(sc, w->n_peers, sc->seed, err);
+    if (nat_in_scenario(sc))
+        w->n_servers = sc->nat.relay_servers; /* hosts after the peers (world_ice_init) */
+    w->underlay = underlay_new(sc, w->n_peers + w->n_servers, sc->seed, err);
     if (!w->underlay)
         return false;
     if (nat_in_scenario(sc))
@@ -2363,7 +2392,7 @@ static void world_workload_init(struct world *w)
 static bool world_peers_init(struct world *w, GError **err)
 {
     const struct scenario *sc = w->sc;
-    w->peers = g_new0(struct world_peer, w->n_peers);
+    w->peers = g_new0(struct world_peer, w->n_peers + w->n_servers);
     w->first_joiner = -1;
     struct sim_rng ids;
     sim_rng_init(&ids, sc->seed, WORLD_STREAM_IDS);
@@ -2397,9 +2426,23 @@ static bool world_peers_init(struct world *w, GError **err)
             if (w->peers[i].super && w->cfg.n_bootstraps < NODE_MAX_BOOTSTRAPS)
                 w->cfg.bootstraps[w->cfg.n_bootstraps++] = world_addr(i);
     }
+    for (uint32_t k = 0; k < w->n_servers; k++) { /* relay servers: never join */
+        struct world_peer *p = &w->peers[w->n_peers + k];
+        p->w = w;
+        p->index = w->n_peers + k;
+        p->id = world_named_id("relay-server", k);
+        sim_rng_init(&p->rng, sc->seed, p->index);
+    }
     world_ice_init(w);
     w->cfg_super = w->cfg;
     w->cfg_super.superpeer.is_super = true;
+    for (uint32_t k = 0; w->ice && k < w->n_servers; k++) {
+        struct world_peer *p = &w->peers[w->n_peers + k];
+        struct env e = {.ops = &world_env_ops, .ctx = p};
+        struct env_addr addr = world_addr(p->index);
+        p->node = node_new(&e, &w->cfg, &p->id, &addr);
+        p->up = true;
+    }
     for (uint32_t i = 0; i < sc->peers; i++)
         if (!w->churn || churn_initially_up(w->churn, i))
             world_peer_start(w, &w->peers[i]);
@@ -2456,6 +2499,8 @@ void world_free(struct world *w)
     if (!w)
         return;
     sipua_free(w->sip); /* the registrars before their nodes */
+    for (uint32_t k = 0; w->peers && k < w->n_servers; k++)
+        node_free(w->peers[w->n_peers + k].node);
     if (w->peers)
         for (uint32_t i = 0; i < w->n_peers; i++)
             if (w->peers[i].node) {

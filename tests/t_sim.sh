@@ -208,6 +208,26 @@ if [ -f "$WORK/svc-a/summary.tsv" ] && [ -f "$WORK/svc-b/summary.tsv" ]; then
     fi
 fi
 
+# ---- relay servers (docs/nat.md): every peer behind its own NAT, no peer public -------------
+for t in chord superpeer; do
+    "$BIN" sim scenarios/nat/nat-chord-own-relays.yaml --quiet --set peers=100 \
+        --set overlay.topology=$t --set workload.lookups=1000 --set workload.fetches=100 \
+        --out "$WORK/relays-$t" 2>"$WORK/relays-$t.err" ||
+        fail "nat-chord-own-relays $t exited $? ($(head -c 300 "$WORK/relays-$t.err"))"
+done
+succ=$(metric "$WORK/relays-chord/summary.tsv" lookup_success)
+if awk -v s="$succ" 'BEGIN { exit !(s >= 0.99) }' && ! [ -s "$WORK/relays-chord.err" ]; then
+    pass "nat-chord-own-relays: chord lookup_success $succ, no warning"
+else
+    fail "nat-chord-own-relays: chord lookup_success '$succ', stderr: $(head -c 300 "$WORK/relays-chord.err")"
+fi
+sp=$(metric "$WORK/relays-superpeer/summary.tsv" superpeers_end)
+if [ "$sp" = 0 ] && grep -q "no super-peer can be elected" "$WORK/relays-superpeer.err"; then
+    pass "nat-chord-own-relays: superpeer superpeers_end 0, warned"
+else
+    fail "nat-chord-own-relays: superpeers_end '$sp', stderr: $(head -c 300 "$WORK/relays-superpeer.err")"
+fi
+
 if [ "$FAILS" -gt 0 ]; then
     echo "t_sim.sh: $FAILS check(s) failed"
     exit 1

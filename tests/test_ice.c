@@ -140,6 +140,70 @@ static void test_ice_half_natted(void)
     }
 }
 
+/* Every peer behind a port-restricted NAT of its own, no peer public, plus relay servers
+ * outside the overlay (nat.relay_servers; docs/nat.md, "Relay servers"): 128 peers, Chord and
+ * Bamboo answer >= 99 % of the lookups through them; the servers are no peers (not counted,
+ * never responsible).  Without them the same overlay fails.  The super-peer topology elects
+ * no one.  A protocol join through a NATed bootstrap peer completes through its relay. */
+static void test_ice_relay_servers(void)
+{
+    static const char *const topo[] = {"chord", "bamboo", "superpeer"};
+    for (int t = 0; t < 3; t++) {
+        for (int servers = 0; servers <= 4; servers += 4) {
+            char *yaml = g_strdup_printf(
+                "name: ice\nseed: 7\nduration: 16s\npeers: 128\n"
+                "overlay: {topology: %s, join: instant}\n"
+                "latency: {model: constant, ms: 20}\n"
+                "workload: {start: 6s, lookups: 1000, lookup_rate: 200, records: 20,"
+                " fetches: 100}\n"
+                "nat: {mix: [{type: port_restricted, share: 1}], relay_servers: %d}\n",
+                topo[t], servers);
+            struct run r;
+            run_world(yaml, &r);
+            CU_ASSERT_EQUAL(row(r.rows, "peers_public"), 0);
+            CU_ASSERT_EQUAL(row(r.rows, "alive_peers_end"), 128);
+            if (t == 2) { /* super-peer: no one to elect, with or without servers */
+                CU_ASSERT_EQUAL(row(r.rows, "superpeers_end"), 0);
+                CU_ASSERT_EQUAL(row(r.rows, "lookups_completed"), 0);
+            } else if (servers) {
+                CU_ASSERT(row(r.rows, "lookup_success") >= 0.99);
+                CU_ASSERT_EQUAL(row(r.rows, "fetches_found"), 100);
+                CU_ASSERT_EQUAL(row(r.rows, "joined"), 128);
+                CU_ASSERT_EQUAL(row(r.rows, "relay_servers"), 4);
+                CU_ASSERT(row(r.rows, "connect_punched") > 0);
+                CU_ASSERT(row(r.rows, "relayed_msgs") > 0);
+                CU_ASSERT(row(r.rows, "relay_load_128") >= 0); /* servers: slots 128… */
+                CU_ASSERT_EQUAL(row(r.rows, "relay_load_0"), -1);
+            } else {
+                CU_ASSERT(row(r.rows, "lookup_success") < 0.5);
+                CU_ASSERT_EQUAL(row(r.rows, "relays"), -1); /* traversal cannot run */
+            }
+            run_free(&r);
+            g_free(yaml);
+        }
+    }
+    /* Joining by the protocol: every bootstrap peer is behind a NAT. */
+    for (int servers = 0; servers <= 4; servers += 4) {
+        char *yaml = g_strdup_printf(
+            "name: ice\nseed: 7\nduration: 12s\npeers: 48\n"
+            "overlay: {topology: chord, join: protocol, join_interval: 50ms}\n"
+            "latency: {model: constant, ms: 20}\n"
+            "workload: {start: 10s, lookups: 10, lookup_rate: 10, records: 0, fetches: 0}\n"
+            "nat: {mix: [{type: port_restricted, share: 0.5}, {type: symmetric, share: 0.5}],"
+            " relay_servers: %d}\n",
+            servers);
+        struct run r;
+        run_world(yaml, &r);
+        if (servers) {
+            CU_ASSERT_EQUAL(row(r.rows, "joined"), 48);
+        } else {
+            CU_ASSERT(row(r.rows, "joined") < 5);
+        }
+        run_free(&r);
+        g_free(yaml);
+    }
+}
+
 /* ---- malformed candidates, with a fake env ---------------------------------------------- */
 
 /* Sends an AttachReq from host `from` (no node) to node `to` with these candidates. */
@@ -291,6 +355,7 @@ CU_TestInfo test_ice_tests[] = {
     {"port-restricted pair: hole punched", test_ice_port_restricted_punched},
     {"symmetric vs port-restricted: relayed", test_ice_symmetric_relayed},
     {"half the peers behind NATs: >= 99 % of lookups", test_ice_half_natted},
+    {"every peer behind a NAT, relay servers: >= 99 % of lookups", test_ice_relay_servers},
     {"malformed candidates dropped", test_ice_malformed_candidates},
     {"relay known by address only: Node-ID learnt", test_ice_relay_by_address},
     CU_TEST_INFO_NULL,
