@@ -54,8 +54,9 @@ for name in $ONLY; do
         superpeer-election) by=overlay.superpeer.election ;;
         *) by=overlay.topology ;;
     esac
-    "$BIN" compare "$WORK/$name" --by "$by" --metrics "$METRICS" --out "$WORK/$name/compare" \
-        >"$dest/compare.txt"
+    # (without the closing "wrote ..." line, which names the work folder)
+    "$BIN" compare "$WORK/$name" --by "$by" --metrics "$METRICS" --out "$WORK/$name/compare" |
+        sed '/^wrote /d' >"$dest/compare.txt"
     cp "$WORK/$name/compare/compare.tsv" "$dest/"
     # SVG for every figure (for papers); PNG only for those README.md shows.
     for m in $FIGURES; do
