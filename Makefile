@@ -11,7 +11,7 @@ ifeq ($(SANITIZE),1)
 OPT      := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDSAN    := -fsanitize=address,undefined
 endif
-PKGS     := glib-2.0 yaml-0.1 igraph libosip2
+PKGS     := glib-2.0 yaml-0.1 igraph libosip2 libcrypto
 CPPFLAGS += -MMD -MP -D_GNU_SOURCE
 CFLAGS   += -std=c11 $(OPT) $(WARN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
@@ -19,35 +19,40 @@ TEST_LDLIBS := -lcunit
 
 # Debian packages the build, the tests and the tools need (gnuplot, igraph and libosip2 are
 # used by the analysis and SIP layers; sip-tester is SIPp, for tests/t_sipp.sh; nftables makes
-# the NATs of tests/t_natns.sh).
+# the NATs of tests/t_natns.sh; libssl-dev is OpenSSL's libcrypto, for sec/'s credentials).
 DEBS := build-essential pkg-config libglib2.0-dev libyaml-dev libcunit1-dev tshark \
-        gnuplot-nox libigraph-dev libosip2-dev python3 sip-tester nftables
+        gnuplot-nox libigraph-dev libosip2-dev python3 sip-tester nftables libssl-dev
 # Only `make fuzz` needs these (clang and its libFuzzer runtime); `make test` and CI do not.
 FUZZ_DEBS := clang-14 libclang-rt-14-dev
 
 # ---- objects ----------------------------------------------------------------------------------
 CORE_OBJS := core/id.o core/env.o core/wire.o core/storage.o core/chord.o core/bamboo.o \
-             core/superpeer.o core/node.o core/service.o core/ice.o core/configupdate.o
+             core/superpeer.o core/node.o core/service.o core/ice.o core/configupdate.o \
+             core/appdata.o
 SIM_OBJS  := sim/engine.o sim/scenario.o sim/dist.o sim/underlay.o sim/churn.o sim/world.o \
              sim/pcap.o sim/sweep.o sim/expect.o sim/nat.o sim/sipua.o sim/cli.o
 ANA_OBJS  := analysis/graph.o analysis/plot.o analysis/compare.o
-NET_OBJS  := net/udp.o net/cli.o
+NET_OBJS  := net/udp.o net/cli.o net/bootstrap.o net/bootserver.o
 CONFIG_OBJS := config/config.o
 SIP_OBJS  := sip/usage.o sip/resolve.o sip/registrar.o sip/proxy.o
+SEC_OBJS  := sec/cred.o sec/sig.o sec/cli.o
 CLI_OBJS  := cli/main.o
 TEST_OBJS := tests/main.o tests/fake_env.o tests/ring.o tests/test_id.o tests/test_wire.o tests/test_node.o \
              tests/test_storage.o tests/test_engine.o tests/test_scenario.o tests/test_world.o \
              tests/test_dist.o tests/test_underlay.o tests/test_churn.o tests/test_graph.o \
              tests/test_sweep.o tests/test_expect.o tests/test_plot.o tests/test_bamboo.o \
              tests/test_superpeer.o tests/test_nat.o tests/test_ice.o tests/test_sip.o tests/test_election.o \
-             tests/test_service.o tests/test_sipsim.o tests/test_config.o
+             tests/test_service.o tests/test_sipsim.o tests/test_config.o tests/test_sec.o
 
 GIT_REV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 sim/cli.o: CPPFLAGS += -DP2PSIP_GIT_REV='"$(GIT_REV)"'
 
 BIN := p2psip
-ALL_OBJS := $(CORE_OBJS) $(SIM_OBJS) $(ANA_OBJS) $(NET_OBJS) $(SIP_OBJS) $(CONFIG_OBJS) $(CLI_OBJS) \
-            $(TEST_OBJS)
+# The fuzz targets (docs/fuzzing.md) built with $(CC) and a plain main, to replay inputs in tests.
+FUZZ_OBJS := fuzz/replay.o fuzz/fuzz_env.o fuzz/fuzz_wire.o fuzz/fuzz_topology.o fuzz/fuzz_sip.o \
+             fuzz/fuzz_scenario.o fuzz/fuzz_config.o fuzz/fuzz_cert.o
+ALL_OBJS := $(CORE_OBJS) $(SIM_OBJS) $(ANA_OBJS) $(NET_OBJS) $(SIP_OBJS) $(CONFIG_OBJS) $(CLI_OBJS) $(SEC_OBJS) \
+            $(TEST_OBJS) $(FUZZ_OBJS)
 
 .PHONY: all deps test unit-test script-test demo bench reference check-purity fuzz format clean
 all: deps $(BIN)
@@ -76,13 +81,13 @@ endef
 libp2psip-core.a: $(CORE_OBJS)
 	$(AR) rcs $@ $^
 
-$(BIN): $(CLI_OBJS) $(SIM_OBJS) $(ANA_OBJS) $(NET_OBJS) $(SIP_OBJS) $(CONFIG_OBJS) libp2psip-core.a
+$(BIN): $(CLI_OBJS) $(SIM_OBJS) $(ANA_OBJS) $(NET_OBJS) $(SIP_OBJS) $(CONFIG_OBJS) $(SEC_OBJS) libp2psip-core.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 # Every object waits for the packages (order-only: the stamp's time does not force rebuilds).
 $(ALL_OBJS): | $(DEPS_STAMP)
 
-tests/run_tests: $(TEST_OBJS) $(SIM_OBJS:sim/cli.o=) $(ANA_OBJS) $(SIP_OBJS) $(CONFIG_OBJS) \
+tests/run_tests: $(TEST_OBJS) $(SIM_OBJS:sim/cli.o=) $(ANA_OBJS) $(SIP_OBJS) $(CONFIG_OBJS) $(SEC_OBJS:sec/cli.o=) \
                  libp2psip-core.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS) $(TEST_LDLIBS)
 
@@ -121,32 +126,41 @@ check-purity:
 FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?=
-FUZZ_TARGETS := wire sip scenario topology config
+FUZZ_TARGETS := wire sip scenario topology config cert
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -std=c11 -O1 -g $(WARN) -fsanitize=fuzzer-no-link $(FUZZ_SAN) \
                 $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-FUZZ_ENV     := fuzz/fuzz_env.o $(CORE_OBJS)
 fuzz/out/obj/%.o: %.c | fuzz/out/.deps-ok
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
 fuzz/out/.deps-ok:
 	$(call need_debs,$(FUZZ_DEBS))
 	@mkdir -p $(@D) && touch $@
-fuzz/out/fuzz_wire: $(addprefix fuzz/out/obj/,fuzz/fuzz_wire.o $(FUZZ_ENV))
-fuzz/out/fuzz_topology: $(addprefix fuzz/out/obj/,fuzz/fuzz_topology.o $(FUZZ_ENV))
-fuzz/out/fuzz_sip: $(addprefix fuzz/out/obj/,fuzz/fuzz_sip.o $(SIP_OBJS) $(FUZZ_ENV))
-fuzz/out/fuzz_scenario: $(addprefix fuzz/out/obj/,fuzz/fuzz_scenario.o sim/scenario.o $(CONFIG_OBJS) $(CORE_OBJS))
-fuzz/out/fuzz_config: $(addprefix fuzz/out/obj/,fuzz/fuzz_config.o $(CONFIG_OBJS) $(CORE_OBJS))
+# Each target's objects: linked with libFuzzer as fuzz/out/fuzz_T (clang, instrumented, in
+# fuzz/out/obj/), and with fuzz/replay.o as fuzz/out/replay_T (the normal build, for tests).
+FUZZ_wire     := fuzz/fuzz_wire.o fuzz/fuzz_env.o $(CORE_OBJS)
+FUZZ_topology := fuzz/fuzz_topology.o fuzz/fuzz_env.o $(CORE_OBJS)
+FUZZ_sip      := fuzz/fuzz_sip.o fuzz/fuzz_env.o $(SIP_OBJS) $(CORE_OBJS)
+FUZZ_scenario := fuzz/fuzz_scenario.o sim/scenario.o $(CONFIG_OBJS) $(CORE_OBJS)
+FUZZ_config   := fuzz/fuzz_config.o $(CONFIG_OBJS) $(CORE_OBJS)
+FUZZ_cert     := fuzz/fuzz_cert.o sec/cred.o sec/sig.o $(CONFIG_OBJS) $(CORE_OBJS)
+$(foreach t,$(FUZZ_TARGETS),$(eval fuzz/out/fuzz_$(t): $(addprefix fuzz/out/obj/,$(FUZZ_$(t)))))
+$(foreach t,$(FUZZ_TARGETS),$(eval fuzz/out/replay_$(t): fuzz/replay.o $(FUZZ_$(t))))
 fuzz/out/fuzz_%:
 	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(LDLIBS)
+fuzz/out/replay_%:
+	@mkdir -p $(@D)
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 fuzz: $(FUZZ_TARGETS:%=fuzz/out/fuzz_%)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) bash fuzz/run.sh $(FUZZ_TARGETS)
+# tests/t_fuzz.sh replays the seed corpora and fuzz/regress/ through these.
+test: $(FUZZ_TARGETS:%=fuzz/out/replay_%)
 -include $(wildcard fuzz/out/obj/*/*.d)
 
 format:
-	clang-format -i core/*.[ch] sim/*.[ch] net/*.[ch] sip/*.[ch] config/*.[ch] cli/*.c tests/*.[ch]
+	clang-format -i core/*.[ch] sim/*.[ch] net/*.[ch] sip/*.[ch] config/*.[ch] sec/*.[ch] cli/*.c tests/*.[ch]
 
 clean:
-	rm -f $(BIN) libp2psip-core.a tests/run_tests $(ALL_OBJS) $(ALL_OBJS:.o=.d)
+	rm -f $(BIN) libp2psip-core.a tests/run_tests $(ALL_OBJS) $(ALL_OBJS:.o=.d) fuzz/out/replay_*
 
 -include $(ALL_OBJS:.o=.d)

@@ -10,7 +10,9 @@ int sim_cli_main(int argc, char **argv);   /* sim/cli.c */
 int net_cli_peer(int argc, char **argv);   /* net/cli.c */
 int net_cli_store(int argc, char **argv);  /* net/cli.c */
 int net_cli_fetch(int argc, char **argv);  /* net/cli.c */
+int net_cli_bootstrap_server(int argc, char **argv); /* net/bootserver.c */
 int plot_cli_main(int argc, char **argv);  /* analysis/plot.c */
 int compare_cli_main(int argc, char **argv); /* analysis/compare.c */
+int sec_cli_ca(int argc, char **argv);     /* sec/cli.c */
 
 #endif

@@ -1191,6 +1191,7 @@ void node_app_listen(struct node *n, uint16_t application, const struct env_addr
         if (!n->apps) /* few nodes serve applications: no room in the others */
             n->apps = g_new(struct node_app, NODE_MAX_APPS);
         n->apps[n->n_apps].application = application;
+        n->apps[n->n_apps].data_cb = NULL;
         n->apps[n->n_apps++].addr = *addr;
     }
 }
@@ -1297,6 +1298,11 @@ int node_app_attach(struct node *n, const struct wire_dest *dest, size_t n_dest,
     return NODE_OK;
 }
 
+bool node_can_originate(const struct node *n)
+{
+    return can_originate(n);
+}
+
 static void on_request(struct node *n, const struct wire_message *m)
 {
     if (cached_request(m->code) && dup_resend(n, m->h.txid))
@@ -1336,6 +1342,9 @@ static void on_request(struct node *n, const struct wire_message *m)
         break;
     case WIRE_CONFIG_UPDATE_REQ:
         configupdate_on_request(n, m);
+        break;
+    case WIRE_EXP_A_REQ: /* AppData, a private extension (appdata.c) */
+        appdata_on_request(n, m);
         break;
     default:
         node_respond_error(n, m, WIRE_ERR_INVALID_MESSAGE, "unsupported method");

@@ -252,6 +252,25 @@ int node_app_attach(struct node *n, const struct wire_dest *dest, size_t n_dest,
  * it; at most NODE_MAX_APPS applications (more are ignored). */
 void node_app_listen(struct node *n, uint16_t application, const struct env_addr *addr);
 
+/* AppData, a private extension (core/appdata.c; docs/sip.md, "Across NATs"): an application's
+ * datagram carried through the overlay to a Node-ID in RFC 6940's experimentation message code
+ * exp_a_req (0x23), answered by an empty exp_a_ans (0x24).  It reaches a node wherever the
+ * overlay does, NATs included.  Only the node the request names takes it: another node (the
+ * one now responsible for a departed node's Node-ID) answers Error_Not_Found, as does a node
+ * without a receiver for the application.  A node that does not know the code answers with an
+ * error as for any unknown method.  The receiver learns the sender's Node-ID and the sender's
+ * own address for the application (its node_app_listen address, port 0 when none). */
+typedef void (*node_app_data_cb)(void *ud, const struct id *from, const struct env_addr *from_app,
+                                 const uint8_t *data, size_t len);
+/* Sets the receiver of AppData for an application the node listens for (node_app_listen
+ * first; withdrawing the application withdraws it); cb NULL removes it. */
+void node_app_on_data(struct node *n, uint16_t application, node_app_data_cb cb, void *ud);
+/* Sends data (at most 65535 bytes, copied) to the application on node `to`; RELOAD's
+ * end-to-end retransmission applies, nothing reports completion.  Returns NODE_OK,
+ * NODE_E_STATE when the node cannot send, NODE_E_INVALID for too much data. */
+int node_app_send(struct node *n, const struct id *to, uint16_t application, const uint8_t *data,
+                  size_t len);
+
 /* Introspection, for the simulator's oracle, graph snapshots and tests. */
 const struct id *node_id(const struct node *n);
 bool node_is_joined(const struct node *n);

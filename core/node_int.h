@@ -32,6 +32,8 @@ enum node_state { NODE_IDLE, NODE_JOINING, NODE_JOINED, NODE_LEAVING, NODE_LEFT 
 struct node_app {
     uint16_t application;  /* its application id */
     struct env_addr addr;  /* the address given as its host candidate */
+    node_app_data_cb data_cb; /* AppData receiver (appdata.c), NULL when none */
+    void *data_ud;
 };
 
 struct storage;
@@ -148,6 +150,11 @@ size_t storage_memory(const struct storage *s);
 void configupdate_seen(struct node *n, const struct wire_message *m);
 /* A ConfigUpdateReq delivered to this node. */
 void configupdate_on_request(struct node *n, const struct wire_message *m);
+
+/* ---- appdata.c (private extension: exp_a_req, docs/sip.md "Across NATs") ---- */
+void appdata_on_request(struct node *n, const struct wire_message *m);
+/* Whether the node can send a request of its own now (joined, or a connected client). */
+bool node_can_originate(const struct node *n);
 void configupdate_free(struct node *n);
 
 /* ---- ice.c: NAT traversal (cfg.ice; docs/nat.md, "Traversal") ---- */

@@ -486,6 +486,45 @@ static void put_signature(GByteArray *o, const struct wire_signature *s)
     put_wbytes(o, 2, s->value);
 }
 
+void wire_encode_signature(GByteArray *out, const struct wire_signature *s)
+{
+    put_signature(out, s);
+}
+
+int wire_decode_signature(const uint8_t *p, size_t len, struct wire_signature *s)
+{
+    struct cur c = cur_make(p, len);
+    get_signature(&c, s);
+    return cur_finish(&c);
+}
+
+void wire_encode_signer_identity(GByteArray *out, const struct wire_signature *s)
+{
+    put_u8(out, s->identity_type);
+    put_wbytes(out, 2, s->identity);
+}
+
+void wire_encode_certificate(GByteArray *out, uint8_t type, const uint8_t *der, size_t len)
+{
+    put_u8(out, type);
+    put_opaque(out, 2, der, len);
+}
+
+int wire_next_certificate(struct wire_bytes *rest, uint8_t *type, struct wire_bytes *cert)
+{
+    if (rest->len == 0)
+        return 0;
+    struct cur c = cur_of(*rest);
+    *type = get_u8(&c);
+    *cert = get_opaque(&c, 2);
+    if (c.err)
+        return c.err;
+    size_t used = rest->len - cur_left(&c);
+    rest->p += used;
+    rest->len -= (uint32_t)used;
+    return 1;
+}
+
 /* certificates<0..2^16-1> of GenericCertificate {CertificateType type; opaque cert<0..2^16-1>} */
 static void get_security(struct cur *c, struct wire_security *s)
 {
@@ -1089,6 +1128,13 @@ static void put_stored_data(GByteArray *o, const struct wire_stored_data *d)
     vec_end(o, at, 4);
 }
 
+void wire_encode_stored_data_value(GByteArray *out, const struct wire_stored_data *d)
+{
+    put_entry_head(out, d->model, d->index, d->key);
+    put_u8(out, d->exists);
+    put_wbytes(out, 4, d->value);
+}
+
 /* Grows a GArray by one zeroed element and returns it. */
 static void *array_push(GArray *a)
 {
@@ -1520,6 +1566,8 @@ const char *wire_code_name(uint16_t code)
         [WIRE_APP_ATTACH_ANS] = "app_attach_ans",
         [WIRE_CONFIG_UPDATE_REQ] = "config_update_req",
         [WIRE_CONFIG_UPDATE_ANS] = "config_update_ans",
+        [WIRE_EXP_A_REQ] = "exp_a_req",
+        [WIRE_EXP_A_ANS] = "exp_a_ans",
     };
     if (code == WIRE_ERROR)
         return "error";

@@ -65,6 +65,10 @@ enum wire_code {
     WIRE_APP_ATTACH_ANS = 0x1e,
     WIRE_CONFIG_UPDATE_REQ = 0x21,
     WIRE_CONFIG_UPDATE_ANS = 0x22,
+    /* RFC 6940 §14.8's experimentation codes, used by this project's private AppData extension
+     * (core/appdata.c; docs/sip.md, "Across NATs"). */
+    WIRE_EXP_A_REQ = 0x23,
+    WIRE_EXP_A_ANS = 0x24,
     WIRE_ERROR = 0xffff,
 };
 
@@ -138,6 +142,21 @@ struct wire_security {
 };
 /* Fills s with an empty certificate bucket and the unsigned "none" signature. */
 void wire_security_none(struct wire_security *s);
+/* A lone Signature (§6.3.4), as sec/sig.c builds and checks them: the encoder appends it; the
+ * decoder parses exactly [p, p+len) (the SignerIdentityValue of cert_hash and
+ * cert_hash_node_id is checked) and returns 0 or a negative WIRE_E* code; s points into p.
+ * wire_encode_signer_identity appends only the SignerIdentity (type, length, value): the
+ * part of a Signature that §6.3.4 and §7.1 append to the signed input. */
+void wire_encode_signature(GByteArray *out, const struct wire_signature *s);
+int wire_decode_signature(const uint8_t *p, size_t len, struct wire_signature *s);
+void wire_encode_signer_identity(GByteArray *out, const struct wire_signature *s);
+/* GenericCertificate (§6.3.4): appends one {type, cert<0..2^16-1>} (len < 65536) to a
+ * certificates bucket.  wire_next_certificate takes the first entry off *rest (a bucket's
+ * remaining bytes): 1 and the entry (pointing into the bucket), 0 when *rest is empty, or a
+ * negative WIRE_E* code when the entry is malformed. */
+#define WIRE_CERT_X509 0 /* CertificateType x509, RFC 6091 */
+void wire_encode_certificate(GByteArray *out, uint8_t type, const uint8_t *der, size_t len);
+int wire_next_certificate(struct wire_bytes *rest, uint8_t *type, struct wire_bytes *cert);
 
 /* A whole RELOAD message (forwarding header, MessageContents, SecurityBlock). */
 struct wire_message {
@@ -433,6 +452,9 @@ void wire_encode_store_req(GByteArray *out, const struct wire_store_req *b);
 int wire_decode_store_req(const uint8_t *p, size_t len, struct wire_store_req *b,
                           wire_model_fn model, void *ud);
 void wire_store_req_clear(struct wire_store_req *b);
+/* Appends d's StoredDataValue (§7.2: the model's index or key, exists, value), the part of a
+ * StoredData the §7.1 signature covers; d->model must be set. */
+void wire_encode_stored_data_value(GByteArray *out, const struct wire_stored_data *d);
 void wire_encode_store_ans(GByteArray *out, const struct wire_store_ans *b);
 int wire_decode_store_ans(const uint8_t *p, size_t len, struct wire_store_ans *b);
 void wire_store_ans_clear(struct wire_store_ans *b);

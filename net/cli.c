@@ -30,6 +30,7 @@
 #include "../core/id.h"
 #include "../core/node.h"
 #include "../sip/registrar.h"
+#include "bootstrap.h"
 #include "udp.h"
 
 #define CLI_DEFAULT_OVERLAY "p2psip.example"
@@ -119,6 +120,10 @@ struct cli_peer {
     struct sip_registrar *sip;
     bool have_srflx; /* with --relay: the reflexive address logged last */
     struct env_addr srflx;
+    struct net_bootstrap *search;              /* finding a bootstrap peer (net/bootstrap.h) */
+    struct net_bootstrap_announcer *announcer; /* --announce */
+    const char *cache;                         /* --cache FILE, or NULL */
+    guint cache_source;                        /* the periodic cache write */
 };
 
 /* ---- NAT traversal (--relay; core/ice.c, docs/nat.md "Traversal") ---- */
@@ -261,6 +266,62 @@ static gboolean cli_peer_quit(gpointer ud)
     return G_SOURCE_REMOVE;
 }
 
+/* ---- bootstrap (net/bootstrap.h; docs/bootstrap.md) ---- */
+
+/* How often a joined peer with --cache rewrites its remembered peers. */
+#define CLI_CACHE_WRITE_S 5
+
+static void cli_peer_write_cache(struct cli_peer *p)
+{
+    if (!p->cache || !node_is_joined(p->node))
+        return;
+    GError *err = NULL;
+    struct env_addr self = net_udp_local_addr(p->udp);
+    if (net_bootstrap_cache_write(p->cache, p->node, &self, &err) < 0) {
+        net_udp_logf(p->udp, ENV_LOG_WARN, "--cache: %s", err->message);
+        g_error_free(err);
+    }
+}
+
+static gboolean cli_peer_cache_tick(gpointer ud)
+{
+    cli_peer_write_cache(ud);
+    return G_SOURCE_CONTINUE;
+}
+
+/* Joins through bootstrap (NULL: starts a new overlay) and says which way on stdout. */
+static int cli_peer_join(struct cli_peer *p, const struct env_addr *bootstrap,
+                         enum net_bootstrap_method method)
+{
+    if (bootstrap) {
+        net_udp_format_addr(bootstrap, p->bootstrap);
+        printf("bootstrap method=%s addr=%s\n", net_bootstrap_method_name(method), p->bootstrap);
+        fflush(stdout);
+    } else {
+        p->bootstrap[0] = '\0';
+    }
+    int r = node_join(p->node, bootstrap);
+    if (r != NODE_OK)
+        net_udp_logf(p->udp, ENV_LOG_ERROR, "cannot join: %s", cli_strerror(r));
+    return r;
+}
+
+static void cli_peer_bootstrap_found(void *ud, const struct env_addr *found,
+                                     enum net_bootstrap_method method)
+{
+    struct cli_peer *p = ud;
+    net_bootstrap_free(p->search);
+    p->search = NULL;
+    if (!found)
+        net_udp_logf(p->udp, ENV_LOG_INFO,
+                     "bootstrap: no remembered or discovered peer answered; starting a new "
+                     "overlay");
+    if (cli_peer_join(p, found, method) != NODE_OK) {
+        p->exit_code = CLI_EXIT_FAILED;
+        g_main_loop_quit(p->loop);
+    }
+}
+
 /* First signal: leave politely and exit after a grace period; a second one exits at once. */
 static gboolean cli_peer_signal(gpointer ud)
 {
@@ -271,6 +332,7 @@ static gboolean cli_peer_signal(gpointer ud)
     }
     p->leaving = true;
     net_udp_logf(p->udp, ENV_LOG_INFO, "signal received: leaving the overlay");
+    cli_peer_write_cache(p); /* before Leave empties the routing table */
     node_leave(p->node);
     p->quit_source = g_timeout_add(CLI_LEAVE_GRACE_MS, cli_peer_quit, p);
     return G_SOURCE_CONTINUE;
@@ -328,8 +390,16 @@ static const char peer_summary[] =
     "in the list is that relay.  Each connection attempt it starts is logged as\n"
     "  ice: connection to node-id=HEX: direct|hole-punched|relayed|failed\n"
     "\n"
+    "With --cache, --discover or --bootstrap-server, or several bootstrap nodes, the peer\n"
+    "probes every candidate with a RELOAD Ping and joins through the best that answers:\n"
+    "remembered peers (--cache FILE, which it keeps up to date), multicast discovery\n"
+    "(--discover; joined peers answer with --announce), configured peers, then the bootstrap\n"
+    "server (docs/bootstrap.md).  With only --cache/--discover and no answer it starts a new\n"
+    "overlay.\n"
+    "\n"
     "Lines on stdout, each flushed:\n"
     "  listening node-id=HEX addr=A.B.C.D:PORT overlay=NAME\n"
+    "  bootstrap method=remembered|multicast|configured|server addr=A.B.C.D:PORT\n"
     "  sip addr=A.B.C.D:PORT domain=NAME            (with --sip)\n"
     "  joined node-id=HEX addr=A.B.C.D:PORT\n"
     "Logs go to stderr.  Exit codes: 0 after a clean leave, 1 when the join fails or the socket\n"
@@ -339,6 +409,11 @@ static const char peer_summary[] =
 struct cli_peer_opts {
     struct env_addr listen, bootstrap, sip;
     bool has_bootstrap, has_id, verbose, has_sip;
+    char *cache;             /* --cache FILE (owned) */
+    bool discover, announce; /* --discover, --announce */
+    struct env_addr group;   /* --discover-group */
+    bool has_server;         /* --bootstrap-server */
+    struct env_addr server;
     const char *sip_domain;
     struct id self;
     const char *overlay;
@@ -394,6 +469,8 @@ static int cli_peer_parse(int argc, char **argv, struct cli_peer_opts *o)
     char *listen_s = NULL, *bootstrap_s = NULL, *overlay = NULL, *node_id_s = NULL;
     char *sip_s = NULL, *sip_domain = NULL, *config_s = NULL;
     char **relay_s = NULL;
+    char *cache_s = NULL, *group_s = NULL, *server_s = NULL;
+    gboolean discover = FALSE, announce = FALSE;
     double update_interval = 0;
     gboolean verbose = FALSE;
     GOptionEntry entries[] = {
@@ -427,6 +504,21 @@ static int cli_peer_parse(int argc, char **argv, struct cli_peer_opts *o)
          "A relay peer of the overlay (public; repeatable, up to 16, the same list at every "
          "peer): enables NAT traversal",
          "ADDR:PORT"},
+        {"cache", 0, 0, G_OPTION_ARG_FILENAME, &cache_s,
+         "Remember a few current neighbours in this file (every 5 s and at exit) and try them "
+         "first when joining",
+         "FILE"},
+        {"discover", 0, 0, G_OPTION_ARG_NONE, &discover,
+         "Look for a peer of the overlay by multicast on the local link", NULL},
+        {"announce", 0, 0, G_OPTION_ARG_NONE, &announce,
+         "Once joined, answer multicast discovery from joining peers", NULL},
+        {"discover-group", 0, 0, G_OPTION_ARG_STRING, &group_s,
+         "Multicast group and port of --discover and --announce (default " NET_BOOTSTRAP_GROUP ")",
+         "ADDR:PORT"},
+        {"bootstrap-server", 0, 0, G_OPTION_ARG_STRING, &server_s,
+         "Join through this bootstrap server (p2psip bootstrap-server) when no remembered, "
+         "discovered or configured peer answers",
+         "ADDR:PORT"},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debugging detail to stderr", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
@@ -447,8 +539,18 @@ static int cli_peer_parse(int argc, char **argv, struct cli_peer_opts *o)
     }
     if (!cli_addr("peer", "listen", listen_s, &o->listen) ||
         (bootstrap_s && !cli_addr("peer", "bootstrap", bootstrap_s, &o->bootstrap)) ||
-        (sip_s && !cli_addr("peer", "sip", sip_s, &o->sip)))
+        (sip_s && !cli_addr("peer", "sip", sip_s, &o->sip)) ||
+        !cli_addr("peer", "discover-group", group_s ? group_s : NET_BOOTSTRAP_GROUP, &o->group) ||
+        (server_s && !cli_addr("peer", "bootstrap-server", server_s, &o->server)))
         goto out;
+    if ((o->group.ip >> 28) != 0xe) {
+        cli_usage_error("peer", "--discover-group needs an IPv4 multicast address (224.0.0.0/4)");
+        goto out;
+    }
+    o->discover = discover;
+    o->announce = announce;
+    o->has_server = server_s != NULL;
+    o->cache = g_strdup(cache_s);
     for (unsigned i = 0; relay_s && relay_s[i]; i++) {
         if (i == CLI_MAX_RELAYS) {
             cli_usage_error("peer", "--relay: at most 16 relays");
@@ -526,11 +628,85 @@ out:
     g_free(sip_domain);
     g_free(config_s);
     g_strfreev(relay_s);
+    g_free(cache_s);
+    g_free(group_s);
+    g_free(server_s);
     if (rc != CLI_EXIT_OK) {
+        g_free(o->cache);
+        o->cache = NULL;
         config_free(o->doc);
         o->doc = NULL;
     }
     return rc;
+}
+
+/* Appends a to list unless it is there already or is self. */
+static void cli_candidate_add(struct net_bootstrap_candidate *list, unsigned *n,
+                              const struct env_addr *a, enum net_bootstrap_method m,
+                              const struct env_addr *self)
+{
+    if (*n == NET_BOOTSTRAP_MAX_CANDIDATES || env_addr_eq(a, self))
+        return;
+    for (unsigned i = 0; i < *n; i++)
+        if (env_addr_eq(&list[i].addr, a))
+            return;
+    list[(*n)++] = (struct net_bootstrap_candidate){.addr = *a, .method = m};
+}
+
+/* Starts joining: the bootstrap candidates in order of preference (remembered peers from
+ * --cache, configured peers from --bootstrap and the --config document, the bootstrap server),
+ * probed together with multicast discovery (net/bootstrap.h) — except that a lone configured
+ * peer or server, without discovery, is joined through at once (the core retries the join).
+ * Returns NODE_OK or the error of node_join. */
+static int cli_peer_start(struct cli_peer *p, const struct cli_peer_opts *o)
+{
+    struct net_bootstrap_candidate cand[NET_BOOTSTRAP_MAX_CANDIDATES];
+    unsigned n = 0, n_fixed = 0;
+    struct env_addr self = net_udp_local_addr(p->udp);
+    if (o->cache) {
+        struct env_addr mem[NET_BOOTSTRAP_CACHE_MAX];
+        unsigned nm = net_bootstrap_cache_read(o->cache, mem, NET_BOOTSTRAP_CACHE_MAX);
+        net_udp_logf(p->udp, ENV_LOG_INFO, "bootstrap: %u remembered peers in %s", nm, o->cache);
+        for (unsigned i = 0; i < nm; i++)
+            cli_candidate_add(cand, &n, &mem[i], NET_BOOTSTRAP_REMEMBERED, &self);
+    }
+    if (o->has_bootstrap)
+        cli_candidate_add(cand, &n, &o->bootstrap, NET_BOOTSTRAP_CONFIGURED, &self);
+    /* The document's other bootstrap nodes (o->bootstrap is its first when it came from
+     * there); none when this peer is the first and so starts the overlay. */
+    for (unsigned i = 0; o->has_bootstrap && i < o->cfg.n_bootstraps; i++)
+        cli_candidate_add(cand, &n, &o->cfg.bootstraps[i], NET_BOOTSTRAP_CONFIGURED, &self);
+    if (o->has_server)
+        cli_candidate_add(cand, &n, &o->server, NET_BOOTSTRAP_SERVER, &self);
+    for (unsigned i = 0; i < n; i++)
+        n_fixed += cand[i].method != NET_BOOTSTRAP_REMEMBERED;
+    if (n == 0 && !o->discover)
+        return cli_peer_join(p, NULL, NET_BOOTSTRAP_CONFIGURED);
+    if (n == 1 && n_fixed == 1 && !o->discover)
+        return cli_peer_join(p, &cand[0].addr, cand[0].method);
+    struct net_bootstrap_config bc = {
+        .candidates = cand,
+        .n_candidates = n,
+        .discover = o->discover,
+        .group = o->group,
+        .iface = self.ip,
+        .local = {.ip = self.ip, .port = 0},
+        .overlay = o->cfg.overlay,
+        .config_seq = o->cfg.config_seq,
+        .ttl = o->cfg.initial_ttl,
+        .self = *node_id(p->node),
+        .give_up = n_fixed == 0, /* nothing configured: a lone peer starts the overlay */
+    };
+    GError *err = NULL;
+    p->search = net_bootstrap_new(p->udp, &bc, cli_peer_bootstrap_found, p, &err);
+    if (!p->search) {
+        net_udp_logf(p->udp, ENV_LOG_ERROR, "bootstrap: %s", err->message);
+        g_error_free(err);
+        return NODE_E_STATE;
+    }
+    net_udp_logf(p->udp, ENV_LOG_INFO, "bootstrap: probing %u candidates%s", n,
+                 o->discover ? " and the multicast group" : "");
+    return NODE_OK;
 }
 
 int net_cli_peer(int argc, char **argv)
@@ -591,17 +767,28 @@ int net_cli_peer(int argc, char **argv)
         printf("sip addr=%s domain=%s\n", net_udp_format_addr(&sc.addr, sa), o.sip_domain);
         fflush(stdout);
     }
-    if (o.has_bootstrap)
-        net_udp_format_addr(&o.bootstrap, p.bootstrap);
-    p.join_nag = g_timeout_add_seconds(CLI_JOIN_NAG_S, cli_peer_join_nag, &p);
-    int r = node_join(p.node, o.has_bootstrap ? &o.bootstrap : NULL);
-    if (r != NODE_OK) {
-        net_udp_logf(p.udp, ENV_LOG_ERROR, "cannot join: %s", cli_strerror(r));
-        p.exit_code = CLI_EXIT_FAILED;
-    } else {
-        g_main_loop_run(p.loop);
+    if (o.announce) {
+        p.announcer = net_bootstrap_announce_new(p.udp, p.node, &o.group, local.ip, &err);
+        if (!p.announcer) {
+            net_udp_logf(p.udp, ENV_LOG_ERROR, "--announce: %s", err->message);
+            g_error_free(err);
+            p.exit_code = CLI_EXIT_FAILED;
+            goto done;
+        }
     }
+    p.cache = o.cache;
+    if (p.cache)
+        p.cache_source = g_timeout_add_seconds(CLI_CACHE_WRITE_S, cli_peer_cache_tick, &p);
+    p.join_nag = g_timeout_add_seconds(CLI_JOIN_NAG_S, cli_peer_join_nag, &p);
+    if (cli_peer_start(&p, &o) == NODE_OK)
+        g_main_loop_run(p.loop);
+    else
+        p.exit_code = CLI_EXIT_FAILED;
 done:
+    if (p.cache_source)
+        g_source_remove(p.cache_source);
+    net_bootstrap_free(p.search);
+    net_bootstrap_announce_free(p.announcer);
     if (p.join_nag)
         g_source_remove(p.join_nag);
     if (p.quit_source)
@@ -616,6 +803,7 @@ done:
     net_udp_app_free(p.sip_sock);
     node_free(p.node);
     config_free(o.doc);
+    g_free(o.cache);
     net_udp_free(p.udp);
     g_main_loop_unref(p.loop);
     return p.exit_code;

@@ -8,11 +8,15 @@
  * counted, never fatal.  An application's socket (net_udp_app: SIP beside RELOAD) is read and
  * written the same way, its datagrams handed to the application's function instead.
  *
- * Timers: GLib timeouts have millisecond resolution, so delays are rounded up to the next
- * millisecond (a timer never fires early).  The core addresses timers by env_timer handles
- * that this module hands out from a counter and maps to GSources in a hash table; a handle is
- * never reused, so stopping a timer that fired or was stopped finds nothing and does nothing,
- * and g_source_remove() is only ever called on a live source.
+ * Timers: delays are rounded up to the next millisecond, as GLib timeouts would (a timer never
+ * fires early).  The core addresses timers by env_timer handles that this module hands out
+ * from a counter and maps to its timers in a hash table; a handle is never reused, so
+ * stopping a timer that fired or was stopped finds nothing and does nothing.  All timers live
+ * in one binary min-heap (deadline, then handle) behind a single GSource whose ready time is
+ * the earliest deadline: a GSource per timer made every main-loop iteration walk every
+ * pending timer (g_main_context_prepare/check), which under SIP load — thousands of
+ * registrations, each with its refresh and transaction timers — took most of the CPU
+ * (docs/benchmarks.md, "SIP").
  */
 #include "udp.h"
 
@@ -21,6 +25,7 @@
 #include <glib-unix.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -33,11 +38,17 @@
 #define UDP_RECV_BURST 64
 
 struct udp_timer {
-    struct net_udp *u;
+    gint64 due;       /* g_get_monotonic_time() at which it fires */
     env_timer handle; /* key in u->timers */
-    guint source;     /* the GLib timeout source id */
+    guint pos;        /* index in u->heap */
     env_timer_fn fn;
     void *arg;
+};
+
+/* The one GSource that fires the timers (ready time = the heap's earliest deadline). */
+struct udp_timer_source {
+    GSource base;
+    struct net_udp *u;
 };
 
 struct net_udp {
@@ -49,10 +60,14 @@ struct net_udp {
     enum env_log_level log_max;
     struct node *node;
     GRand *rand;
-    GHashTable *timers; /* env_timer handle -> struct udp_timer (owned by its GSource) */
+    GHashTable *timers; /* env_timer handle -> struct udp_timer (owned by u->heap) */
+    GPtrArray *heap;    /* struct udp_timer *, min-heap by (due, handle) */
+    GSource *timer_source;
     env_timer next_handle;
     net_udp_event_fn event_fn;
     void *event_ud;
+    net_udp_recv_fn receiver; /* net_udp_set_receiver: datagrams go here instead of the node */
+    void *receiver_ud;
     const struct env_addr *rx_from; /* set while node_receive() runs */
     struct net_udp_counters counters;
     uint8_t rxbuf[UDP_MAX_DATAGRAM];
@@ -186,30 +201,111 @@ static void udp_send(void *ctx, const struct env_addr *to, const uint8_t *buf, s
     udp_sendto(u, u->fd, to, buf, len);
 }
 
-static gboolean udp_timer_fire(gpointer p)
+static bool udp_timer_before(const struct udp_timer *a, const struct udp_timer *b)
 {
-    struct udp_timer *t = p;
-    struct net_udp *u = t->u;
-    /* Unmap first: the callback may start timers, or stop this very handle (a no-op now). */
-    g_hash_table_remove(u->timers, &t->handle);
-    u->counters.timers_fired++;
-    t->fn(t->arg);
-    return G_SOURCE_REMOVE; /* the source's destroy notify frees t */
+    return a->due < b->due || (a->due == b->due && a->handle < b->handle);
 }
+
+static void udp_heap_set(struct net_udp *u, guint i, struct udp_timer *t)
+{
+    g_ptr_array_index(u->heap, i) = t;
+    t->pos = i;
+}
+
+/* Moves the timer at index i up or down until the heap order holds again. */
+static void udp_heap_fix(struct net_udp *u, guint i)
+{
+    struct udp_timer *t = g_ptr_array_index(u->heap, i);
+    while (i > 0) {
+        struct udp_timer *parent = g_ptr_array_index(u->heap, (i - 1) / 2);
+        if (!udp_timer_before(t, parent))
+            break;
+        udp_heap_set(u, i, parent);
+        i = (i - 1) / 2;
+    }
+    for (;;) {
+        guint c = 2 * i + 1;
+        if (c >= u->heap->len)
+            break;
+        struct udp_timer *child = g_ptr_array_index(u->heap, c);
+        if (c + 1 < u->heap->len) {
+            struct udp_timer *right = g_ptr_array_index(u->heap, c + 1);
+            if (udp_timer_before(right, child)) {
+                child = right;
+                c++;
+            }
+        }
+        if (!udp_timer_before(child, t))
+            break;
+        udp_heap_set(u, i, child);
+        i = c;
+    }
+    udp_heap_set(u, i, t);
+}
+
+/* Takes timer t out of the heap and the handle map (the caller frees it). */
+static void udp_heap_remove(struct net_udp *u, struct udp_timer *t)
+{
+    guint i = t->pos;
+    struct udp_timer *last = g_ptr_array_index(u->heap, u->heap->len - 1);
+    g_ptr_array_set_size(u->heap, u->heap->len - 1);
+    if (last != t) {
+        udp_heap_set(u, i, last);
+        udp_heap_fix(u, i);
+    }
+    g_hash_table_remove(u->timers, &t->handle);
+}
+
+/* Points the timer source's ready time at the earliest deadline (-1: none pending). */
+static void udp_timer_rearm(struct net_udp *u)
+{
+    gint64 ready = -1;
+    if (u->heap->len)
+        ready = ((struct udp_timer *)g_ptr_array_index(u->heap, 0))->due;
+    if (g_source_get_ready_time(u->timer_source) != ready)
+        g_source_set_ready_time(u->timer_source, ready);
+}
+
+/* Fires every timer due by the loop's current time that existed when the dispatch began (a
+ * timer started by a callback, even with delay 0, waits for the next iteration, as a new
+ * GLib timeout would). */
+static gboolean udp_timer_dispatch(GSource *source, GSourceFunc cb, gpointer ud)
+{
+    struct net_udp *u = ((struct udp_timer_source *)source)->u;
+    gint64 now = g_source_get_time(source);
+    env_timer last = u->next_handle;
+    while (u->heap->len) {
+        struct udp_timer *t = g_ptr_array_index(u->heap, 0);
+        if (t->due > now || t->handle > last)
+            break;
+        env_timer_fn fn = t->fn;
+        void *arg = t->arg;
+        /* Unmap first: the callback may start timers, or stop this very handle (a no-op). */
+        udp_heap_remove(u, t);
+        g_free(t);
+        u->counters.timers_fired++;
+        fn(arg);
+    }
+    udp_timer_rearm(u);
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs udp_timer_funcs = {.dispatch = udp_timer_dispatch};
 
 static env_timer udp_timer_start(void *ctx, env_time delay, env_timer_fn fn, void *arg)
 {
     struct net_udp *u = ctx;
     struct udp_timer *t = g_new0(struct udp_timer, 1);
     env_time ms = (delay + ENV_MS - 1) / ENV_MS;
-    t->u = u;
+    t->due = g_get_monotonic_time() + (gint64)ms * 1000;
     t->handle = ++u->next_handle;
     t->fn = fn;
     t->arg = arg;
-    t->source = g_timeout_add_full(G_PRIORITY_DEFAULT, ms > G_MAXUINT ? G_MAXUINT : (guint)ms,
-                                   udp_timer_fire, t, g_free);
+    g_ptr_array_add(u->heap, t);
+    udp_heap_fix(u, u->heap->len - 1);
     g_hash_table_insert(u->timers, &t->handle, t);
     u->counters.timers_started++;
+    udp_timer_rearm(u);
     return t->handle;
 }
 
@@ -219,9 +315,10 @@ static void udp_timer_stop(void *ctx, env_timer handle)
     struct udp_timer *t = g_hash_table_lookup(u->timers, &handle);
     if (!t)
         return; /* fired, stopped, or never ours: harmless */
-    g_hash_table_remove(u->timers, &handle);
+    udp_heap_remove(u, t);
+    g_free(t);
     u->counters.timers_stopped++;
-    g_source_remove(t->source); /* frees t */
+    udp_timer_rearm(u);
 }
 
 static env_time udp_now(void *ctx)
@@ -292,7 +389,11 @@ static void udp_to_node(void *ud, const struct env_addr *from, const uint8_t *bu
 
 static gboolean udp_readable(gint fd, GIOCondition cond, gpointer p)
 {
-    udp_drain(p, fd, udp_to_node, p);
+    struct net_udp *u = p;
+    if (u->receiver)
+        udp_drain(u, fd, u->receiver, u->receiver_ud);
+    else
+        udp_drain(u, fd, udp_to_node, u);
     return G_SOURCE_CONTINUE;
 }
 
@@ -306,12 +407,17 @@ static int udp_fail(GError **err, int fd, const char *what, const struct env_add
     return -1;
 }
 
-/* Opens, binds and reads back the bound address; returns the fd or -1 with err set. */
-static int udp_open(const struct env_addr *listen, struct env_addr *local, GError **err)
+/* Opens, binds and reads back the bound address; returns the fd or -1 with err set.  reuse
+ * sets SO_REUSEADDR first (several listeners to one multicast group on one host). */
+static int udp_open_opt(const struct env_addr *listen, struct env_addr *local, bool reuse,
+                        GError **err)
 {
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return udp_fail(err, -1, "cannot open a UDP socket for", listen);
+    int one = 1;
+    if (reuse && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+        return udp_fail(err, fd, "SO_REUSEADDR on", listen);
     struct sockaddr_in sa;
     udp_to_sockaddr(listen, &sa);
     if (bind(fd, (const struct sockaddr *)&sa, sizeof sa) < 0)
@@ -321,6 +427,11 @@ static int udp_open(const struct env_addr *listen, struct env_addr *local, GErro
         return udp_fail(err, fd, "getsockname on", listen);
     *local = udp_from_sockaddr(&sa);
     return fd;
+}
+
+static int udp_open(const struct env_addr *listen, struct env_addr *local, GError **err)
+{
+    return udp_open_opt(listen, local, false, err);
 }
 
 struct net_udp *net_udp_new(const struct env_addr *listen, const char *tag, GError **err)
@@ -338,6 +449,11 @@ struct net_udp *net_udp_new(const struct env_addr *listen, const char *tag, GErr
     u->log_max = ENV_LOG_INFO;
     u->rand = g_rand_new(); /* seeded from /dev/urandom */
     u->timers = g_hash_table_new(g_int64_hash, g_int64_equal);
+    u->heap = g_ptr_array_new();
+    u->timer_source = g_source_new(&udp_timer_funcs, sizeof(struct udp_timer_source));
+    ((struct udp_timer_source *)u->timer_source)->u = u;
+    g_source_set_priority(u->timer_source, G_PRIORITY_DEFAULT);
+    g_source_attach(u->timer_source, NULL);
     u->watch = g_unix_fd_add(fd, G_IO_IN, udp_readable, u);
     return u;
 }
@@ -346,17 +462,12 @@ void net_udp_free(struct net_udp *u)
 {
     if (!u)
         return;
-    GHashTableIter it;
-    gpointer value;
-    GArray *sources = g_array_new(FALSE, FALSE, sizeof(guint));
-    g_hash_table_iter_init(&it, u->timers);
-    while (g_hash_table_iter_next(&it, NULL, &value))
-        g_array_append_val(sources, ((struct udp_timer *)value)->source);
-    g_hash_table_remove_all(u->timers); /* keys live in the timers: unmap before freeing them */
-    for (guint i = 0; i < sources->len; i++)
-        g_source_remove(g_array_index(sources, guint, i));
-    g_array_free(sources, TRUE);
-    g_hash_table_destroy(u->timers);
+    g_source_destroy(u->timer_source);
+    g_source_unref(u->timer_source);
+    g_hash_table_destroy(u->timers); /* keys live in the timers: unmap before freeing them */
+    for (guint i = 0; i < u->heap->len; i++)
+        g_free(g_ptr_array_index(u->heap, i));
+    g_ptr_array_free(u->heap, TRUE);
     g_source_remove(u->watch);
     close(u->fd);
     g_rand_free(u->rand);
@@ -382,6 +493,57 @@ static gboolean udp_app_readable(gint fd, GIOCondition cond, gpointer p)
     return G_SOURCE_CONTINUE;
 }
 
+static struct net_udp_app *udp_app_wrap(struct net_udp *u, int fd, const struct env_addr *local,
+                                        net_udp_recv_fn fn, void *ud)
+{
+    struct net_udp_app *a = g_new0(struct net_udp_app, 1);
+    a->u = u;
+    a->fd = fd;
+    a->local = *local;
+    a->fn = fn;
+    a->ud = ud;
+    a->watch = g_unix_fd_add(fd, G_IO_IN, udp_app_readable, a);
+    return a;
+}
+
+struct net_udp_app *net_udp_app_new_multicast(struct net_udp *u, const struct env_addr *group,
+                                              uint32_t iface, net_udp_recv_fn fn, void *ud,
+                                              GError **err)
+{
+    if ((group->ip >> 28) != 0xe) {
+        char s[NET_UDP_ADDR_STRLEN];
+        g_set_error(err, NET_UDP_ERROR, 0, "%s is not an IPv4 multicast address (224.0.0.0/4)",
+                    net_udp_format_addr(group, s));
+        return NULL;
+    }
+    /* Bound to the group's address: only datagrams sent to the group arrive here. */
+    struct env_addr local;
+    int fd = udp_open_opt(group, &local, true, err);
+    if (fd < 0)
+        return NULL;
+    struct ip_mreq mreq = {.imr_multiaddr.s_addr = htonl(group->ip),
+                           .imr_interface.s_addr = htonl(iface)};
+    if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof mreq) < 0) {
+        udp_fail(err, fd, "cannot join multicast group", group);
+        return NULL;
+    }
+    return udp_app_wrap(u, fd, &local, fn, ud);
+}
+
+int net_udp_app_multicast_out(struct net_udp_app *a, uint32_t iface, GError **err)
+{
+    struct in_addr ifa = {.s_addr = htonl(iface)};
+    unsigned char ttl = 1, loop = 1;
+    if (setsockopt(a->fd, IPPROTO_IP, IP_MULTICAST_IF, &ifa, sizeof ifa) < 0 ||
+        setsockopt(a->fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl) < 0 ||
+        setsockopt(a->fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof loop) < 0) {
+        int e = errno;
+        g_set_error(err, NET_UDP_ERROR, e, "cannot set the multicast options: %s", g_strerror(e));
+        return -1;
+    }
+    return 0;
+}
+
 struct net_udp_app *net_udp_app_new(struct net_udp *u, const struct env_addr *listen,
                                     net_udp_recv_fn fn, void *ud, GError **err)
 {
@@ -389,14 +551,7 @@ struct net_udp_app *net_udp_app_new(struct net_udp *u, const struct env_addr *li
     int fd = udp_open(listen, &local, err);
     if (fd < 0)
         return NULL;
-    struct net_udp_app *a = g_new0(struct net_udp_app, 1);
-    a->u = u;
-    a->fd = fd;
-    a->local = local;
-    a->fn = fn;
-    a->ud = ud;
-    a->watch = g_unix_fd_add(fd, G_IO_IN, udp_app_readable, a);
-    return a;
+    return udp_app_wrap(u, fd, &local, fn, ud);
 }
 
 void net_udp_app_send(struct net_udp_app *a, const struct env_addr *to, const uint8_t *buf,
@@ -445,6 +600,12 @@ void net_udp_set_tag(struct net_udp *u, const char *tag)
 void net_udp_set_log_level(struct net_udp *u, enum env_log_level max)
 {
     u->log_max = max;
+}
+
+void net_udp_set_receiver(struct net_udp *u, net_udp_recv_fn fn, void *ud)
+{
+    u->receiver = fn;
+    u->receiver_ud = ud;
 }
 
 void net_udp_set_event_hook(struct net_udp *u, net_udp_event_fn fn, void *ud)

@@ -90,6 +90,23 @@ void net_udp_app_send(struct net_udp_app *a, const struct env_addr *to, const ui
 struct env_addr net_udp_app_local_addr(const struct net_udp_app *a);
 void net_udp_app_free(struct net_udp_app *a);
 
+/* A socket that receives what is sent to the IPv4 multicast group `group` (address and port),
+ * joined on the interface whose address is iface (0: the system's choice).  It is bound to
+ * the group's address with SO_REUSEADDR, so several processes of one host can listen to the
+ * same group (net/bootstrap.h's discovery).  NULL with err set on failure. */
+struct net_udp_app *net_udp_app_new_multicast(struct net_udp *u, const struct env_addr *group,
+                                              uint32_t iface, net_udp_recv_fn fn, void *ud,
+                                              GError **err);
+/* Sends a's multicast datagrams out of the interface whose address is iface (0: the routing
+ * table's choice), with TTL 1 (the local link only) and looped back to this host's
+ * listeners.  Returns 0, or -1 with err set. */
+int net_udp_app_multicast_out(struct net_udp_app *a, uint32_t iface, GError **err);
+
+/* Datagrams arriving on u's own socket go to fn(ud, ...) instead of an attached node: for a
+ * host that speaks RELOAD framing without being a node (the bootstrap server,
+ * net/bootserver.c).  fn NULL restores delivery to the node. */
+void net_udp_set_receiver(struct net_udp *u, net_udp_recv_fn fn, void *ud);
+
 /* Parses "A.B.C.D:PORT" (the host part must be a dotted IPv4 address; PORT 0–65535).
  * Returns 0, or -1 and sets err with a message naming the input. */
 int net_udp_parse_addr(const char *s, struct env_addr *out, GError **err);

@@ -104,11 +104,13 @@ static const char *const arrivals_names[] = {"system", "per_peer", NULL};
 static const char *const popularity_names[] = {"uniform", "zipf", NULL};
 static const char *const action_names[] = {"fail", "partition", "heal", "flash_crowd", NULL};
 static const char *const election_names[] = {"random", "capacity", "uptime", NULL};
+static const char *const bootstrap_names[] = {"random", "configured", "remembered", "server", NULL};
 /* core/service.h's built-in policies (service_policy_by_name). */
 static const char *const service_policy_names[] = {"random", "least_loaded", "lowest_rtt",
                                                     "two_choices", NULL};
 
 _Static_assert(sizeof(enum scenario_join) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(enum scenario_bootstrap) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(enum scenario_latency_model) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(enum scenario_dist_kind) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(enum scenario_churn_model) == sizeof(int), "enums are stored as int");
@@ -182,6 +184,7 @@ static const struct scenario_key scenario_keys[] = {
          "30s"),
      .min = 1},
     {KEY("overlay.superpeer.min_uptime", KEY_DURATION, overlay.superpeer.min_uptime, "10m")},
+    {KEY("bootstrap.method", KEY_ENUM, bootstrap.method, "random"), .choices = bootstrap_names},
     {KEY("latency.model", KEY_ENUM, latency.model, "constant"), .choices = latency_names},
     {KEY("latency.ms", KEY_DOUBLE, latency.ms, "50")},
     {KEY("latency.min_ms", KEY_DOUBLE, latency.min_ms, "10")},

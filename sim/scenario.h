@@ -27,6 +27,13 @@ enum scenario_latency_model {
     SCENARIO_LATENCY_MATRIX,      /* one-way milliseconds from a file */
 };
 enum scenario_join { SCENARIO_JOIN_INSTANT, SCENARIO_JOIN_PROTOCOL };
+/* How a joining peer finds a bootstrap peer (docs/bootstrap.md, "In the simulator"). */
+enum scenario_bootstrap {
+    SCENARIO_BOOTSTRAP_RANDOM,     /* a uniformly chosen joined peer (an oracle) */
+    SCENARIO_BOOTSTRAP_CONFIGURED, /* the first live one of peers 0..3 */
+    SCENARIO_BOOTSTRAP_REMEMBERED, /* its routing table at its last departure, then configured */
+    SCENARIO_BOOTSTRAP_SERVER,     /* a server that fails over through peers 0..3 */
+};
 
 /* A probability distribution with named parameters (sim/dist.h samples it).  Which
  * parameters apply depends on the kind; the loader checks that exactly the needed ones are
@@ -179,6 +186,9 @@ struct scenario {
             env_time min_uptime;        /* overlay.superpeer.min_uptime: 10m */
         } superpeer;
     } overlay;
+    struct {
+        enum scenario_bootstrap method; /* bootstrap.method: random */
+    } bootstrap;
     uint32_t seeds; /* seeds: 1; runs per sweep point with seeds seed, seed+1, ... */
     struct {
         enum scenario_latency_model model; /* latency.model: constant|uniform|coordinates|matrix */

@@ -212,6 +212,8 @@ struct world {
 
     struct sipua *sip; /* NULL without a sip: section (sim/sipua.h, docs/sip.md) */
 
+    struct world_bootstrap *boot; /* NULL under bootstrap.method random (docs/bootstrap.md) */
+
     struct world_metrics m;
 };
 
@@ -1085,6 +1087,7 @@ static void world_env_log(void *ctx, enum env_log_level level, const char *msg)
 static void world_services_joined(struct world *w, struct world_peer *p);
 static void world_services_drop(struct world *w, struct world_peer *p);
 static void world_services_withdraw(struct world *w, struct world_peer *p);
+static void world_bootstrap_joined(struct world *w, const struct world_peer *p);
 
 static void world_env_event(void *ctx, const struct env_event *ev)
 {
@@ -1098,6 +1101,7 @@ static void world_env_event(void *ctx, const struct env_event *ev)
     switch (ev->type) {
     case ENV_EV_JOIN_DONE:
         w->m.joins_done++;
+        world_bootstrap_joined(w, p);
         world_oracle_add(w, p);
         if (w->sip && p->up)
             sipua_peer_joined(w->sip, p->index); /* its SIP users register */
@@ -1172,10 +1176,179 @@ static void world_peer_start(struct world *w, struct world_peer *p)
         w->up_since[p->index] = sim_now(w->engine);
 }
 
+/* ---- bootstrap methods (bootstrap.method; docs/bootstrap.md, "In the simulator") ---------
+ * A model of net/bootstrap.c and net/bootserver.c.  The joining peer's candidates — the peers
+ * of its routing table when it last departed (remembered), the configured bootstrap peers 0..3
+ * (in order), or a bootstrap server that knows peers 0..3 — are probed at once and the best
+ * joined one is taken, in zero time (the real probe costs one round trip on a LAN).  With no
+ * joined candidate the search fails (counted) and is repeated WORLD_BOOTSTRAP_RETRY later, as
+ * net/bootstrap.c does.  The server starts each joining peer at the next of its peers (round
+ * robin) and moves on past a departed one after one end-to-end retransmission
+ * (overlay.reliability_timer), which delays that join; its relay hop itself is not modelled.
+ * Only chord and bamboo without NAT use it (superpeer and NAT runs keep their own rules). */
+
+#define WORLD_REMEMBER 8
+#define WORLD_BOOTSTRAP_RETRY (2 * ENV_S)
+#define WORLD_BOOTSTRAP_NONE UINT32_MAX
+
+struct world_bootstrap {
+    enum scenario_bootstrap method;
+    uint32_t *remembered; /* WORLD_REMEMBER per peer, WORLD_BOOTSTRAP_NONE where unused */
+    env_time *asked;      /* per peer: 1 + when the current search began, 0 when none */
+    uint32_t *via;        /* per peer: the chosen bootstrap peer of a pending join */
+    uint32_t server_next; /* the server's round robin */
+    uint64_t joins, failures, join_us;
+    uint64_t via_method[SCENARIO_BOOTSTRAP_SERVER + 1];
+};
+
+static void world_bootstrap_init(struct world *w)
+{
+    enum scenario_bootstrap m = w->sc->bootstrap.method;
+    if (m == SCENARIO_BOOTSTRAP_RANDOM || w->cfg.topology == NODE_TOPOLOGY_SUPERPEER || w->nat)
+        return;
+    struct world_bootstrap *b = g_new0(struct world_bootstrap, 1);
+    b->method = m;
+    b->asked = g_new0(env_time, w->n_peers);
+    b->via = g_new(uint32_t, w->n_peers);
+    if (m == SCENARIO_BOOTSTRAP_REMEMBERED) {
+        b->remembered = g_new(uint32_t, (size_t)w->n_peers * WORLD_REMEMBER);
+        for (size_t i = 0; i < (size_t)w->n_peers * WORLD_REMEMBER; i++)
+            b->remembered[i] = WORLD_BOOTSTRAP_NONE;
+    }
+    w->boot = b;
+}
+
+static void world_bootstrap_free(struct world *w)
+{
+    if (!w->boot)
+        return;
+    g_free(w->boot->remembered);
+    g_free(w->boot->asked);
+    g_free(w->boot->via);
+    g_free(w->boot);
+}
+
+/* A departing peer remembers the peers of its routing table (an empty table keeps the old
+ * list, as --cache keeps its file). */
+static void world_bootstrap_remember(struct world *w, struct world_peer *p)
+{
+    if (!w->boot || !w->boot->remembered || !p->node)
+        return;
+    struct node_peer rt[2 * WORLD_REMEMBER];
+    size_t n = node_routing_table(p->node, rt, G_N_ELEMENTS(rt));
+    uint32_t *mem = &w->boot->remembered[(size_t)p->index * WORLD_REMEMBER];
+    unsigned k = 0;
+    for (size_t i = 0; i < n && k < WORLD_REMEMBER; i++) {
+        int64_t q = world_index_of(w, &rt[i].addr);
+        bool dup = q < 0 || (uint32_t)q == p->index || (uint32_t)q >= w->n_peers;
+        for (unsigned j = 0; j < k && !dup; j++)
+            dup = mem[j] == (uint32_t)q;
+        if (!dup)
+            mem[k++] = (uint32_t)q;
+    }
+    for (unsigned j = k; k && j < WORLD_REMEMBER; j++)
+        mem[j] = WORLD_BOOTSTRAP_NONE;
+}
+
+static void world_bootstrap_search(struct world *w, struct world_peer *p);
+
+/* A pending join (server failover) or a repeated search; stale after the peer went down. */
+static void world_bootstrap_fire(void *arg)
+{
+    struct world_peer *p = arg;
+    struct world *w = p->w;
+    if (!p->up || !p->node || p->join_called)
+        return;
+    uint32_t via = w->boot->via[p->index];
+    if (via == WORLD_BOOTSTRAP_NONE) {
+        world_bootstrap_search(w, p);
+        return;
+    }
+    p->join_called = true;
+    struct env_addr boot = world_addr(via);
+    node_join(p->node, &boot);
+}
+
+static void world_bootstrap_search(struct world *w, struct world_peer *p)
+{
+    struct world_bootstrap *b = w->boot;
+    if (!b->asked[p->index])
+        b->asked[p->index] = sim_now(w->engine) + 1;
+    uint32_t n_conf = MIN(NODE_MAX_BOOTSTRAPS, w->n_peers), via = WORLD_BOOTSTRAP_NONE;
+    enum scenario_bootstrap used = b->method;
+    env_time delay = 0;
+    for (unsigned k = 0; b->remembered && k < WORLD_REMEMBER && via == WORLD_BOOTSTRAP_NONE; k++) {
+        uint32_t q = b->remembered[(size_t)p->index * WORLD_REMEMBER + k];
+        if (q != WORLD_BOOTSTRAP_NONE && w->peers[q].joined)
+            via = q;
+    }
+    if (b->method == SCENARIO_BOOTSTRAP_SERVER) {
+        uint32_t first = b->server_next++;
+        for (uint32_t k = 0; k < n_conf && via == WORLD_BOOTSTRAP_NONE; k++) {
+            uint32_t q = (first + k) % n_conf;
+            if (q != p->index && w->peers[q].joined) {
+                via = q;
+                delay = k * w->cfg.reliability_timer;
+            }
+        }
+    } else {
+        if (via == WORLD_BOOTSTRAP_NONE)
+            used = SCENARIO_BOOTSTRAP_CONFIGURED;
+        for (uint32_t q = 0; q < n_conf && via == WORLD_BOOTSTRAP_NONE; q++)
+            if (q != p->index && w->peers[q].joined)
+                via = q;
+    }
+    b->via[p->index] = via;
+    if (via == WORLD_BOOTSTRAP_NONE) {
+        b->failures++;
+        sim_schedule(w->engine, WORLD_BOOTSTRAP_RETRY, world_bootstrap_fire, p);
+        return;
+    }
+    b->via_method[used]++;
+    if (delay)
+        sim_schedule(w->engine, delay, world_bootstrap_fire, p);
+    else
+        world_bootstrap_fire(p);
+}
+
+/* ENV_EV_JOIN_DONE of a peer whose join went through a search. */
+static void world_bootstrap_joined(struct world *w, const struct world_peer *p)
+{
+    if (!w->boot || !w->boot->asked[p->index])
+        return;
+    w->boot->joins++;
+    w->boot->join_us += sim_now(w->engine) - (w->boot->asked[p->index] - 1);
+    w->boot->asked[p->index] = 0;
+}
+
+static void world_row_f(GArray *rows, const char *name, double v, int decimals);
+
+static void world_bootstrap_rows(const struct world *w, GArray *rows)
+{
+    const struct world_bootstrap *b = w->boot;
+    world_row_u(rows, "bootstrap_joins", b->joins);
+    world_row_f(rows, "bootstrap_join_time_ms_mean",
+                b->joins ? (double)b->join_us / (double)b->joins / 1000.0 : 0.0, 3);
+    world_row_u(rows, "bootstrap_failures", b->failures);
+    uint64_t waiting = 0; /* up at the end and still searching or joining */
+    for (uint32_t i = 0; i < w->n_peers; i++)
+        waiting += w->peers[i].up && b->asked[i] != 0;
+    world_row_u(rows, "bootstrap_unjoined_end", waiting);
+    world_row_u(rows, "bootstrap_via_remembered", b->via_method[SCENARIO_BOOTSTRAP_REMEMBERED]);
+    world_row_u(rows, "bootstrap_via_configured", b->via_method[SCENARIO_BOOTSTRAP_CONFIGURED]);
+    world_row_u(rows, "bootstrap_via_server", b->via_method[SCENARIO_BOOTSTRAP_SERVER]);
+}
+
 /* Joins through a uniformly chosen joined peer; while none has joined, through the peer
  * that started the overlay, or as the first peer of a new overlay. */
 static void world_peer_join(struct world *w, struct world_peer *p)
 {
+    /* Once the overlay exists, a peer joins only through what its method finds (a peer
+     * that finds nothing keeps searching rather than starting an overlay of its own). */
+    if (w->boot && w->m.joins_done > 0) {
+        world_bootstrap_search(w, p);
+        return;
+    }
     p->join_called = true;
     struct world_peer *via = world_random_joined(w, &w->join_rng);
     /* Super-peer overlays are entered through a super-peer (a few tries, then any peer). */
@@ -1235,6 +1408,7 @@ static void world_peer_stop(struct world *w, struct world_peer *p, bool graceful
     world_alive_account(w);
     w->n_alive--;
     p->up = false;
+    world_bootstrap_remember(w, p);
     world_oracle_drop(w, p);
     if (w->sip)
         sipua_peer_stop(w->sip, p->index); /* its registrar and SIP users go down with it */
@@ -2434,6 +2608,7 @@ static bool world_peers_init(struct world *w, GError **err)
         sim_rng_init(&p->rng, sc->seed, p->index);
     }
     world_ice_init(w);
+    world_bootstrap_init(w);
     w->cfg_super = w->cfg;
     w->cfg_super.superpeer.is_super = true;
     for (uint32_t k = 0; w->ice && k < w->n_servers; k++) {
@@ -2515,6 +2690,7 @@ void world_free(struct world *w)
     underlay_free(w->underlay);
     nat_free(w->nat);
     world_ice_free(w);
+    world_bootstrap_free(w);
     if (w->pcap)
         pcap_close(w->pcap);
     g_array_unref(w->m.hops);
@@ -2976,6 +3152,8 @@ GArray *world_summary_rows(const struct world *w, const struct world_summary *gi
         sipua_rows(w->sip, rows); /* runs with a sip: section only (docs/sip.md) */
     if (w->svc)
         world_services_rows(w, rows);
+    if (w->boot)
+        world_bootstrap_rows(w, rows);
     return rows;
 }
 

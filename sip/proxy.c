@@ -9,7 +9,8 @@
  *
  * Routing a new request (sip_proxy_request), in this order:
  *   1. a Route naming this proxy is removed; a further Route is the next hop (loose routing);
- *   2. an in-dialog request (To tag) without Route goes to its Request-URI (the remote target);
+ *   2. an in-dialog request (To tag) without Route goes to its Request-URI (the remote target),
+ *      unless that URI names this proxy (then step 3);
  *   3. otherwise the Request-URI's AoR is looked up: a binding kept here sends the request to
  *      the most recent contact, at the address its REGISTER came from (its flow); a lapsed one
  *      gets 480; else the overlay is asked (resolve.c): no registration 404, a loop 482, and
@@ -24,6 +25,14 @@
  * ACK of a 2xx is forwarded statelessly, with a branch derived from the incoming one (§16.11).
  * Responses for no transaction of ours are dropped, except a 2xx through our Via, passed on
  * by the next Via (a retransmission after the transactions ended).
+ *
+ * Across NATs (docs/sip.md, "Across NATs"): the SIP address an AppAttach gives may be a private
+ * one behind a box.  A request to a peer's AppAttach address that gets no response by the
+ * first retransmission (Timer A or E) is sent again, and everything after it for that address,
+ * through the overlay to the peer's Node-ID in an AppData message (core/appdata.c, a private
+ * extension), which crosses the box as the overlay does; the receiving peer hands it to its
+ * adapter as a datagram from the sender's SIP address and sends its responses and requests
+ * for that address back the same way (the tunnel table, keyed by SIP address).
  */
 #include <string.h>
 
@@ -74,6 +83,12 @@ struct peer_entry {
 
 struct attach_op {
     struct sip_registrar *reg; /* NULL once the adapter is gone */
+    struct id node;
+};
+
+/* A SIP address reached through the overlay: the peer it belongs to. */
+struct tunnel {
+    gint64 key; /* ip << 16 | port, the table's key */
     struct id node;
 };
 
@@ -214,10 +229,63 @@ static char *to_text(osip_message_t *m, size_t *len)
     return out;
 }
 
+/* ---- the tunnel through the overlay (AppData) ---------------------------------------------- */
+
+static gint64 addr_key(const struct env_addr *a)
+{
+    return (gint64)a->ip << 16 | a->port;
+}
+
+/* From now on, datagrams for SIP address addr go to node through the overlay. */
+static void tunnel_learn(struct sip_registrar *r, const struct env_addr *addr, const struct id *node)
+{
+    gint64 key = addr_key(addr);
+    struct tunnel *tu = g_hash_table_lookup(r->tunnels, &key);
+    if (!tu) {
+        tu = g_new(struct tunnel, 1);
+        tu->key = key;
+        g_hash_table_replace(r->tunnels, &tu->key, tu);
+    }
+    tu->node = *node;
+}
+
+static void tunnel_forget(struct sip_registrar *r, const struct env_addr *addr)
+{
+    gint64 key = addr_key(addr);
+    g_hash_table_remove(r->tunnels, &key);
+}
+
+/* AppData from another peer: a SIP datagram from its SIP address, answered the same way. */
+static void on_tunnel(void *ud, const struct id *from, const struct env_addr *from_app,
+                      const uint8_t *data, size_t len)
+{
+    struct sip_registrar *r = ud;
+    r->stats.tunnelled_received++;
+    if (!from_app->port) {
+        r->stats.dropped_other++; /* a sender without a SIP address cannot be answered */
+        return;
+    }
+    tunnel_learn(r, from_app, from);
+    sip_registrar_receive(r, from_app, data, len);
+}
+
+void sip_proxy_send(struct sip_registrar *r, const struct env_addr *to, const char *text,
+                    size_t len)
+{
+    gint64 key = addr_key(to);
+    struct tunnel *tu = r->tunnels ? g_hash_table_lookup(r->tunnels, &key) : NULL;
+    if (tu && node_app_send(r->node, &tu->node, NODE_APP_SIP, (const uint8_t *)text, len) ==
+                  NODE_OK) {
+        r->stats.tunnelled_sent++;
+        return;
+    }
+    r->send(r->send_ud, to, text, len);
+}
+
 static void send_text(struct sip_registrar *r, const struct env_addr *to, const char *text,
                       size_t len)
 {
-    r->send(r->send_ud, to, text, len);
+    sip_proxy_send(r, to, text, len);
 }
 
 /* Whether v is a Via this proxy put in. */
@@ -361,6 +429,8 @@ static void ctxn_timeout(struct ctxn *c)
     struct peer_entry *e = c->via_peer ? g_hash_table_lookup(r->peers, &c->peer) : NULL;
     if (e && e->expires)
         g_hash_table_remove(r->peers, &c->peer);
+    if (c->via_peer)
+        tunnel_forget(r, &c->hop); /* the next request to that peer tries directly first */
     struct txn *t = ctxn_server(c);
     if (t)
         sip_registrar_respond(t, 408, NULL, NULL, NULL, NULL);
@@ -391,6 +461,10 @@ static void ctxn_timer(void *arg)
             ctxn_timeout(c); /* Timer B or F */
             return;
         }
+        /* No answer from a peer's AppAttach address yet: it may be a private one behind a
+         * NAT, so this and what follows for that address go through the overlay. */
+        if (c->via_peer && c->state == CT_CALLING)
+            tunnel_learn(r, &c->hop, &c->peer);
         /* Timer A (doubling) or E (doubling up to T2; T2 once a provisional came). */
         send_text(r, &c->hop, c->text, c->len);
         c->interval = c->invite                   ? 2 * c->interval
@@ -512,6 +586,10 @@ static void forward(struct sip_registrar *r, struct txn *t, const struct env_add
     char *branch =
         g_strdup_printf(BRANCH_MAGIC "p2p%016" G_GINT64_MODIFIER "x", env_random(&r->env));
     push_via(r, m, branch);
+    gint64 key = addr_key(hop);
+    struct tunnel *tu = peer ? g_hash_table_lookup(r->tunnels, &key) : NULL;
+    if (tu && !id_eq(&tu->node, peer))
+        tu->node = *peer; /* that address belongs to another peer now */
     struct ctxn *c = ctxn_start(r, m, branch, hop, t->key);
     g_free(branch);
     if (!c) {
@@ -765,8 +843,11 @@ void sip_proxy_request(struct sip_registrar *r, struct txn *t)
             forward(r, t, &hop, NULL, false, NULL);
         return;
     }
-    /* 2. In a dialog the Request-URI is the remote target. */
-    if (has_to_tag(m) && r->cfg.addr.port && uri_addr(m->req_uri, &hop)) {
+    /* 2. In a dialog the Request-URI is the remote target — unless it names this proxy, which
+     * would forward to itself until Max-Forwards ran out (a loop found by fuzz_sip): then the
+     * URI is a resource of ours (§16.5) and step 3 looks it up. */
+    if (has_to_tag(m) && r->cfg.addr.port && uri_addr(m->req_uri, &hop) &&
+        !env_addr_eq(&hop, &r->cfg.addr)) {
         forward(r, t, &hop, NULL, false, NULL);
         return;
     }
@@ -872,8 +953,11 @@ void sip_proxy_init(struct sip_registrar *r)
     r->ctxns = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, ctxn_free);
     r->peers = g_hash_table_new_full(id_hash_fn, id_equal_fn, NULL, peer_entry_free);
     r->attaches = g_ptr_array_new();
-    if (r->cfg.addr.port)
+    r->tunnels = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
+    if (r->cfg.addr.port) {
         node_app_listen(r->node, NODE_APP_SIP, &r->cfg.addr);
+        node_app_on_data(r->node, NODE_APP_SIP, on_tunnel, r);
+    }
 }
 
 void sip_proxy_clear(struct sip_registrar *r)
@@ -885,5 +969,7 @@ void sip_proxy_clear(struct sip_registrar *r)
     g_ptr_array_free(r->attaches, TRUE);
     g_hash_table_destroy(r->ctxns);
     g_hash_table_destroy(r->peers);
+    g_hash_table_destroy(r->tunnels);
+    r->tunnels = NULL;
     g_free(r->sent_by);
 }

@@ -209,7 +209,7 @@ const char *sip_registrar_header(osip_message_t *m, const char *name)
 static void txn_send(struct txn *t)
 {
     t->reg->stats.responses_sent++;
-    t->reg->send(t->reg->send_ud, &t->peer, t->resp, t->resp_len);
+    sip_proxy_send(t->reg, &t->peer, t->resp, t->resp_len); /* directly or tunnelled */
 }
 
 static void txn_timer(void *arg);

@@ -115,6 +115,8 @@ struct sip_registrar_stats {
     uint64_t relayed;             /* responses passed upstream */
     uint64_t app_attaches, app_attach_failures;
     uint64_t proxy_timeouts;      /* client transactions that timed out (408 upstream) */
+    /* SIP datagrams to and from other peers carried through the overlay (AppData, proxy.c) */
+    uint64_t tunnelled_sent, tunnelled_received;
 };
 const struct sip_registrar_stats *sip_registrar_get_stats(const struct sip_registrar *r);
 

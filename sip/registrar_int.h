@@ -76,6 +76,7 @@ struct sip_registrar {
     GHashTable *ctxns;   /* branch -> struct ctxn * (client transactions) */
     GHashTable *peers;   /* struct id * -> struct peer_entry *: AppAttach answers */
     GPtrArray *attaches; /* struct attach_op * in flight */
+    GHashTable *tunnels; /* SIP address -> struct tunnel *: peers reached through the overlay */
 };
 
 /* ---- registrar.c ---- */
@@ -110,5 +111,9 @@ void sip_proxy_ack(struct sip_registrar *r, osip_message_t *m);
 /* A response: matched to a client transaction by the top Via's branch (§17.1.3) and relayed
  * upstream.  m is taken over. */
 void sip_proxy_response(struct sip_registrar *r, osip_message_t *m);
+/* Sends a datagram to a SIP address: through the overlay (AppData to the peer's Node-ID) when
+ * that address is a peer reached that way, else directly (the host's send). */
+void sip_proxy_send(struct sip_registrar *r, const struct env_addr *to, const char *text,
+                    size_t len);
 
 #endif

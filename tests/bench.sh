@@ -10,7 +10,9 @@
 # table costs O(S) and the tier's O(S^2), docs/superpeer.md).
 #
 # Run from the repository root after ./p2psip is built.  Output is TSV-ish, one table per
-# part; results folders go to $BENCH_OUT (default results/bench).  BENCH_QUICK=1 runs smaller
+# part; results folders go to $BENCH_OUT (default results/bench).  Part `sip` (not in the
+# default list) runs tests/bench_sip.sh: REGISTERs/s and calls/s of a 3-peer loopback overlay
+# next to kamailio, with SIPp.  BENCH_QUICK=1 runs smaller
 # rings (1,000 and 10,000 peers, 20,000 lookups), the sweep to k = 12 and the churn benchmark
 # with 1,000 peers for 10 minutes.  BENCH_PARTS selects parts (default: "engine static
 # pathlength churn"); BENCH_TOPOLOGIES the churn benchmark's topologies (default: "chord
@@ -105,4 +107,10 @@ for topo in ${BENCH_TOPOLOGIES:-chord bamboo superpeer}; do
         "$(metric "$s" peak_rss_kib)" "$(metric "$s" memory_per_peer_bytes)"
 done
 echo "# wall_s is the simulation's own wall time (summary.tsv), events_per_s = events / wall_s"
+fi
+
+if want sip; then
+echo
+echo "# SIP: REGISTERs/s and calls/s, 3-peer overlay vs kamailio (tests/bench_sip.sh)"
+P2PSIP_BIN="$BIN" bash tests/bench_sip.sh
 fi

@@ -32,6 +32,7 @@ SUITE(test_election_tests)
 SUITE(test_service_tests)
 SUITE(test_sipsim_tests)
 SUITE(test_config_tests)
+SUITE(test_sec_tests)
 #undef SUITE
 
 struct suite_ref {
@@ -57,6 +58,7 @@ int main(int argc, char **argv)
         {"service", test_service_tests},
         {"sipsim", test_sipsim_tests},
         {"config", test_config_tests},
+        {"sec", test_sec_tests},
     };
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;

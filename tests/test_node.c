@@ -303,6 +303,73 @@ static void test_app_attach(void)
     ring_free(&r);
 }
 
+struct data_result {
+    int calls;
+    struct id from;
+    struct env_addr from_app;
+    char data[32];
+};
+
+static void on_app_data(void *ud, const struct id *from, const struct env_addr *from_app,
+                        const uint8_t *data, size_t len)
+{
+    struct data_result *d = ud;
+    d->calls++;
+    d->from = *from;
+    d->from_app = *from_app;
+    g_strlcpy(d->data, (const char *)data, MIN(len + 1, sizeof d->data));
+}
+
+/* AppData (core/appdata.c, a private extension in exp_a_req): routed to a Node-ID, delivered
+ * to the application's receiver there with the sender's Node-ID and its address for the
+ * application; a Node-ID no node has reaches no receiver (the responsible node refuses it),
+ * nor does a node without a receiver for the application. */
+static void test_app_data(void)
+{
+    struct ring r;
+    ring_build(&r, 5);
+    struct data_result got[5];
+    memset(got, 0, sizeof got);
+    for (unsigned i = 0; i < 5; i++) {
+        const struct env_addr sip = {0x0a000300 + i, 5060};
+        if (i != 2) /* node 2 listens for nothing */
+            node_app_listen(r.h[i]->node, NODE_APP_SIP, &sip);
+        if (i != 4) /* node 4 listens but takes no data */
+            node_app_on_data(r.h[i]->node, NODE_APP_SIP, on_app_data, &got[i]);
+    }
+    static const char hello[] = "INVITE sip:x SIP/2.0";
+    CU_ASSERT_EQUAL(node_app_send(r.h[1]->node, node_id(r.h[3]->node), NODE_APP_SIP,
+                                  (const uint8_t *)hello, strlen(hello)),
+                    NODE_OK);
+    CU_ASSERT_EQUAL(node_app_send(r.h[2]->node, node_id(r.h[0]->node), NODE_APP_SIP,
+                                  (const uint8_t *)"x", 1),
+                    NODE_OK);
+    fake_net_run_until(r.net, fake_net_now(r.net) + 2 * ENV_S);
+    CU_ASSERT_EQUAL(got[3].calls, 1);
+    CU_ASSERT_TRUE(id_eq(&got[3].from, node_id(r.h[1]->node)));
+    CU_ASSERT_EQUAL(got[3].from_app.ip, 0x0a000301);
+    CU_ASSERT_EQUAL(got[3].from_app.port, 5060);
+    CU_ASSERT_STRING_EQUAL(got[3].data, hello);
+    CU_ASSERT_EQUAL(got[0].calls, 1);
+    CU_ASSERT_EQUAL(got[0].from_app.port, 0); /* node 2 has no address for SIP */
+
+    struct id nobody = id_hash("nobody", 6);
+    CU_ASSERT_EQUAL(node_app_send(r.h[1]->node, &nobody, NODE_APP_SIP, (const uint8_t *)"y", 1),
+                    NODE_OK);
+    CU_ASSERT_EQUAL(node_app_send(r.h[1]->node, node_id(r.h[4]->node), NODE_APP_SIP,
+                                  (const uint8_t *)"z", 1),
+                    NODE_OK);
+    fake_net_run_until(r.net, fake_net_now(r.net) + 20 * ENV_S);
+    unsigned total = 0;
+    for (unsigned i = 0; i < 5; i++)
+        total += (unsigned)got[i].calls;
+    CU_ASSERT_EQUAL(total, 2); /* nothing more, not even after retransmissions */
+    CU_ASSERT_EQUAL(node_app_send(r.h[1]->node, &nobody, NODE_APP_SIP, (const uint8_t *)"y",
+                                  70000),
+                    NODE_E_INVALID);
+    ring_free(&r);
+}
+
 /* A Store from a fake sender (a host without a node) as a framed datagram with transaction
  * id txid. */
 static GByteArray *framed_store(const struct id *sender, uint64_t txid, const char *name,
@@ -387,6 +454,7 @@ static void test_duplicate_cache(void)
 
 CU_TestInfo test_node_tests[] = {
     {"AppAttach: the listener's address, Error_Not_Found, bad lists", test_app_attach},
+    {"AppData: to the node named, with the sender's address; nobody else", test_app_data},
     {"duplicate requests get the cached answer within the request lifetime", test_duplicate_cache},
     {"a partitioned overlay merges after the partition heals", test_partition_heals},
     {"a lone peer answers everything with 0 hops", test_alone},

@@ -1008,7 +1008,29 @@ static void test_timeout(void)
     rig_free(&s);
 }
 
+/* Regression (found by fuzz/fuzz_sip.c; fuzz/regress/sip/in-dialog-self-loop): an in-dialog
+ * request whose Request-URI is the adapter's own address was forwarded to itself, hop after hop,
+ * until Max-Forwards ran out (70 self-sent BYEs and 483).  It names a resource of the proxy
+ * (RFC 3261 §16.5), which is looked up instead: 404 at once, nothing forwarded. */
+static void test_in_dialog_to_self(void)
+{
+    struct sip_rig s;
+    rig_build(&s, NULL);
+    const char *bye = "BYE sip:x@10.0.1.1 SIP/2.0\r\n" /* peer_sip(0), port 5060 */
+                      "Via: SIP/2.0/UDP 192.168.0.20:5064;branch=z9hG4bKs\r\n"
+                      "From: <sip:a@" DOMAIN ">;tag=a\r\nTo: <sip:x@" DOMAIN ">;tag=b\r\n"
+                      "Call-ID: s\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n";
+    deliver_from(&s, 0, &ALICE, bye);
+    run(&s, 2 * ENV_S);
+    CU_ASSERT_PTR_NOT_NULL(sent_to(&s, 0, &ALICE, "SIP/2.0 404 "));
+    CU_ASSERT_PTR_NULL(sent_to(&s, 0, &ALICE, "SIP/2.0 483 "));
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[0])->forwarded, 0);
+    run(&s, 60 * ENV_S);
+    rig_free(&s);
+}
+
 CU_TestInfo test_sip_tests[] = {
+    {"an in-dialog request to the adapter itself is looked up, not looped", test_in_dialog_to_self},
     {"a call through two peers: INVITE, 180, 200, ACK, BYE; CANCEL downstream", test_call},
     {"404 unknown or unregistered, 480 lapsed or unreachable, then 404", test_not_found_and_lapsed},
     {"a phone that never answers: 408 after Timer B; 502 for a bad Route", test_timeout},

@@ -302,10 +302,81 @@ static void test_sipsim_scenario(void)
     g_clear_error(&err);
 }
 
+/* Calls to users whose peer sits behind a NAT box (docs/sip.md, "Across NATs"): the callee
+ * peer's SIP address from its AppAttach is private, so the caller's peer gets no answer there
+ * and, at its first retransmission, carries the INVITE through the overlay (AppData,
+ * core/appdata.c); the callee's peer answers the same way, and the ACK and the BYE follow the
+ * tunnel.  From a public and from a NATed caller; every call completes and ends, none gets
+ * 408, and a second call to the same peer uses the tunnel from its first datagram. */
+static void test_sipsim_nat(void)
+{
+    const char *text = "name: sip-nat\nseed: 1\nduration: 2m\npeers: 12\n"
+                       "overlay: {topology: chord, join: instant}\n"
+                       "latency: {model: constant, ms: 50}\n"
+                       "nat:\n  mix:\n    - {type: public, share: 0.5}\n"
+                       "    - {type: port_restricted, share: 0.25}\n"
+                       "    - {type: symmetric, share: 0.25}\n"
+                       "workload: {start: 2s, lookups: 0, lookup_rate: 0}\n"
+                       "sip: {users_per_peer: 1, call_rate: 0, answer_delay: 1s,\n"
+                       "      call_duration: 5s}\n";
+    GError *err = NULL;
+    struct scenario *sc = ts_load(text, NULL, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    struct world *w = ts_world(sc);
+    struct sipua *s = world_sipua(w);
+    uint32_t pub = UINT32_MAX, nat1 = UINT32_MAX, nat2 = UINT32_MAX;
+    for (uint32_t i = 0; i < 12; i++) {
+        if (world_peer_public(w, i)) {
+            if (pub == UINT32_MAX)
+                pub = i;
+        } else if (nat1 == UINT32_MAX) {
+            nat1 = i;
+        } else if (nat2 == UINT32_MAX) {
+            nat2 = i;
+        }
+    }
+    CU_ASSERT_FATAL(pub != UINT32_MAX && nat2 != UINT32_MAX);
+    world_run_until(w, 3 * ENV_S);
+    const struct sipua_stats *st = sipua_stats(s);
+    CU_ASSERT_EQUAL(st->registrations_ok, 12);
+
+    CU_ASSERT(sipua_call(s, pub, nat1)); /* public caller, NATed callee */
+    world_run_until(w, 25 * ENV_S);
+    CU_ASSERT_EQUAL(st->calls_completed, 1);
+    CU_ASSERT_EQUAL(st->calls_ended, 1);
+    const struct sip_registrar_stats *x = sip_registrar_get_stats(sipua_registrar(s, pub));
+    const struct sip_registrar_stats *y = sip_registrar_get_stats(sipua_registrar(s, nat1));
+    CU_ASSERT(x->tunnelled_sent >= 3);     /* INVITE (again), ACK, BYE */
+    CU_ASSERT(x->tunnelled_received >= 3); /* 180, 200, 200 of the BYE */
+    CU_ASSERT(y->tunnelled_received >= 3);
+    CU_ASSERT_EQUAL(y->tunnelled_sent, x->tunnelled_received);
+    CU_ASSERT_EQUAL(x->proxy_timeouts, 0);
+
+    CU_ASSERT(sipua_call(s, nat2, nat1)); /* NATed caller, NATed callee */
+    world_run_until(w, 50 * ENV_S);
+    CU_ASSERT_EQUAL(st->calls_completed, 2);
+    CU_ASSERT_EQUAL(st->calls_ended, 2);
+
+    /* Again from the public peer: its AppAttach answer is cached and so is the tunnel, so the
+     * INVITE goes through the tunnel from its first transmission. */
+    uint64_t retrans = x->tunnelled_sent;
+    CU_ASSERT(sipua_call(s, pub, nat1));
+    world_run_until(w, 75 * ENV_S);
+    CU_ASSERT_EQUAL(st->calls_completed, 3);
+    CU_ASSERT_EQUAL(st->calls_ended, 3);
+    CU_ASSERT_EQUAL(st->byes_failed, 0);
+    CU_ASSERT_EQUAL(ts_failed(st), 0);
+    CU_ASSERT(x->tunnelled_sent >= retrans + 3);
+    CU_ASSERT_EQUAL(sipua_active_calls(s), 0);
+    world_free(w);
+    scenario_free(sc);
+}
+
 CU_TestInfo test_sipsim_tests[] = {
     {"call", test_sipsim_call},
     {"callee_down", test_sipsim_callee_down},
     {"deterministic", test_sipsim_deterministic},
     {"scenario", test_sipsim_scenario},
+    {"nat", test_sipsim_nat},
     CU_TEST_INFO_NULL,
 };
