@@ -1381,6 +1381,72 @@ static bool check_scalar(struct loader *ld, const struct snode *v, const char *n
     return true;
 }
 
+/* One entry of a list of mappings (churn.events, nat.mix, services.list): its fields, and the
+ * words of its errors. */
+struct entry_kind {
+    const struct scenario_key *fields;
+    size_t n;
+    size_t required;     /* fields[0 .. required-1] must be given */
+    const char *example; /* "{...}": the mapping a non-mapping entry is told to be */
+    const char *has;     /* "an event has: ...": the fields an unknown one is told of */
+    bool table_order;    /* check every value, then parse them in fields[] order */
+    /* After a value is parsed into out: a check of its own, or NULL. */
+    bool (*check)(struct loader *ld, size_t f, const void *out, const char *name,
+                  const struct spos *pos);
+};
+
+/* Parses entry `item`, named base (e.g. "nat.mix.3"), into out: each pair's field is found in
+ * kind->fields and its value parsed, in the order written unless kind->table_order; then a
+ * field not given is missing when required, else takes its default (if any).  given[f] is the
+ * pair that set fields[f], else NULL.  Leaves the entry's own cross-checks to the caller. */
+static bool entry_parse(struct loader *ld, const struct entry_kind *kind, const struct snode *item,
+                        const char *base, void *out, const struct spair **given)
+{
+    if (item->kind != SN_MAPPING)
+        return fail(ld, &item->pos, SCENARIO_ERROR_VALUE, base,
+                    "expected a mapping such as %s, got %s", kind->example, snode_kind_name(item));
+    char *name = NULL;
+    bool ok = true;
+    for (guint i = 0; ok && i < item->pairs->len; i++) {
+        const struct spair *p = item->pairs->pdata[i];
+        g_free(name);
+        name = g_strdup_printf("%s.%s", base, p->key);
+        size_t f = 0;
+        while (f < kind->n && strcmp(kind->fields[f].name, p->key) != 0)
+            f++;
+        if (f == kind->n) {
+            ok = fail(ld, &p->pos, SCENARIO_ERROR_KEY, name, "unknown field (%s)", kind->has);
+            break;
+        }
+        char *want = key_expectation(&kind->fields[f]);
+        ok = check_scalar(ld, p->value, name, want) &&
+             (kind->table_order ||
+              (parse_value(ld, out, &kind->fields[f], name, p->value->text, &p->value->pos) &&
+               (!kind->check || kind->check(ld, f, out, name, &p->value->pos))));
+        g_free(want);
+        given[f] = p;
+    }
+    for (size_t f = 0; ok && kind->table_order && f < kind->n; f++) {
+        if (!given[f])
+            continue;
+        g_free(name);
+        name = g_strdup_printf("%s.%s", base, kind->fields[f].name);
+        ok = parse_value(ld, out, &kind->fields[f], name, given[f]->value->text,
+                         &given[f]->value->pos);
+    }
+    for (size_t f = 0; ok && f < kind->n; f++) {
+        if (given[f] || (f >= kind->required && !kind->fields[f].def))
+            continue;
+        g_free(name);
+        name = g_strdup_printf("%s.%s", base, kind->fields[f].name);
+        ok = f < kind->required
+                 ? fail(ld, &item->pos, SCENARIO_ERROR_KEY, name, "missing required field")
+                 : parse_value(ld, out, &kind->fields[f], name, kind->fields[f].def, &item->pos);
+    }
+    g_free(name);
+    return ok;
+}
+
 /* churn.events: the fields of one event, as rows parsed into a struct scenario_event. */
 #define EVENT_FIELD(key, type_, field)                                                             \
     .name = key, .type = type_, .offset = offsetof(struct scenario_event, field)
@@ -1543,77 +1609,52 @@ static bool element_override(struct loader *ld, const char *key, const char *val
     return true;
 }
 
+static const struct entry_kind event_kind = {
+    .fields = event_fields,
+    .n = G_N_ELEMENTS(event_fields),
+    .required = 2, /* at, action */
+    .example = "{at: 60s, action: fail, fraction: 0.5}",
+    .has = "an event has: " EVENT_FIELD_NAMES,
+    .table_order = true,
+};
+
+/* Where a given field is blamed: at its value when an override replaced it, else at its key. */
+static const struct spos *given_pos(const struct spair *p)
+{
+    return p->value->replaced ? &p->value->pos : &p->pos;
+}
+
 static bool parse_event(struct loader *ld, struct scenario *s, const struct snode *item,
                         guint index, struct scenario_event *ev)
 {
     char *base = g_strdup_printf("churn.events.%u", index);
-    const struct snode *given[G_N_ELEMENTS(event_fields)] = {0};
-    const struct spos *given_pos[G_N_ELEMENTS(event_fields)] = {0};
-    unsigned mask = 0;
+    const struct spair *given[G_N_ELEMENTS(event_fields)] = {0};
     char *name = NULL;
-    bool ok = true;
-    if (item->kind != SN_MAPPING) {
-        ok = fail(ld, &item->pos, SCENARIO_ERROR_VALUE, base,
-                  "expected a mapping such as {at: 60s, action: fail, fraction: 0.5}, got %s",
-                  snode_kind_name(item));
-        goto out;
-    }
-    for (guint i = 0; ok && i < item->pairs->len; i++) {
-        const struct spair *p = item->pairs->pdata[i];
-        g_free(name);
-        name = g_strdup_printf("%s.%s", base, p->key);
-        size_t f = 0;
-        while (f < G_N_ELEMENTS(event_fields) && strcmp(event_fields[f].name, p->key) != 0)
-            f++;
-        if (f == G_N_ELEMENTS(event_fields)) {
-            ok = fail(ld, &p->pos, SCENARIO_ERROR_KEY, name,
-                      "unknown field (an event has: " EVENT_FIELD_NAMES ")");
-            break;
-        }
-        char *want = key_expectation(&event_fields[f]);
-        ok = check_scalar(ld, p->value, name, want);
-        g_free(want);
-        given[f] = p->value;
-        given_pos[f] = p->value->replaced ? &p->value->pos : &p->pos;
-        mask |= 1u << f;
-    }
-    *ev = (struct scenario_event){.over = 10 * ENV_S};
-    for (size_t f = 0; ok && f < G_N_ELEMENTS(event_fields); f++) {
-        if (!given[f])
-            continue;
-        g_free(name);
-        name = g_strdup_printf("%s.%s", base, event_fields[f].name);
-        ok = parse_value(ld, ev, &event_fields[f], name, given[f]->text, &given[f]->pos);
-    }
-    for (size_t f = 0; ok && f < 2; f++) /* at, action */
-        if (!given[f]) {
-            g_free(name);
-            name = g_strdup_printf("%s.%s", base, event_fields[f].name);
-            ok = fail(ld, &item->pos, SCENARIO_ERROR_KEY, name, "missing required field");
-        }
+    *ev = (struct scenario_event){0}; /* over: its default, 10s */
+    bool ok = entry_parse(ld, &event_kind, item, base, ev, given);
     /* An action an override changed is blamed, not the fields the file gave for the old one. */
-    bool action_replaced = ok && given[1]->replaced;
+    bool action_replaced = ok && given[1]->value->replaced;
     for (size_t f = 2; ok && f < G_N_ELEMENTS(event_fields); f++) {
-        unsigned bit = 1u << f;
         const char *action = action_names[ev->action];
         const char *takes = event_rules[ev->action].takes;
         g_free(name);
         name = g_strdup_printf("%s.%s", base, event_fields[f].name);
-        if ((mask & bit) && !(event_rules[ev->action].allowed & bit) && action_replaced &&
-            !given[f]->replaced) {
-            char *field_at = spos_text(given_pos[f]);
+        unsigned bit = 1u << f;
+        if (given[f] && !(event_rules[ev->action].allowed & bit) && action_replaced &&
+            !given[f]->value->replaced) {
+            char *field_at = spos_text(given_pos(given[f]));
             g_free(name);
             name = g_strdup_printf("%s.action", base);
-            ok = fail(ld, &given[1]->pos, SCENARIO_ERROR_KEY, name,
+            ok = fail(ld, &given[1]->value->pos, SCENARIO_ERROR_KEY, name,
                       "action '%s' does not take the event's %s (written at %s; it takes %s)",
                       action, event_fields[f].name, field_at, takes);
             g_free(field_at);
-        } else if ((mask & bit) && !(event_rules[ev->action].allowed & bit)) {
-            ok = fail(ld, given_pos[f], SCENARIO_ERROR_KEY, name,
+        } else if (given[f] && !(event_rules[ev->action].allowed & bit)) {
+            ok = fail(ld, given_pos(given[f]), SCENARIO_ERROR_KEY, name,
                       "not a field of action '%s' (it takes %s)", action, takes);
-        } else if (!(mask & bit) && (event_rules[ev->action].required & bit)) {
-            ok = fail(ld, action_replaced ? &given[1]->pos : &item->pos, SCENARIO_ERROR_KEY, name,
-                      "missing: action '%s' needs %s", action, takes);
+        } else if (!given[f] && (event_rules[ev->action].required & bit)) {
+            ok = fail(ld, action_replaced ? &given[1]->value->pos : &item->pos, SCENARIO_ERROR_KEY,
+                      name, "missing: action '%s' needs %s", action, takes);
         }
     }
     if (ok && ev->at > s->duration) {
@@ -1622,10 +1663,9 @@ static bool parse_event(struct loader *ld, struct scenario *s, const struct snod
         format_duration(s->duration, end, sizeof end);
         g_free(name);
         name = g_strdup_printf("%s.at", base);
-        ok = fail(ld, &given[0]->pos, SCENARIO_ERROR_VALUE, name,
+        ok = fail(ld, &given[0]->value->pos, SCENARIO_ERROR_VALUE, name,
                   "%s is after the end of the run (duration %s)", at, end);
     }
-out:
     g_free(name);
     g_free(base);
     return ok;
@@ -1711,6 +1751,14 @@ static const enum scenario_nat_behaviour nat_shorthand[SCENARIO_NAT_TYPES][2] = 
                                 SCENARIO_NAT_ADDRESS_PORT_DEPENDENT},
 };
 
+static const struct entry_kind nat_kind = {
+    .fields = nat_fields,
+    .n = G_N_ELEMENTS(nat_fields),
+    .required = NAT_F_SHARE + 1, /* type, share */
+    .example = "{type: port_restricted, share: 0.4}",
+    .has = "a NAT type has: " NAT_FIELD_NAMES,
+};
+
 /* One nat.mix entry: type and share always; mapping and filtering exactly for custom; ports
  * for any type but public (default: random for symmetric, else preserve). */
 static bool parse_nat_entry(struct loader *ld, const struct snode *item, guint index,
@@ -1719,38 +1767,8 @@ static bool parse_nat_entry(struct loader *ld, const struct snode *item, guint i
     char *base = g_strdup_printf("nat.mix.%u", index);
     char *name = NULL;
     const struct spair *given[G_N_ELEMENTS(nat_fields)] = {0};
-    bool ok = true;
     *e = (struct scenario_nat_entry){0};
-    if (item->kind != SN_MAPPING) {
-        ok = fail(ld, &item->pos, SCENARIO_ERROR_VALUE, base,
-                  "expected a mapping such as {type: port_restricted, share: 0.4}, got %s",
-                  snode_kind_name(item));
-        goto out;
-    }
-    for (guint i = 0; ok && i < item->pairs->len; i++) {
-        const struct spair *p = item->pairs->pdata[i];
-        g_free(name);
-        name = g_strdup_printf("%s.%s", base, p->key);
-        size_t f = 0;
-        while (f < G_N_ELEMENTS(nat_fields) && strcmp(nat_fields[f].name, p->key) != 0)
-            f++;
-        if (f == G_N_ELEMENTS(nat_fields)) {
-            ok = fail(ld, &p->pos, SCENARIO_ERROR_KEY, name,
-                      "unknown field (a NAT type has: " NAT_FIELD_NAMES ")");
-            break;
-        }
-        char *want = key_expectation(&nat_fields[f]);
-        ok = check_scalar(ld, p->value, name, want) &&
-             parse_value(ld, e, &nat_fields[f], name, p->value->text, &p->value->pos);
-        g_free(want);
-        given[f] = p;
-    }
-    for (size_t f = NAT_F_TYPE; ok && f <= NAT_F_SHARE; f++)
-        if (!given[f]) {
-            g_free(name);
-            name = g_strdup_printf("%s.%s", base, nat_fields[f].name);
-            ok = fail(ld, &item->pos, SCENARIO_ERROR_KEY, name, "missing required field");
-        }
+    bool ok = entry_parse(ld, &nat_kind, item, base, e, given);
     bool custom = ok && e->type == SCENARIO_NAT_CUSTOM;
     for (size_t f = NAT_F_MAPPING; ok && f <= NAT_F_PORTS; f++) {
         g_free(name);
@@ -1776,19 +1794,26 @@ static bool parse_nat_entry(struct loader *ld, const struct snode *item, guint i
     if (ok && !given[NAT_F_PORTS])
         e->ports = e->type == SCENARIO_NAT_SYMMETRIC ? SCENARIO_NAT_PORTS_RANDOM
                                                      : SCENARIO_NAT_PORTS_PRESERVE;
-out:
     g_free(name);
     g_free(base);
     return ok;
+}
+
+/* A list (nat.mix, services.list) holds at most max entries. */
+static bool list_fits(struct loader *ld, const struct snode *seq, const char *key, guint max)
+{
+    if (seq->items->len > max)
+        return fail(ld, &seq->pos, SCENARIO_ERROR_VALUE, key,
+                    "%u entries, more than the %u supported", seq->items->len, max);
+    return true;
 }
 
 /* nat.mix: at most NAT_MIX_MAX entries whose shares sum to 1. */
 static bool parse_nat_mix(struct loader *ld, struct scenario *s, const struct snode *seq)
 {
     guint n = seq->items->len;
-    if (n > NAT_MIX_MAX)
-        return fail(ld, &seq->pos, SCENARIO_ERROR_VALUE, "nat.mix",
-                    "%u entries, more than the %u supported", n, NAT_MIX_MAX);
+    if (!list_fits(ld, seq, "nat.mix", NAT_MIX_MAX))
+        return false;
     double sum = 0;
     for (guint i = 0; i < n; i++) {
         struct scenario_nat_entry e;
@@ -1826,69 +1851,40 @@ static void service_clear(gpointer p)
     g_free(e->name);
 }
 
-/* One services.list entry: name and share required, capacity and weight defaulted. */
-static bool parse_service(struct loader *ld, const struct snode *item, guint index,
-                          struct scenario_service *e)
+/* A service's name must fit its record. */
+static bool service_check(struct loader *ld, size_t f, const void *out, const char *name,
+                          const struct spos *pos)
 {
-    char *base = g_strdup_printf("services.list.%u", index);
-    char *name = NULL;
-    const struct spair *given[G_N_ELEMENTS(service_fields)] = {0};
-    bool ok = true;
-    if (item->kind != SN_MAPPING) {
-        ok = fail(ld, &item->pos, SCENARIO_ERROR_VALUE, base,
-                  "expected a mapping such as {name: turn-relay, share: 0.05, capacity: 10}, "
-                  "got %s",
-                  snode_kind_name(item));
-        goto out;
-    }
-    for (guint i = 0; ok && i < item->pairs->len; i++) {
-        const struct spair *p = item->pairs->pdata[i];
-        g_free(name);
-        name = g_strdup_printf("%s.%s", base, p->key);
-        size_t f = 0;
-        while (f < G_N_ELEMENTS(service_fields) && strcmp(service_fields[f].name, p->key) != 0)
-            f++;
-        if (f == G_N_ELEMENTS(service_fields)) {
-            ok = fail(ld, &p->pos, SCENARIO_ERROR_KEY, name,
-                      "unknown field (a service has: " SERVICE_FIELD_NAMES ")");
-            break;
-        }
-        char *want = key_expectation(&service_fields[f]);
-        ok = check_scalar(ld, p->value, name, want) &&
-             parse_value(ld, e, &service_fields[f], name, p->value->text, &p->value->pos);
-        g_free(want);
-        given[f] = p;
-        if (ok && f == 0 && strlen(e->name) > SERVICE_NAME_BYTES)
-            ok = fail(ld, &p->value->pos, SCENARIO_ERROR_VALUE, name,
-                      "%zu bytes, longer than the %u a service record holds", strlen(e->name),
-                      SERVICE_NAME_BYTES);
-    }
-    for (size_t f = 0; ok && f < G_N_ELEMENTS(service_fields); f++) {
-        if (given[f])
-            continue;
-        g_free(name);
-        name = g_strdup_printf("%s.%s", base, service_fields[f].name);
-        if (!service_fields[f].def)
-            ok = fail(ld, &item->pos, SCENARIO_ERROR_KEY, name, "missing required field");
-        else
-            ok = parse_value(ld, e, &service_fields[f], name, service_fields[f].def, &item->pos);
-    }
-out:
-    g_free(name);
-    g_free(base);
-    return ok;
+    const struct scenario_service *e = out;
+    if (f == 0 && strlen(e->name) > SERVICE_NAME_BYTES)
+        return fail(ld, pos, SCENARIO_ERROR_VALUE, name,
+                    "%zu bytes, longer than the %u a service record holds", strlen(e->name),
+                    SERVICE_NAME_BYTES);
+    return true;
 }
 
-/* services.list: at most SERVICES_MAX entries with distinct names. */
+static const struct entry_kind service_kind = {
+    .fields = service_fields,
+    .n = G_N_ELEMENTS(service_fields),
+    .required = 2, /* name, share */
+    .example = "{name: turn-relay, share: 0.05, capacity: 10}",
+    .has = "a service has: " SERVICE_FIELD_NAMES,
+    .check = service_check,
+};
+
+/* services.list: at most SERVICES_MAX entries with distinct names; in each, name and share are
+ * required, capacity and weight defaulted. */
 static bool parse_services(struct loader *ld, struct scenario *s, const struct snode *seq)
 {
     guint n = seq->items->len;
-    if (n > SERVICES_MAX)
-        return fail(ld, &seq->pos, SCENARIO_ERROR_VALUE, "services.list",
-                    "%u entries, more than the %u supported", n, SERVICES_MAX);
+    if (!list_fits(ld, seq, "services.list", SERVICES_MAX))
+        return false;
     for (guint i = 0; i < n; i++) {
         struct scenario_service e = {0};
-        bool ok = parse_service(ld, seq->items->pdata[i], i, &e);
+        const struct spair *given[G_N_ELEMENTS(service_fields)] = {0};
+        char *base = g_strdup_printf("services.list.%u", i);
+        bool ok = entry_parse(ld, &service_kind, seq->items->pdata[i], base, &e, given);
+        g_free(base);
         g_array_append_val(s->services.list, e); /* freed with the list even when not ok */
         if (!ok)
             return false;
