@@ -37,7 +37,7 @@ CONFIG_OBJS := config/config.o
 SIP_OBJS  := sip/usage.o sip/resolve.o sip/registrar.o sip/proxy.o
 SEC_OBJS  := sec/cred.o sec/sig.o sec/cli.o
 CLI_OBJS  := cli/main.o
-TEST_OBJS := tests/main.o tests/fake_env.o tests/ring.o tests/test_id.o tests/test_wire.o tests/test_node.o \
+TEST_OBJS := tests/main.o tests/fake_env.o tests/ring.o tests/world_util.o tests/test_id.o tests/test_wire.o tests/test_node.o \
              tests/test_storage.o tests/test_engine.o tests/test_scenario.o tests/test_world.o \
              tests/test_dist.o tests/test_underlay.o tests/test_churn.o tests/test_graph.o \
              tests/test_sweep.o tests/test_expect.o tests/test_plot.o tests/test_bamboo.o \

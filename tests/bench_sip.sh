@@ -75,6 +75,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "bench_sip.sh: interrupted" >&2; exit 130' INT TERM
 
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 die() {
     echo "bench_sip.sh: $*" >&2
     for f in "$WORK"/*.log "$WORK"/*.out; do
@@ -83,40 +85,8 @@ die() {
     exit 1
 }
 
-port_free() {
-    python3 - "$HOST" "$1" <<'EOF' 2>/dev/null
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((sys.argv[1], int(sys.argv[2])))
-EOF
-}
-
-# NPORTS free UDP ports in a row: 3 RELOAD, 3 SIP, kamailio, then SIPp's.
-NPORTS=12
-pick_base_port() {
-    local base i ok
-    for _ in $(seq 1 30); do
-        base=$((20000 + RANDOM % 40000))
-        ok=1
-        for i in $(seq 0 $((NPORTS - 1))); do
-            port_free $((base + i)) || { ok=0; break; }
-        done
-        [ $ok = 1 ] && { echo "$base"; return 0; }
-    done
-    return 1
-}
-
-wait_line() {
-    local file=$1 pattern=$2 secs=$3 pid=$4
-    for _ in $(seq 1 $((secs * 10))); do
-        grep -q -- "$pattern" "$file" 2>/dev/null && return 0
-        kill -0 "$pid" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
-
-BASE=$(pick_base_port) || die "no free UDP port range on $HOST"
+# 12 free UDP ports in a row: 3 RELOAD, 3 SIP, kamailio, then SIPp's.
+BASE=$(pick_base_port 12) || die "no free UDP port range on $HOST"
 KAM_PORT=$((BASE + 6))
 BOB_PORT=$((BASE + 7))
 LOAD_PORT=$((BASE + 8))
@@ -209,10 +179,9 @@ start_p2psip() {
         args=(peer --listen "$HOST:$((BASE + i))" --sip "$HOST:$((BASE + 3 + i))"
               --sip-domain "$DOMAIN")
         [ $i -gt 0 ] && args+=(--bootstrap "$HOST:$BASE")
-        "$BIN" "${args[@]}" >"$WORK/peer${names[$i]}.out" 2>"$WORK/peer${names[$i]}.log" &
-        PIDS+=($!)
-        P2P_PIDS+=($!)
-        wait_line "$WORK/peer${names[$i]}.out" '^joined node-id=' $JOIN_WAIT_S $! ||
+        start_peer "peer${names[$i]}" "${args[@]}"
+        P2P_PIDS+=($PEER_PID)
+        wait_joined "peer${names[$i]}" "$PEER_PID" ||
             die "peer ${names[$i]} did not join within ${JOIN_WAIT_S}s"
     done
     sleep 1 # the first stabilization rounds fill in replicas

@@ -24,79 +24,9 @@ JOIN_WAIT_S=10
 CLIENT_TIMEOUT=6
 OVERLAY="t-bootstrap-$$.example"
 
-[ -x "$BIN" ] || { echo "t_bootstrap.sh: $BIN not built (run from the repository root)" >&2; exit 2; }
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/t_bootstrap.XXXXXX")
-PIDS=()
-FAILS=0
-
-cleanup() {
-    for pid in "${PIDS[@]}"; do
-        kill -KILL "$pid" 2>/dev/null
-    done
-    wait 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'echo "t_bootstrap.sh: interrupted" >&2; exit 130' INT TERM
-
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-
-dump_logs() {
-    for f in "$WORK"/*.out "$WORK"/*.log "$WORK"/*.err; do
-        [ -f "$f" ] || continue
-        echo "---- $f"
-        tail -n 40 "$f"
-    done
-}
-
-abort() {
-    fail "$*"
-    dump_logs
-    echo "t_bootstrap.sh: FAILED (aborted)"
-    exit 1
-}
-
-port_free() {
-    python3 - "$HOST" "$1" <<'EOF' 2>/dev/null
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((sys.argv[1], int(sys.argv[2])))
-EOF
-}
-
-pick_base_port() {
-    local attempt base i ok
-    for attempt in $(seq 1 30); do
-        base=$((20000 + RANDOM % 40000))
-        ok=1
-        for i in $(seq 0 11); do
-            port_free $((base + i)) || { ok=0; break; }
-        done
-        [ $ok = 1 ] && { echo "$base"; return 0; }
-    done
-    return 1
-}
-
-# wait_line FILE PATTERN SECONDS PID
-wait_line() {
-    local file=$1 pattern=$2 secs=$3 pid=$4 i
-    for i in $(seq 1 $((secs * 10))); do
-        grep -q -- "$pattern" "$file" 2>/dev/null && return 0
-        kill -0 "$pid" 2>/dev/null || { grep -q -- "$pattern" "$file" 2>/dev/null; return; }
-        sleep 0.1
-    done
-    return 1
-}
-
-# stop PID: SIGTERM, then wait (bounded) for the exit.
-stop() {
-    kill -TERM "$1" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$1" 2>/dev/null
-    wait "$1" 2>/dev/null
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+test_begin t_bootstrap
+DUMP_EXT="out log err"  # what dump_logs shows on a failure
 
 client() {
     local name=$1
@@ -118,7 +48,7 @@ store_fetch() {
     fi
 }
 
-BASE=$(pick_base_port) || abort "no free UDP port range on $HOST"
+BASE=$(pick_base_port 12) || abort "no free UDP port range on $HOST"
 port() { echo $((BASE + $1)); }
 GROUP="239.255.83.80:$(port 11)"
 echo "t_bootstrap.sh: peers on $HOST:$BASE.., discovery group $GROUP, files in $WORK"
@@ -127,15 +57,13 @@ echo "t_bootstrap.sh: peers on $HOST:$BASE.., discovery group $GROUP, files in $
 peer() {
     local i=$1
     shift
-    "$BIN" peer --listen "$HOST:$(port "$i")" --overlay "$OVERLAY" --update-interval 1 "$@" \
-        >>"$WORK/peer$i.out" 2>>"$WORK/peer$i.log" &
-    PIDS+=($!)
-    eval "PID_$i=$!"
+    start_peer "peer$i" peer --listen "$HOST:$(port "$i")" --overlay "$OVERLAY" --update-interval 1 "$@"
+    eval "PID_$i=$PEER_PID"
 }
 joined() { # joined I: waits for peer I's "joined" line
     local pid
     eval "pid=\$PID_$1"
-    wait_line "$WORK/peer$1.out" '^joined node-id=' $JOIN_WAIT_S "$pid"
+    wait_joined "peer$1" "$pid"
 }
 
 # ---- 1. remembered peers --------------------------------------------------------------------
@@ -147,17 +75,16 @@ for i in 2 3 4; do
 done
 pass "peers 2-4 joined through the configured bootstrap peer 1"
 sleep 1.5 # let stabilization fill the neighbour tables that the caches record
-stop "$PID_4"
+stop_pid "$PID_4"
 ncache=$(grep -c "^$HOST:" "$WORK/cache4" 2>/dev/null)
 if [ "${ncache:-0}" -ge 2 ]; then
     pass "peer 4 left and remembered $ncache peers: $(grep "^$HOST" "$WORK/cache4" | tr '\n' ' ')"
 else
     abort "peer 4's cache holds ${ncache:-0} peers (expected >= 2)"
 fi
-stop "$PID_1"
+stop_pid "$PID_1"
 if kill -0 "$PID_1" 2>/dev/null; then abort "peer 1 still running"; fi
 sleep 1 # peers 2 and 3 repair their ring
-: >"$WORK/peer4.out"
 peer 4 --bootstrap "$HOST:$(port 1)" --cache "$WORK/cache4"
 if joined 4 && grep -q "^bootstrap method=remembered addr=$HOST:\($(port 2)\|$(port 3)\)$" \
     "$WORK/peer4.out"; then
@@ -174,7 +101,7 @@ if grep -q '^joined' "$WORK/peer8.out"; then
 else
     pass "control: peer 8, with only the dead configured peer 1, did not join in 3 s"
 fi
-stop "$PID_8"
+stop_pid "$PID_8"
 
 # ---- 2. multicast discovery -----------------------------------------------------------------
 peer 5 --bootstrap "$HOST:$(port 2)" --announce --discover-group "$GROUP"
@@ -213,7 +140,7 @@ if wait_line "$WORK/server.log" 'dropped a malformed datagram' 3 $SRV; then
 else
     fail "the server did not log the malformed datagram"
 fi
-stop $SRV
+stop_pid $SRV
 if grep -Eq 'stats: sessions [1-9][0-9]*, relayed to peers [1-9][0-9]*, relayed back [1-9]' \
     "$WORK/server.log" && ! grep -q '^joined' "$WORK/server.out"; then
     pass "server: $(grep -o 'stats:.*' "$WORK/server.log")"
@@ -283,9 +210,4 @@ else
     fail "sim: bad bootstrap.method: exit $rc, $(cat "$WORK/sim-bad.err")"
 fi
 
-if [ $FAILS -gt 0 ]; then
-    dump_logs
-    echo "t_bootstrap.sh: FAILED ($FAILS checks)"
-    exit 1
-fi
-echo "t_bootstrap.sh: all checks passed"
+test_end

@@ -11,14 +11,9 @@
 set -u
 
 BIN=${P2PSIP_BIN:-./p2psip}
-[ -x "$BIN" ] || { echo "t_ca.sh: $BIN not built (run from the repository root)" >&2; exit 2; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+test_begin t_ca
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/t_ca.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-FAILS=0
-
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 # expect CODE WHAT CMD...: runs CMD (output to $WORK/out, $WORK/err), checks the exit code.
 expect() {
     local want=$1 what=$2

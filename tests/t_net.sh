@@ -20,25 +20,10 @@ JOIN_WAIT_S=10    # per peer, for its "joined" line
 EXIT_WAIT_S=5     # per peer, after SIGTERM
 CLIENT_TIMEOUT=8  # --timeout of store/fetch
 
-[ -x "$BIN" ] || { echo "t_net.sh: $BIN not built (run from the repository root)" >&2; exit 2; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+test_begin t_net
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/t_net.XXXXXX")
-PIDS=()
-FAILS=0
-
-cleanup() {
-    for pid in "${PIDS[@]}"; do
-        kill -KILL "$pid" 2>/dev/null
-    done
-    wait 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'echo "t_net.sh: interrupted" >&2; exit 130' INT TERM
-
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-
+# The peers' logs by index (60 lines each), then the clients' errors; replaces lib.sh's.
 dump_logs() {
     for i in $(seq 1 $((NPEERS + NEXTRA))); do
         for f in "$WORK/peer$i.out" "$WORK/peer$i.log"; do
@@ -52,53 +37,6 @@ dump_logs() {
         echo "---- $f"
         cat "$f"
     done
-}
-
-# Ends the test now: used when a later check cannot run without this one.
-abort() {
-    fail "$*"
-    dump_logs
-    echo "t_net.sh: FAILED (aborted)"
-    exit 1
-}
-
-# True when UDP port $1 on $HOST can be bound right now.
-port_free() {
-    if command -v python3 >/dev/null; then
-        python3 - "$HOST" "$1" <<'EOF' 2>/dev/null
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((sys.argv[1], int(sys.argv[2])))
-EOF
-    else
-        ! ss -uln 2>/dev/null | grep -q ":$1 "
-    fi
-}
-
-# A random base port with NPEERS free ports above it (bounded number of attempts).
-pick_base_port() {
-    local attempt base i ok
-    for attempt in $(seq 1 30); do
-        base=$((20000 + RANDOM % 40000))
-        ok=1
-        for i in $(seq 0 $((NPEERS + NEXTRA - 1))); do
-            port_free $((base + i)) || { ok=0; break; }
-        done
-        [ $ok = 1 ] && { echo "$base"; return 0; }
-    done
-    return 1
-}
-
-# wait_line FILE PATTERN SECONDS PID: waits until FILE holds a line matching PATTERN, while
-# process PID lives.
-wait_line() {
-    local file=$1 pattern=$2 secs=$3 pid=$4 i
-    for i in $(seq 1 $((secs * 10))); do
-        grep -q -- "$pattern" "$file" 2>/dev/null && return 0
-        kill -0 "$pid" 2>/dev/null || { grep -q -- "$pattern" "$file" 2>/dev/null; return; }
-        sleep 0.1
-    done
-    return 1
 }
 
 # Sends one datagram of the bytes in hex string $2 to UDP port $1.
@@ -116,7 +54,7 @@ random_hex() {
     od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'
 }
 
-BASE=$(pick_base_port) || abort "no free UDP port range on $HOST"
+BASE=$(pick_base_port $((NPEERS + NEXTRA))) || abort "no free UDP port range on $HOST"
 port() { echo $((BASE + $1 - 1)); }
 echo "t_net.sh: $NPEERS peers on $HOST:$BASE..$((BASE + NPEERS - 1)), files in $WORK"
 
@@ -124,9 +62,8 @@ echo "t_net.sh: $NPEERS peers on $HOST:$BASE..$((BASE + NPEERS - 1)), files in $
 for i in $(seq 1 $NPEERS); do
     args=(peer --listen "$HOST:$(port "$i")" --update-interval 2)
     [ "$i" -gt 1 ] && args+=(--bootstrap "$HOST:$(port 1)")
-    "$BIN" "${args[@]}" >"$WORK/peer$i.out" 2>"$WORK/peer$i.log" &
-    PIDS+=($!)
-    if wait_line "$WORK/peer$i.out" '^joined node-id=' $JOIN_WAIT_S "${PIDS[$((i - 1))]}"; then
+    start_peer "peer$i" "${args[@]}"
+    if wait_joined "peer$i" "$PEER_PID"; then
         pass "peer $i joined ($(grep '^joined' "$WORK/peer$i.out"))"
     else
         abort "peer $i did not print 'joined' within ${JOIN_WAIT_S}s"
@@ -249,18 +186,14 @@ fi
 
 # cfg_peer I DOC: starts peer I with --config DOC (joining through the document's bootstrap
 # node, or starting the overlay when it is that node itself).
-cfg_peer() {
-    "$BIN" peer --listen "$HOST:$(port "$1")" --config "$2" >"$WORK/peer$1.out" \
-        2>"$WORK/peer$1.log" &
-    PIDS+=($!)
-}
+cfg_peer() { start_peer "peer$1" peer --listen "$HOST:$(port "$1")" --config "$2"; }
 cfg_peer 6 "$WORK/overlay.xml"
 P6=${PIDS[-1]}
-wait_line "$WORK/peer6.out" '^joined node-id=' $JOIN_WAIT_S "$P6" ||
+wait_joined peer6 "$P6" ||
     abort "peer 6 (--config, the document's bootstrap node) did not start the overlay"
 cfg_peer 7 "$WORK/overlay.xml"
 P7=${PIDS[-1]}
-if wait_line "$WORK/peer7.out" '^joined node-id=' $JOIN_WAIT_S "$P7"; then
+if wait_joined peer7 "$P7"; then
     pass "peer 7 joined through the document's bootstrap node (peer 6)"
 else
     abort "peer 7 (--config) did not join through the document's bootstrap node"
@@ -295,7 +228,7 @@ fi
 # A newer document (sequence 4): peer 9 pushes it to the peers it talks to.
 cfg_peer 9 "$WORK/newer.xml"
 P9=${PIDS[-1]}
-wait_line "$WORK/peer9.out" '^joined node-id=' $JOIN_WAIT_S "$P9" || fail "peer 9 did not join"
+wait_joined peer9 "$P9" || fail "peer 9 did not join"
 if wait_line "$WORK/peer6.log" 'adopted configuration sequence 4' 10 "$P6" &&
     wait_line "$WORK/peer7.log" 'adopted configuration sequence 4' 10 "$P7"; then
     pass "peers 6 and 7 adopted sequence 4 through ConfigUpdate"
@@ -304,9 +237,7 @@ else
 fi
 # Their final statistics count the other overlay's messages and the adopted update.
 for pid in $P6 $P7 $P8 $P9; do kill -TERM "$pid" 2>/dev/null; done
-for pid in $P6 $P7 $P8 $P9; do
-    for _ in $(seq 1 $((EXIT_WAIT_S * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-done
+for pid in $P6 $P7 $P8 $P9; do wait_exit "$pid" $EXIT_WAIT_S; done
 stats6=$(grep 'stats:' "$WORK/peer6.log" | tail -n 1)
 if echo "$stats6" | grep -Eq 'other overlay [1-9][0-9]*, .*config updates 1 \(sequence 4\)'; then
     pass "peer 6's statistics: $(echo "$stats6" | grep -Eo 'other overlay [0-9]+'),"\
@@ -321,11 +252,7 @@ for pid in "${PIDS[@]}"; do
 done
 for i in $(seq 1 $NPEERS); do
     pid=${PIDS[$((i - 1))]}
-    for _ in $(seq 1 $((EXIT_WAIT_S * 10))); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
+    if ! wait_exit "$pid" $EXIT_WAIT_S; then
         fail "peer $i still running ${EXIT_WAIT_S}s after SIGTERM"
         kill -KILL "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
@@ -340,9 +267,4 @@ for i in $(seq 1 $NPEERS); do
     fi
 done
 
-if [ $FAILS -gt 0 ]; then
-    dump_logs
-    echo "t_net.sh: FAILED ($FAILS checks)"
-    exit 1
-fi
-echo "t_net.sh: all checks passed"
+test_end

@@ -10,21 +10,10 @@
 set -u
 
 BIN=${P2PSIP_BIN:-./p2psip}
-[ -x "$BIN" ] || { echo "t_sim.sh: $BIN not built (run from the repository root)" >&2; exit 2; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+test_begin t_sim   # pass/fail, $WORK; metric FILE NAME and stable FILE read summary.tsv
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 ROOT=$(pwd)
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/t_sim.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-FAILS=0
-
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-
-# metric FILE NAME: the value of one summary.tsv row.
-metric() { awk -F'\t' -v k="$2" '$1 == k { print $2 }' "$1"; }
-# The rows that must not vary between runs (everything but wall time and memory).
-stable() { grep -vE '^(wall_s|peak_rss_kib|memory_per_peer_bytes)[[:space:]]' "$1"; }
 
 # ---- help -------------------------------------------------------------------------------------
 if "$BIN" sim --help >"$WORK/help.txt" 2>&1 && grep -q 'Usage: p2psip sim' "$WORK/help.txt"; then

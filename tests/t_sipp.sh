@@ -29,77 +29,14 @@ LIMIT=${SIPP_LIMIT:-30} # simultaneous calls at most
 JOIN_WAIT_S=10
 EXIT_WAIT_S=5
 
-[ -x "$BIN" ] || { echo "t_sipp.sh: $BIN not built (run from the repository root)" >&2; exit 2; }
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/t_sipp.XXXXXX")
-PIDS=()
-FAILS=0
-
-cleanup() {
-    for pid in "${PIDS[@]}"; do
-        kill -KILL "$pid" 2>/dev/null
-    done
-    wait 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'echo "t_sipp.sh: interrupted" >&2; exit 130' INT TERM
-
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-
-dump_logs() {
-    for f in "$WORK"/*.out "$WORK"/*.log; do
-        [ -f "$f" ] || continue
-        echo "---- $f"
-        tail -n 40 "$f"
-    done
-}
-
-abort() {
-    fail "$*"
-    dump_logs
-    echo "t_sipp.sh: FAILED (aborted)"
-    exit 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+test_begin t_sipp
 
 command -v "$SIPP" >/dev/null ||
     abort "SIPp is not installed (Debian package sip-tester: apt-get install -y sip-tester)"
 
-port_free() {
-    python3 - "$HOST" "$1" <<'EOF' 2>/dev/null
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((sys.argv[1], int(sys.argv[2])))
-EOF
-}
-
 # Ten free UDP ports in a row: 3 RELOAD, 3 SIP, 4 for SIPp.
-NPORTS=10
-pick_base_port() {
-    local attempt base i ok
-    for attempt in $(seq 1 30); do
-        base=$((20000 + RANDOM % 40000))
-        ok=1
-        for i in $(seq 0 $((NPORTS - 1))); do
-            port_free $((base + i)) || { ok=0; break; }
-        done
-        [ $ok = 1 ] && { echo "$base"; return 0; }
-    done
-    return 1
-}
-
-wait_line() {
-    local file=$1 pattern=$2 secs=$3 pid=$4 i
-    for i in $(seq 1 $((secs * 10))); do
-        grep -q -- "$pattern" "$file" 2>/dev/null && return 0
-        kill -0 "$pid" 2>/dev/null || { grep -q -- "$pattern" "$file" 2>/dev/null; return; }
-        sleep 0.1
-    done
-    return 1
-}
-
-BASE=$(pick_base_port) || abort "no free UDP port range on $HOST"
+BASE=$(pick_base_port 10) || abort "no free UDP port range on $HOST"
 reload_port() { echo $((BASE + $1)); }    # peer 0 (A), 1 (B), 2 (C)
 sip_port() { echo $((BASE + 3 + $1)); }
 BOB_PORT=$((BASE + 6))
@@ -114,9 +51,8 @@ for i in 0 1 2; do
     args=(peer --listen "$HOST:$(reload_port $i)" --sip "$HOST:$(sip_port $i)"
           --sip-domain "$DOMAIN")
     [ $i -gt 0 ] && args+=(--bootstrap "$HOST:$(reload_port 0)")
-    "$BIN" "${args[@]}" >"$WORK/peer${NAMES[$i]}.out" 2>"$WORK/peer${NAMES[$i]}.log" &
-    PIDS+=($!)
-    wait_line "$WORK/peer${NAMES[$i]}.out" '^joined node-id=' $JOIN_WAIT_S "${PIDS[$i]}" ||
+    start_peer "peer${NAMES[$i]}" "${args[@]}"
+    wait_joined "peer${NAMES[$i]}" "$PEER_PID" ||
         abort "peer ${NAMES[$i]} did not join within ${JOIN_WAIT_S}s"
     grep -q "^sip addr=$HOST:$(sip_port $i) domain=$DOMAIN\$" "$WORK/peer${NAMES[$i]}.out" ||
         abort "peer ${NAMES[$i]} did not print its SIP address"
@@ -208,11 +144,7 @@ for i in 0 1 2; do
 done
 for i in 0 1 2; do
     pid=${PIDS[$i]}
-    for _ in $(seq 1 $((EXIT_WAIT_S * 10))); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
+    if ! wait_exit "$pid" $EXIT_WAIT_S; then
         fail "peer ${NAMES[$i]} still running ${EXIT_WAIT_S}s after SIGTERM"
         continue
     fi
@@ -222,9 +154,4 @@ for i in 0 1 2; do
 done
 grep -h "sip: received" "$WORK"/peer*.log | sed 's/^.*\] /  /'
 
-if [ $FAILS -gt 0 ]; then
-    dump_logs
-    echo "t_sipp.sh: FAILED ($FAILS checks)"
-    exit 1
-fi
-echo "t_sipp.sh: all checks passed"
+test_end

@@ -13,16 +13,9 @@
 set -u
 
 BIN=${P2PSIP_BIN:-./p2psip}
-[ -x "$BIN" ] || { echo "t_sipsim.sh: $BIN not built (run from the repository root)" >&2; exit 2; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+test_begin t_sipsim
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/t_sipsim.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-FAILS=0
-
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-metric() { awk -F'\t' -v k="$2" '$1 == k { print $2 }' "$1"; }
-stable() { grep -vE '^(wall_s|peak_rss_kib|memory_per_peer_bytes)[[:space:]]' "$1"; }
 # awk-evaluated condition on numbers: check "EXPR" "message"
 check() { if awk "BEGIN { exit !($1) }"; then pass "$2"; else fail "$2 ($1)"; fi; }
 

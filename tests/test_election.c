@@ -19,26 +19,13 @@
 #include "../core/wire.h"
 #include "../sim/scenario.h"
 #include "../sim/world.h"
+#include "world_util.h"
 
 /* A super-peer scenario in caller storage, the loader's defaults written out by hand. */
 static void te_scenario(struct scenario *sc, uint32_t peers, enum scenario_election rule)
 {
-    memset(sc, 0, sizeof *sc);
-    sc->file = (char *)"test_election";
-    sc->name = (char *)"test-election";
-    sc->seed = 1;
-    sc->peers = peers;
-    sc->overlay.topology = (char *)"superpeer";
-    sc->overlay.name = (char *)"p2psip.example";
-    sc->overlay.join = SCENARIO_JOIN_INSTANT;
-    sc->overlay.join_interval = 200 * ENV_MS;
-    sc->overlay.successors = 4;
-    sc->overlay.predecessors = 4;
-    sc->overlay.replicas = 2;
+    world_util_scenario(sc, "test_election", "test-election", peers, "superpeer", 20);
     sc->overlay.update_interval = 15 * ENV_S;
-    sc->overlay.ping_interval = 60 * ENV_S;
-    sc->overlay.reactive = true;
-    sc->overlay.reliability_timer = 3 * ENV_S;
     sc->overlay.superpeer.share = 0.1;
     sc->overlay.superpeer.keepalive = 15 * ENV_S;
     sc->overlay.superpeer.election = rule;
@@ -46,17 +33,11 @@ static void te_scenario(struct scenario *sc, uint32_t peers, enum scenario_elect
         (struct scenario_dist){.kind = SCENARIO_DIST_PARETO, .shape = 2, .scale = ENV_S};
     sc->overlay.superpeer.election_interval = 10 * ENV_S;
     sc->overlay.superpeer.min_uptime = 60 * ENV_S;
-    sc->latency.model = SCENARIO_LATENCY_CONSTANT;
-    sc->latency.ms = 20;
     sc->workload.start = ENV_S;
     sc->workload.lookups = 400;
     sc->workload.lookup_rate = 200;
-    sc->workload.record_lifetime = 3600;
-    sc->workload.value_size = 64;
-    sc->workload.fetch_rate = 100;
     sc->metrics.interval = 10 * ENV_S;
     sc->duration = 10 * ENV_S;
-    sc->output.pcap = (char *)"";
 }
 
 /* Churn from 20 s: exponential sessions (mean 3 min) and down times (1 min), half graceful;
@@ -117,17 +98,6 @@ static void te_check_roles(const struct world *w)
         if (n)
             CU_ASSERT_EQUAL(n->cfg->superpeer.is_super, world_peer_super(w, i));
     }
-}
-
-/* A temporary file holding body (g_remove and g_free the path). */
-static char *te_file(const char *body)
-{
-    char *path = NULL;
-    int fd = g_file_open_tmp("election-XXXXXX.yaml", &path, NULL);
-    CU_ASSERT_FATAL(fd >= 0);
-    close(fd);
-    CU_ASSERT_FATAL(g_file_set_contents(path, body, -1, NULL));
-    return path;
 }
 
 /* ---- random and capacity ------------------------------------------------------------------ */
@@ -400,7 +370,7 @@ static void test_election_uptime_order(void)
     }
     world_free(w);
     CU_ASSERT_FATAL(n_initial >= 3);
-    char *path = te_file(trace->str);
+    char *path = world_util_write_yaml(trace->str);
     g_string_free(trace, TRUE);
     sc.churn.model = SCENARIO_CHURN_TRACE;
     sc.churn.trace = path;
@@ -469,7 +439,7 @@ static struct scenario *te_load(const char *extra, const char *const *sets, cons
                                 const char *text)
 {
     char *body = g_strconcat(te_base, extra, NULL);
-    char *path = te_file(body);
+    char *path = world_util_write_yaml(body);
     GError *err = NULL;
     struct scenario *s = scenario_load(path, sets, &err);
     if (key) {
@@ -526,7 +496,7 @@ static void test_election_keys(void)
     CU_ASSERT_EQUAL(s->overlay.superpeer.min_capacity, 4);
     yaml = scenario_to_yaml(s);
     CU_ASSERT_PTR_NOT_NULL(strstr(yaml, "      median: 2.5\n"));
-    char *path = te_file(yaml);
+    char *path = world_util_write_yaml(yaml);
     GError *err = NULL;
     struct scenario *again = scenario_load(path, NULL, &err);
     CU_ASSERT_PTR_NOT_NULL(again);

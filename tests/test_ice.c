@@ -4,59 +4,14 @@
  */
 #include <CUnit/CUnit.h>
 #include <glib.h>
-#include <glib/gstdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "../core/node.h"
 #include "../core/wire.h"
 #include "../sim/scenario.h"
 #include "../sim/world.h"
 #include "fake_env.h"
-
-struct run {
-    struct scenario *s;
-    struct world *w;
-    GArray *rows;
-};
-
-static void run_world(const char *yaml, struct run *r)
-{
-    char *path = NULL;
-    int fd = g_file_open_tmp("p2psip-ice-XXXXXX.yaml", &path, NULL);
-    CU_ASSERT_FATAL(fd >= 0);
-    close(fd);
-    CU_ASSERT_FATAL(g_file_set_contents(path, yaml, -1, NULL));
-    GError *err = NULL;
-    r->s = scenario_load(path, NULL, &err);
-    if (err)
-        fprintf(stderr, "\n    %s", err->message);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(r->s);
-    r->w = world_new(r->s, NULL, &err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(r->w);
-    world_run(r->w, NULL, NULL);
-    r->rows = world_summary_rows(r->w, NULL);
-    g_unlink(path);
-    g_free(path);
-}
-
-static void run_free(struct run *r)
-{
-    world_free(r->w);
-    scenario_free(r->s);
-    g_array_unref(r->rows);
-}
-
-/* A row's value; -1 when absent. */
-static double row(const GArray *rows, const char *name)
-{
-    for (guint i = 0; i < rows->len; i++) {
-        const struct world_row *r = &g_array_index(rows, struct world_row, i);
-        if (strcmp(r->name, name) == 0)
-            return r->value;
-    }
-    return -1;
-}
+#include "world_util.h"
 
 #define SMALL(peers, topology)                                                                     \
     "name: ice\nseed: 5\nduration: 14s\npeers: " peers "\n"                                        \
@@ -69,19 +24,19 @@ static double row(const GArray *rows, const char *name)
  * once), nothing is relayed for good. */
 static void test_ice_port_restricted_punched(void)
 {
-    struct run r;
-    run_world(SMALL("3", "chord") "nat: {mix: [{type: public, share: 0.34},"
-                                  " {type: port_restricted, share: 0.66}]}\n",
-              &r);
-    CU_ASSERT_EQUAL(row(r.rows, "relays"), 1);
-    CU_ASSERT(row(r.rows, "connect_port_restricted-port_restricted_punched") >= 1);
-    CU_ASSERT_EQUAL(row(r.rows, "connect_port_restricted-port_restricted_relayed"), 0);
-    CU_ASSERT_EQUAL(row(r.rows, "connect_port_restricted-port_restricted_failed"), 0);
-    CU_ASSERT_EQUAL(row(r.rows, "connect_relayed"), 0);
-    CU_ASSERT_EQUAL(row(r.rows, "connect_failed"), 0);
-    CU_ASSERT_EQUAL(row(r.rows, "lookup_success"), 1.0);
-    CU_ASSERT_EQUAL(row(r.rows, "links_failed"), 0);
-    run_free(&r);
+    struct world_util_run r;
+    world_util_run_yaml(SMALL("3", "chord") "nat: {mix: [{type: public, share: 0.34},"
+                                            " {type: port_restricted, share: 0.66}]}\n",
+                        &r);
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "relays"), 1);
+    CU_ASSERT(world_util_row(r.rows, "connect_port_restricted-port_restricted_punched") >= 1);
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "connect_port_restricted-port_restricted_relayed"), 0);
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "connect_port_restricted-port_restricted_failed"), 0);
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "connect_relayed"), 0);
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "connect_failed"), 0);
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "lookup_success"), 1.0);
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "links_failed"), 0);
+    world_util_run_free(&r);
 }
 
 /* Symmetric against port-restricted: the symmetric box maps each destination to a new port,
@@ -89,17 +44,17 @@ static void test_ice_port_restricted_punched(void)
  * lookups still all succeed. */
 static void test_ice_symmetric_relayed(void)
 {
-    struct run r;
-    run_world(SMALL("3", "chord") "nat: {mix: [{type: public, share: 0.34},"
-                                  " {type: port_restricted, share: 0.33},"
-                                  " {type: symmetric, share: 0.33}]}\n",
-              &r);
-    CU_ASSERT(row(r.rows, "connect_port_restricted-symmetric_relayed") >= 1);
-    CU_ASSERT_EQUAL(row(r.rows, "connect_port_restricted-symmetric_punched"), 0);
-    CU_ASSERT(row(r.rows, "relayed_msgs") > 0);
-    CU_ASSERT_EQUAL(row(r.rows, "relays"), 1);
-    CU_ASSERT_EQUAL(row(r.rows, "lookup_success"), 1.0);
-    run_free(&r);
+    struct world_util_run r;
+    world_util_run_yaml(SMALL("3", "chord") "nat: {mix: [{type: public, share: 0.34},"
+                                            " {type: port_restricted, share: 0.33},"
+                                            " {type: symmetric, share: 0.33}]}\n",
+                        &r);
+    CU_ASSERT(world_util_row(r.rows, "connect_port_restricted-symmetric_relayed") >= 1);
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "connect_port_restricted-symmetric_punched"), 0);
+    CU_ASSERT(world_util_row(r.rows, "relayed_msgs") > 0);
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "relays"), 1);
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "lookup_success"), 1.0);
+    world_util_run_free(&r);
 }
 
 #define HALF                                                                                       \
@@ -124,17 +79,17 @@ static void test_ice_half_natted(void)
                                     "workload: {start: 6s, lookups: 1000, lookup_rate: 200,"
                                     " records: 20, fetches: 100}\n" HALF "%s}\n",
                                     topo[t], ", traversal: false");
-        struct run r, o;
-        run_world(yaml, &r);
-        run_world(off, &o);
-        CU_ASSERT(row(r.rows, "lookup_success") >= 0.99);
-        CU_ASSERT_EQUAL(row(r.rows, "fetches_found"), 100);
-        CU_ASSERT(row(r.rows, "connect_punched") > 0);
-        CU_ASSERT(row(r.rows, "connect_relayed") > 0);
-        CU_ASSERT(row(o.rows, "lookup_success") < 0.95);
-        CU_ASSERT_EQUAL(row(o.rows, "connect_punched"), -1); /* no traversal rows */
-        run_free(&r);
-        run_free(&o);
+        struct world_util_run r, o;
+        world_util_run_yaml(yaml, &r);
+        world_util_run_yaml(off, &o);
+        CU_ASSERT(world_util_row(r.rows, "lookup_success") >= 0.99);
+        CU_ASSERT_EQUAL(world_util_row(r.rows, "fetches_found"), 100);
+        CU_ASSERT(world_util_row(r.rows, "connect_punched") > 0);
+        CU_ASSERT(world_util_row(r.rows, "connect_relayed") > 0);
+        CU_ASSERT(world_util_row(o.rows, "lookup_success") < 0.95);
+        CU_ASSERT(!world_util_has_row(o.rows, "connect_punched")); /* no traversal rows */
+        world_util_run_free(&r);
+        world_util_run_free(&o);
         g_free(yaml);
         g_free(off);
     }
@@ -158,27 +113,27 @@ static void test_ice_relay_servers(void)
                 " fetches: 100}\n"
                 "nat: {mix: [{type: port_restricted, share: 1}], relay_servers: %d}\n",
                 topo[t], servers);
-            struct run r;
-            run_world(yaml, &r);
-            CU_ASSERT_EQUAL(row(r.rows, "peers_public"), 0);
-            CU_ASSERT_EQUAL(row(r.rows, "alive_peers_end"), 128);
+            struct world_util_run r;
+            world_util_run_yaml(yaml, &r);
+            CU_ASSERT_EQUAL(world_util_row(r.rows, "peers_public"), 0);
+            CU_ASSERT_EQUAL(world_util_row(r.rows, "alive_peers_end"), 128);
             if (t == 2) { /* super-peer: no one to elect, with or without servers */
-                CU_ASSERT_EQUAL(row(r.rows, "superpeers_end"), 0);
-                CU_ASSERT_EQUAL(row(r.rows, "lookups_completed"), 0);
+                CU_ASSERT_EQUAL(world_util_row(r.rows, "superpeers_end"), 0);
+                CU_ASSERT_EQUAL(world_util_row(r.rows, "lookups_completed"), 0);
             } else if (servers) {
-                CU_ASSERT(row(r.rows, "lookup_success") >= 0.99);
-                CU_ASSERT_EQUAL(row(r.rows, "fetches_found"), 100);
-                CU_ASSERT_EQUAL(row(r.rows, "joined"), 128);
-                CU_ASSERT_EQUAL(row(r.rows, "relay_servers"), 4);
-                CU_ASSERT(row(r.rows, "connect_punched") > 0);
-                CU_ASSERT(row(r.rows, "relayed_msgs") > 0);
-                CU_ASSERT(row(r.rows, "relay_load_128") >= 0); /* servers: slots 128… */
-                CU_ASSERT_EQUAL(row(r.rows, "relay_load_0"), -1);
+                CU_ASSERT(world_util_row(r.rows, "lookup_success") >= 0.99);
+                CU_ASSERT_EQUAL(world_util_row(r.rows, "fetches_found"), 100);
+                CU_ASSERT_EQUAL(world_util_row(r.rows, "joined"), 128);
+                CU_ASSERT_EQUAL(world_util_row(r.rows, "relay_servers"), 4);
+                CU_ASSERT(world_util_row(r.rows, "connect_punched") > 0);
+                CU_ASSERT(world_util_row(r.rows, "relayed_msgs") > 0);
+                CU_ASSERT(world_util_row(r.rows, "relay_load_128") >= 0); /* servers: slots 128… */
+                CU_ASSERT(!world_util_has_row(r.rows, "relay_load_0"));
             } else {
-                CU_ASSERT(row(r.rows, "lookup_success") < 0.5);
-                CU_ASSERT_EQUAL(row(r.rows, "relays"), -1); /* traversal cannot run */
+                CU_ASSERT(world_util_row(r.rows, "lookup_success") < 0.5);
+                CU_ASSERT(!world_util_has_row(r.rows, "relays")); /* traversal cannot run */
             }
-            run_free(&r);
+            world_util_run_free(&r);
             g_free(yaml);
         }
     }
@@ -192,14 +147,14 @@ static void test_ice_relay_servers(void)
             "nat: {mix: [{type: port_restricted, share: 0.5}, {type: symmetric, share: 0.5}],"
             " relay_servers: %d}\n",
             servers);
-        struct run r;
-        run_world(yaml, &r);
+        struct world_util_run r;
+        world_util_run_yaml(yaml, &r);
         if (servers) {
-            CU_ASSERT_EQUAL(row(r.rows, "joined"), 48);
+            CU_ASSERT_EQUAL(world_util_row(r.rows, "joined"), 48);
         } else {
-            CU_ASSERT(row(r.rows, "joined") < 5);
+            CU_ASSERT(world_util_row(r.rows, "joined") < 5);
         }
-        run_free(&r);
+        world_util_run_free(&r);
         g_free(yaml);
     }
 }

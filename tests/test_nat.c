@@ -19,6 +19,7 @@
 
 #include "../sim/nat.h"
 #include "../sim/world.h"
+#include "world_util.h"
 
 #define T (120 * ENV_S)
 
@@ -370,39 +371,24 @@ static void test_nat_lazy_expiry(void)
 
 /* ---- the scenario --------------------------------------------------------------------------- */
 
-static char *write_yaml(const char *yaml)
-{
-    char *path = NULL;
-    int fd = g_file_open_tmp("p2psip-nat-XXXXXX.yaml", &path, NULL);
-    CU_ASSERT_FATAL(fd >= 0);
-    close(fd);
-    CU_ASSERT_FATAL(g_file_set_contents(path, yaml, -1, NULL));
-    return path;
-}
-
-static struct scenario *load(const char *yaml, char **path, GError **err)
-{
-    *path = write_yaml(yaml);
-    return scenario_load(*path, NULL, err);
-}
-
 #define HEAD "name: n\nduration: 5s\npeers: 100\n"
 
 static void test_nat_scenario_keys(void)
 {
     char *path;
     GError *err = NULL;
-    struct scenario *s = load(HEAD "nat:\n"
-                                   "  mix:\n"
-                                   "    - {type: public, share: 0.3}\n"
-                                   "    - {type: port_restricted, share: 0.4}\n"
-                                   "    - {type: custom, share: 0.2, mapping: address_dependent,"
-                                   " filtering: endpoint_independent, ports: random}\n"
-                                   "    - {type: symmetric, share: 0.1}\n"
-                                   "  binding_timeout: 30s\n"
-                                   "  hairpin: true\n"
-                                   "  peers_per_nat: 3\n",
-                              &path, &err);
+    struct scenario *s =
+        world_util_load_yaml(HEAD "nat:\n"
+                                  "  mix:\n"
+                                  "    - {type: public, share: 0.3}\n"
+                                  "    - {type: port_restricted, share: 0.4}\n"
+                                  "    - {type: custom, share: 0.2, mapping: address_dependent,"
+                                  " filtering: endpoint_independent, ports: random}\n"
+                                  "    - {type: symmetric, share: 0.1}\n"
+                                  "  binding_timeout: 30s\n"
+                                  "  hairpin: true\n"
+                                  "  peers_per_nat: 3\n",
+                             &path, &err);
     CU_ASSERT_PTR_NULL(err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     CU_ASSERT(nat_in_scenario(s));
@@ -422,26 +408,18 @@ static void test_nat_scenario_keys(void)
     /* The resolved YAML reads back to the same mix. */
     char *yaml = scenario_to_yaml(s);
     CU_ASSERT_PTR_NOT_NULL(strstr(yaml, "  mix:\n    - {type: public, share: 0.3}\n"));
-    char *path2;
-    struct scenario *again = load(yaml, &path2, &err);
-    CU_ASSERT_PTR_NULL(err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(again);
+    struct scenario *again = world_util_reload(yaml);
     CU_ASSERT_EQUAL(again->nat.mix->len, 4);
     CU_ASSERT_EQUAL(
         memcmp(again->nat.mix->data, s->nat.mix->data, 4 * sizeof(struct scenario_nat_entry)), 0);
-    char *yaml2 = scenario_to_yaml(again);
-    CU_ASSERT_STRING_EQUAL(yaml, yaml2);
-    g_free(yaml2);
     g_free(yaml);
     scenario_free(again);
-    g_unlink(path2);
-    g_free(path2);
     scenario_free(s);
     g_unlink(path);
     g_free(path);
 
     /* No block: no NAT, and the defaults. */
-    s = load(HEAD, &path, &err);
+    s = world_util_load_yaml(HEAD, &path, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     CU_ASSERT(!nat_in_scenario(s));
     CU_ASSERT_EQUAL(s->nat.binding_timeout, T);
@@ -479,28 +457,13 @@ static void test_nat_scenario_errors(void)
          ":5:12:", "key 'nat.hairpin': expected true or false"},
         {HEAD "nat:\n  stun: yes\n", ":5:3:", "key 'nat.stun': unknown key"},
     };
-    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
-        char *path;
-        GError *err = NULL;
-        struct scenario *s = load(bad[i].yaml, &path, &err);
-        CU_ASSERT_PTR_NULL(s);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(err);
-        char *where = g_strconcat(path, bad[i].where, NULL);
-        if (!g_str_has_prefix(err->message, where) || !strstr(err->message, bad[i].what))
-            fprintf(stderr, "\n    case %zu: got '%s'", i, err->message);
-        CU_ASSERT(g_str_has_prefix(err->message, where));
-        CU_ASSERT_PTR_NOT_NULL(strstr(err->message, bad[i].what));
-        g_free(where);
-        g_error_free(err);
-        scenario_free(s);
-        g_unlink(path);
-        g_free(path);
-    }
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+        world_util_check_bad(i, bad[i].yaml, bad[i].where, bad[i].what);
     /* The mix cannot be --set (it is a list in the file). */
     char *path;
     GError *err = NULL;
     const char *ov[] = {"nat.mix=symmetric", NULL};
-    char *p = write_yaml(HEAD);
+    char *p = world_util_write_yaml(HEAD);
     struct scenario *s = scenario_load(p, ov, &err);
     CU_ASSERT_PTR_NULL(s);
     CU_ASSERT_PTR_NOT_NULL_FATAL(err);
@@ -516,11 +479,11 @@ static void test_nat_layout(void)
 {
     char *path;
     GError *err = NULL;
-    struct scenario *s =
-        load(HEAD "nat:\n  mix: [{type: public, share: 0.25},"
-                  " {type: full_cone, share: 0.35}, {type: symmetric, share: 0.4}]\n"
-                  "  peers_per_nat: 4\n",
-             &path, &err);
+    struct scenario *s = world_util_load_yaml(
+        HEAD "nat:\n  mix: [{type: public, share: 0.25},"
+             " {type: full_cone, share: 0.35}, {type: symmetric, share: 0.4}]\n"
+             "  peers_per_nat: 4\n",
+        &path, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     struct nat *n = nat_from_scenario(s, 1001, 5, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(n);
@@ -579,61 +542,13 @@ static void test_nat_layout(void)
     "latency: {model: constant, ms: 20}\n"                                                         \
     "workload: {start: 6s, lookups: 500, lookup_rate: 100, records: 20, fetches: 100}\n"
 
-struct run {
-    struct scenario *s;
-    struct world *w;
-    GArray *rows; /* summary.tsv's rows */
-};
-
-static void run_world(const char *yaml, struct run *r)
-{
-    char *path;
-    GError *err = NULL;
-    r->s = load(yaml, &path, &err);
-    if (err)
-        fprintf(stderr, "\n    %s", err->message);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(r->s);
-    r->w = world_new(r->s, NULL, &err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(r->w);
-    world_run(r->w, NULL, NULL);
-    r->rows = world_summary_rows(r->w, NULL);
-    g_unlink(path);
-    g_free(path);
-}
-
-static void run_free(struct run *r)
-{
-    world_free(r->w);
-    scenario_free(r->s);
-    g_array_unref(r->rows);
-}
-
-static double row(const GArray *rows, const char *name)
-{
-    for (guint i = 0; i < rows->len; i++) {
-        const struct world_row *r = &g_array_index(rows, struct world_row, i);
-        if (strcmp(r->name, name) == 0)
-            return r->value;
-    }
-    CU_FAIL("no such row");
-    return -1;
-}
-
-static bool has_row(const GArray *rows, const char *name)
-{
-    for (guint i = 0; i < rows->len; i++)
-        if (strcmp(g_array_index(rows, struct world_row, i).name, name) == 0)
-            return true;
-    return false;
-}
-
 /* A nat block where every peer is public changes nothing but adds the NAT rows. */
 static void test_nat_world_all_public(void)
 {
-    struct run plain, pub;
-    run_world(WORLD_YAML, &plain);
-    run_world(WORLD_YAML "nat: {mix: [{type: public, share: 1}]}\n", &pub);
-    CU_ASSERT(!has_row(plain.rows, "dropped_nat"));
+    struct world_util_run plain, pub;
+    world_util_run_yaml(WORLD_YAML, &plain);
+    world_util_run_yaml(WORLD_YAML "nat: {mix: [{type: public, share: 1}]}\n", &pub);
+    CU_ASSERT(!world_util_has_row(plain.rows, "dropped_nat"));
     CU_ASSERT_EQUAL_FATAL(pub.rows->len, plain.rows->len + 15);
     for (guint i = 0; i < plain.rows->len; i++) {
         const struct world_row *a = &g_array_index(plain.rows, struct world_row, i);
@@ -641,31 +556,32 @@ static void test_nat_world_all_public(void)
         CU_ASSERT_STRING_EQUAL(a->name, b->name);
         CU_ASSERT_STRING_EQUAL(a->text, b->text);
     }
-    CU_ASSERT_EQUAL(row(pub.rows, "lookup_success"), 1.0);
-    CU_ASSERT_EQUAL(row(pub.rows, "dropped_nat"), 0);
-    CU_ASSERT_EQUAL(row(pub.rows, "peers_public"), 64);
-    CU_ASSERT_EQUAL(row(pub.rows, "peers_behind_nat"), 0);
-    CU_ASSERT_EQUAL(row(pub.rows, "nat_boxes"), 0);
+    CU_ASSERT_EQUAL(world_util_row(pub.rows, "lookup_success"), 1.0);
+    CU_ASSERT_EQUAL(world_util_row(pub.rows, "dropped_nat"), 0);
+    CU_ASSERT_EQUAL(world_util_row(pub.rows, "peers_public"), 64);
+    CU_ASSERT_EQUAL(world_util_row(pub.rows, "peers_behind_nat"), 0);
+    CU_ASSERT_EQUAL(world_util_row(pub.rows, "nat_boxes"), 0);
     CU_ASSERT(world_peer_public(plain.w, 0) && world_peer_public(pub.w, 63));
-    run_free(&plain);
-    run_free(&pub);
+    world_util_run_free(&plain);
+    world_util_run_free(&pub);
 }
 
 /* Every peer behind one box: the overlay lives in one private network and never crosses the
  * NAT. */
 static void test_nat_world_one_box(void)
 {
-    struct run r;
-    run_world(WORLD_YAML "nat: {mix: [{type: symmetric, share: 1}], peers_per_nat: 64}\n", &r);
-    CU_ASSERT_EQUAL(row(r.rows, "lookup_success"), 1.0);
-    CU_ASSERT_EQUAL(row(r.rows, "nat_boxes"), 1);
-    CU_ASSERT_EQUAL(row(r.rows, "peers_symmetric"), 64);
-    CU_ASSERT_EQUAL(row(r.rows, "dropped_nat"), 0);
-    CU_ASSERT_EQUAL(row(r.rows, "nat_mappings"), 0);
-    CU_ASSERT_EQUAL(row(r.rows, "links_failed"), 0);
+    struct world_util_run r;
+    world_util_run_yaml(WORLD_YAML "nat: {mix: [{type: symmetric, share: 1}], peers_per_nat: 64}\n",
+                        &r);
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "lookup_success"), 1.0);
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "nat_boxes"), 1);
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "peers_symmetric"), 64);
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "dropped_nat"), 0);
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "nat_mappings"), 0);
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "links_failed"), 0);
     for (uint32_t i = 0; i < 64; i++)
         CU_ASSERT(!world_peer_public(r.w, i));
-    run_free(&r);
+    world_util_run_free(&r);
 }
 
 /* Half the peers behind port-restricted NATs, without traversal: public peers cannot reach the
@@ -675,30 +591,33 @@ static void test_nat_world_half(void)
 {
     const char *yaml = WORLD_YAML "nat: {traversal: false, mix: [{type: public, share: 0.5},"
                                   " {type: port_restricted, share: 0.5}]}\n";
-    struct run r, again;
-    run_world(yaml, &r);
+    struct world_util_run r, again;
+    world_util_run_yaml(yaml, &r);
     uint32_t pub = 0;
     for (uint32_t i = 0; i < 64; i++)
         pub += world_peer_public(r.w, i);
     CU_ASSERT_EQUAL(pub, 32);
-    CU_ASSERT_EQUAL(row(r.rows, "peers_port_restricted"), 32);
-    CU_ASSERT_EQUAL(row(r.rows, "nat_boxes"), 32);
-    CU_ASSERT(row(r.rows, "dropped_nat_unreachable") > 0);
-    CU_ASSERT(row(r.rows, "nat_mappings") >= 32); /* every NATed peer went out */
-    CU_ASSERT(row(r.rows, "lookup_success") < 0.95);
-    CU_ASSERT(row(r.rows, "links_failed") > 0);
-    CU_ASSERT_EQUAL(world_metrics(r.w)->dropped_nat, (uint64_t)row(r.rows, "dropped_nat"));
-    CU_ASSERT_EQUAL(row(r.rows, "dropped_nat"),
-                    row(r.rows, "dropped_nat_unreachable") + row(r.rows, "dropped_nat_no_binding") +
-                        row(r.rows, "dropped_nat_filtered") + row(r.rows, "dropped_nat_hairpin") +
-                        row(r.rows, "dropped_nat_no_port"));
-    run_world(yaml, &again);
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "peers_port_restricted"), 32);
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "nat_boxes"), 32);
+    CU_ASSERT(world_util_row(r.rows, "dropped_nat_unreachable") > 0);
+    CU_ASSERT(world_util_row(r.rows, "nat_mappings") >= 32); /* every NATed peer went out */
+    CU_ASSERT(world_util_row(r.rows, "lookup_success") < 0.95);
+    CU_ASSERT(world_util_row(r.rows, "links_failed") > 0);
+    CU_ASSERT_EQUAL(world_metrics(r.w)->dropped_nat,
+                    (uint64_t)world_util_row(r.rows, "dropped_nat"));
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "dropped_nat"),
+                    world_util_row(r.rows, "dropped_nat_unreachable") +
+                        world_util_row(r.rows, "dropped_nat_no_binding") +
+                        world_util_row(r.rows, "dropped_nat_filtered") +
+                        world_util_row(r.rows, "dropped_nat_hairpin") +
+                        world_util_row(r.rows, "dropped_nat_no_port"));
+    world_util_run_yaml(yaml, &again);
     CU_ASSERT_EQUAL_FATAL(again.rows->len, r.rows->len);
     for (guint i = 0; i < r.rows->len; i++)
         CU_ASSERT_STRING_EQUAL(g_array_index(r.rows, struct world_row, i).text,
                                g_array_index(again.rows, struct world_row, i).text);
-    run_free(&again);
-    run_free(&r);
+    world_util_run_free(&again);
+    world_util_run_free(&r);
 }
 
 CU_TestInfo test_nat_tests[] = {

@@ -19,6 +19,7 @@
 #include "../sim/world.h"
 #include "fake_env.h"
 #include "ring.h"
+#include "world_util.h"
 
 /* ---- the codec ---------------------------------------------------------------------------- */
 
@@ -562,15 +563,6 @@ static void test_policy_lowest_rtt(void)
 
 /* ---- the simulator's services block ---------------------------------------------------------- */
 
-static struct scenario *load_yaml(const char *yaml, char **path, GError **err)
-{
-    int fd = g_file_open_tmp("p2psip-svc-XXXXXX.yaml", path, NULL);
-    CU_ASSERT_FATAL(fd >= 0);
-    close(fd);
-    CU_ASSERT_FATAL(g_file_set_contents(*path, yaml, -1, NULL));
-    return scenario_load(*path, NULL, err);
-}
-
 #define HEAD "name: svc\nduration: 150s\npeers: 100\n"
 
 static void test_scenario_keys(void)
@@ -578,16 +570,16 @@ static void test_scenario_keys(void)
     char *path;
     GError *err = NULL;
     struct scenario *s =
-        load_yaml(HEAD "services:\n"
-                       "  list:\n"
-                       "    - {name: turn-relay, share: 0.05, capacity: 10}\n"
-                       "    - {name: \"pstn gateway: +1\", share: 0, weight: 0.5}\n"
-                       "  lookup_rate: 3/min\n"
-                       "  arrivals: system\n"
-                       "  policy: lowest_rtt\n"
-                       "  lifetime: 10m\n"
-                       "  hold: 0s\n",
-                  &path, &err);
+        world_util_load_yaml(HEAD "services:\n"
+                                  "  list:\n"
+                                  "    - {name: turn-relay, share: 0.05, capacity: 10}\n"
+                                  "    - {name: \"pstn gateway: +1\", share: 0, weight: 0.5}\n"
+                                  "  lookup_rate: 3/min\n"
+                                  "  arrivals: system\n"
+                                  "  policy: lowest_rtt\n"
+                                  "  lifetime: 10m\n"
+                                  "  hold: 0s\n",
+                             &path, &err);
     CU_ASSERT_PTR_NULL(err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     CU_ASSERT_EQUAL_FATAL(s->services.list->len, 2);
@@ -610,23 +602,14 @@ static void test_scenario_keys(void)
         strstr(yaml, "services:\n  list:\n    - {name: turn-relay, share: 0.05, capacity: 10, "
                      "weight: 1}\n    - {name: \"pstn gateway: +1\", share: 0, capacity: 1, "
                      "weight: 0.5}\n"));
-    char *path2;
-    struct scenario *again = load_yaml(yaml, &path2, &err);
-    CU_ASSERT_PTR_NULL(err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(again);
-    char *yaml2 = scenario_to_yaml(again);
-    CU_ASSERT_STRING_EQUAL(yaml, yaml2);
-    g_free(yaml2);
+    scenario_free(world_util_reload(yaml));
     g_free(yaml);
-    scenario_free(again);
-    g_unlink(path2);
-    g_free(path2);
     scenario_free(s);
     g_unlink(path);
     g_free(path);
 
     /* No block: no services, the defaults. */
-    s = load_yaml(HEAD, &path, &err);
+    s = world_util_load_yaml(HEAD, &path, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     CU_ASSERT_EQUAL(s->services.list->len, 0);
     CU_ASSERT_DOUBLE_EQUAL(s->services.lookup_rate, 0.2 / 60, 1e-12);
@@ -672,64 +655,9 @@ static void test_scenario_errors(void)
         {HEAD "services:\n  lifetime: 0s\n", ":5:13:", "key 'services.lifetime'"},
         {HEAD "services:\n  relays: 3\n", ":5:3:", "key 'services.relays': unknown key"},
     };
-    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
-        char *path;
-        GError *err = NULL;
-        struct scenario *s = load_yaml(bad[i].yaml, &path, &err);
-        CU_ASSERT_PTR_NULL(s);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(err);
-        char *where = g_strconcat(path, bad[i].where, NULL);
-        if (!g_str_has_prefix(err->message, where) || !strstr(err->message, bad[i].what))
-            fprintf(stderr, "\n    case %zu: got '%s'", i, err->message);
-        CU_ASSERT(g_str_has_prefix(err->message, where));
-        CU_ASSERT_PTR_NOT_NULL(strstr(err->message, bad[i].what));
-        g_free(where);
-        g_error_free(err);
-        scenario_free(s);
-        g_unlink(path);
-        g_free(path);
-    }
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+        world_util_check_bad(i, bad[i].yaml, bad[i].where, bad[i].what);
     g_free(too_long);
-}
-
-struct run {
-    struct scenario *s;
-    struct world *w;
-    GArray *rows;
-};
-
-static void run_world(const char *yaml, struct run *r)
-{
-    char *path;
-    GError *err = NULL;
-    r->s = load_yaml(yaml, &path, &err);
-    if (err)
-        fprintf(stderr, "\n    %s", err->message);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(r->s);
-    r->w = world_new(r->s, NULL, &err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(r->w);
-    world_run(r->w, NULL, NULL);
-    r->rows = world_summary_rows(r->w, NULL);
-    g_unlink(path);
-    g_free(path);
-}
-
-static void run_free(struct run *r)
-{
-    world_free(r->w);
-    scenario_free(r->s);
-    g_array_unref(r->rows);
-}
-
-/* The value of a summary row, NAN when there is none. */
-static double row(const GArray *rows, const char *name)
-{
-    for (guint i = 0; i < rows->len; i++) {
-        const struct world_row *r = &g_array_index(rows, struct world_row, i);
-        if (strcmp(r->name, name) == 0)
-            return r->value;
-    }
-    return NAN;
 }
 
 #define WORLD_HEAD                                                                                 \
@@ -747,49 +675,49 @@ static double row(const GArray *rows, const char *name)
  * refreshed; without the block, no service rows. */
 static void test_world_stable(void)
 {
-    struct run plain, r;
-    run_world(WORLD_HEAD, &plain);
-    CU_ASSERT_TRUE(isnan(row(plain.rows, "service_lookups")));
-    CU_ASSERT_TRUE(isnan(row(plain.rows, "services")));
-    run_free(&plain);
+    struct world_util_run plain, r;
+    world_util_run_yaml(WORLD_HEAD, &plain);
+    CU_ASSERT_TRUE(isnan(world_util_row(plain.rows, "service_lookups")));
+    CU_ASSERT_TRUE(isnan(world_util_row(plain.rows, "services")));
+    world_util_run_free(&plain);
 
-    run_world(WORLD_HEAD SERVICES, &r);
-    CU_ASSERT_EQUAL(row(r.rows, "services"), 2);
-    CU_ASSERT_EQUAL(row(r.rows, "service_providers"), 15);
-    double lookups = row(r.rows, "service_lookups");
+    world_util_run_yaml(WORLD_HEAD SERVICES, &r);
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "services"), 2);
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "service_providers"), 15);
+    double lookups = world_util_row(r.rows, "service_lookups");
     CU_ASSERT_TRUE(lookups > 2500 && lookups < 3100); /* 20/s over 140 s */
     /* Lookups in flight at the end are not completed; every other one found providers. */
-    CU_ASSERT_TRUE(row(r.rows, "service_lookups_completed") >= lookups - 5);
-    CU_ASSERT_EQUAL(row(r.rows, "service_lookup_success"), 1);
-    CU_ASSERT_EQUAL(row(r.rows, "service_stale_providers"), 0);
-    CU_ASSERT_EQUAL(row(r.rows, "service_selected_stale"), 0);
+    CU_ASSERT_TRUE(world_util_row(r.rows, "service_lookups_completed") >= lookups - 5);
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "service_lookup_success"), 1);
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "service_stale_providers"), 0);
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "service_selected_stale"), 0);
     /* Half the lookups ask for 10 relays, half for 5 voicemail servers. */
-    double mean = row(r.rows, "service_providers_mean");
+    double mean = world_util_row(r.rows, "service_providers_mean");
     CU_ASSERT_TRUE(mean > 7 && mean < 8);
     /* 15 first stores, then refreshes (at 80-90 % of 60 s: at least two each in 150 s) and
      * load updates, at most one per provider every 30 s (load_interval). */
-    double stores = row(r.rows, "service_stores");
+    double stores = world_util_row(r.rows, "service_stores");
     CU_ASSERT_TRUE(stores >= 45 && stores <= 15 * (1 + 150 / 30));
-    CU_ASSERT_EQUAL(row(r.rows, "service_stores_failed"), 0);
+    CU_ASSERT_EQUAL(world_util_row(r.rows, "service_stores_failed"), 0);
     /* 10 selections a second held 5 s on 10 relays of capacity 2: many over capacity. */
-    CU_ASSERT_TRUE(row(r.rows, "service_over_capacity") > 100);
-    CU_ASSERT_TRUE(row(r.rows, "service_latency_ms_p50") >= 40);
-    run_free(&r);
+    CU_ASSERT_TRUE(world_util_row(r.rows, "service_over_capacity") > 100);
+    CU_ASSERT_TRUE(world_util_row(r.rows, "service_latency_ms_p50") >= 40);
+    world_util_run_free(&r);
 }
 
 /* Half the peers crash at 60 s: their records stay until their lifetime ends, so lookups
  * return stale providers for a while; the live ones are still found. */
 static void test_world_crashes(void)
 {
-    struct run r;
-    run_world(WORLD_HEAD SERVICES "churn: {events: [{at: 60s, action: fail, fraction: 0.5}]}\n",
-              &r);
-    CU_ASSERT_TRUE(row(r.rows, "service_stale_providers") > 100);
-    double frac = row(r.rows, "service_stale_fraction");
+    struct world_util_run r;
+    world_util_run_yaml(
+        WORLD_HEAD SERVICES "churn: {events: [{at: 60s, action: fail, fraction: 0.5}]}\n", &r);
+    CU_ASSERT_TRUE(world_util_row(r.rows, "service_stale_providers") > 100);
+    double frac = world_util_row(r.rows, "service_stale_fraction");
     CU_ASSERT_TRUE(frac > 0.05 && frac < 0.5);
-    CU_ASSERT_TRUE(row(r.rows, "service_selected_stale") > 0);
-    CU_ASSERT_TRUE(row(r.rows, "service_lookup_success") > 0.95);
-    run_free(&r);
+    CU_ASSERT_TRUE(world_util_row(r.rows, "service_selected_stale") > 0);
+    CU_ASSERT_TRUE(world_util_row(r.rows, "service_lookup_success") > 0.95);
+    world_util_run_free(&r);
 }
 
 CU_TestInfo test_service_tests[] = {

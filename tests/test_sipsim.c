@@ -16,6 +16,7 @@
 #include "../sim/sipua.h"
 #include "../sim/world.h"
 #include "../sip/registrar.h"
+#include "world_util.h"
 
 #define TS_PEERS 10
 #define TS_LATENCY_MS 50
@@ -24,29 +25,9 @@
  * no call arrivals (the tests place calls themselves): the loader's defaults by hand. */
 static void ts_scenario(struct scenario *sc)
 {
-    memset(sc, 0, sizeof *sc);
-    sc->file = (char *)"test_sipsim";
-    sc->name = (char *)"test-sipsim";
-    sc->seed = 1;
-    sc->peers = TS_PEERS;
-    sc->overlay.topology = (char *)"chord";
-    sc->overlay.name = (char *)"p2psip.example";
-    sc->overlay.join = SCENARIO_JOIN_INSTANT;
-    sc->overlay.successors = 4;
-    sc->overlay.predecessors = 4;
-    sc->overlay.replicas = 2;
-    sc->overlay.update_interval = 60 * ENV_S;
-    sc->overlay.ping_interval = 60 * ENV_S;
-    sc->overlay.reactive = true;
-    sc->overlay.reliability_timer = 3 * ENV_S;
-    sc->latency.model = SCENARIO_LATENCY_CONSTANT;
-    sc->latency.ms = TS_LATENCY_MS;
+    world_util_scenario(sc, "test_sipsim", "test-sipsim", TS_PEERS, "chord", TS_LATENCY_MS);
     sc->workload.start = 2 * ENV_S;
-    sc->workload.record_lifetime = 3600;
-    sc->workload.value_size = 64;
-    sc->workload.fetch_rate = 100;
     sc->duration = 5 * 60 * ENV_S;
-    sc->output.pcap = (char *)"";
     sc->sip.enabled = true;
     sc->sip.users_per_peer = 1;
     sc->sip.call_rate = 0;

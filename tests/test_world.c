@@ -15,29 +15,14 @@
 
 #include "../core/node.h"
 #include "../sim/world.h"
+#include "world_util.h"
 
 /* A scenario held in caller storage, with the loader's defaults written out by hand so
  * that this suite does not depend on the YAML loader. */
 static void tw_scenario(struct scenario *sc, uint32_t peers, enum scenario_join join)
 {
-    memset(sc, 0, sizeof *sc);
-    sc->file = (char *)"test_world";
-    sc->name = (char *)"test-world";
-    sc->seed = 1;
-    sc->peers = peers;
-    sc->overlay.topology = (char *)"chord";
-    sc->overlay.name = (char *)"p2psip.example";
+    world_util_scenario(sc, "test_world", "test-world", peers, "chord", 50);
     sc->overlay.join = join;
-    sc->overlay.join_interval = 200 * ENV_MS;
-    sc->overlay.successors = 4;
-    sc->overlay.predecessors = 4;
-    sc->overlay.replicas = 2;
-    sc->overlay.update_interval = 60 * ENV_S;
-    sc->overlay.ping_interval = 60 * ENV_S;
-    sc->overlay.reactive = true;
-    sc->overlay.reliability_timer = 3 * ENV_S;
-    sc->latency.model = SCENARIO_LATENCY_CONSTANT;
-    sc->latency.ms = 50;
     sc->latency.min_ms = 10;
     sc->latency.max_ms = 100;
     /* Protocol joins need peers × join_interval, then time to settle. */
@@ -46,11 +31,7 @@ static void tw_scenario(struct scenario *sc, uint32_t peers, enum scenario_join 
     sc->workload.start = warmup;
     sc->workload.lookups = 300;
     sc->workload.lookup_rate = 200;
-    sc->workload.record_lifetime = 3600;
-    sc->workload.value_size = 64;
-    sc->workload.fetch_rate = 100;
     sc->duration = warmup + 10 * ENV_S;
-    sc->output.pcap = (char *)"";
 }
 
 static struct world *tw_run(const struct scenario *sc, struct world_summary *s)
