@@ -27,6 +27,7 @@ struct txn {
     uint64_t txid;
     uint16_t code;
     uint8_t dest_type;
+    uint32_t slot; /* its index in node->txns */
     struct id dest_id;
     bool has_first_hop;
     struct env_addr first_hop;
@@ -37,6 +38,14 @@ struct txn {
     node_txn_fn done;
     void *arg;
     struct node *node;
+};
+
+/* node->txns: the pending transactions and, once there are many, their index by id (see
+ * txn_find).  The index pointer shares the array's allocation: no cost in struct node, and
+ * none in the heap either (4k pointers plus 8 bytes stay in the same malloc size class). */
+struct txn_table {
+    GHashTable *index; /* txid -> struct txn *; NULL until TXN_INDEX_MIN are pending */
+    struct txn *v[];   /* the n_txns pending, in the order node_free goes through them */
 };
 
 /* The duplicate-request cache is a queue in answer order (every entry lives request_lifetime,
@@ -212,7 +221,7 @@ void node_free(struct node *n)
     if (!n)
         return;
     for (unsigned i = 0; i < n->n_txns; i++) {
-        struct txn *t = n->txns[i];
+        struct txn *t = n->txns->v[i];
         /* A pending request's arg is g_malloc'd memory (node_int.h); an Attach's wraps the
          * caller's own. */
         if (t->done == attach_done && t->arg)
@@ -220,6 +229,8 @@ void node_free(struct node *n)
         g_free(t->arg);
         txn_free(t);
     }
+    if (n->txns && n->txns->index)
+        g_hash_table_destroy(n->txns->index);
     g_free(n->txns);
     struct dup_entry *d;
     while ((d = g_queue_pop_head(&n->dup_cache)))
@@ -808,25 +819,56 @@ static void route_bytes(struct node *n, GBytes *msg)
 
 /* ---- transactions (§6.2.1) --------------------------------------------------------------- */
 
-static struct txn *txn_find(struct node *n, uint64_t txid, guint *index)
+/* The pending transactions are an array (node->txns->v) that each txn knows its slot in.
+ * Most nodes have 0-2 pending, and a scan of them is cheapest; a node with TXN_INDEX_MIN
+ * pending (a SIP peer under load has thousands) gets an index by transaction id as well, kept
+ * for the rest of its life, so answers are matched in O(1). */
+#define TXN_INDEX_MIN 16
+
+static struct txn *txn_find(struct node *n, uint64_t txid)
 {
-    for (unsigned i = 0; i < n->n_txns; i++) {
-        struct txn *t = n->txns[i];
-        if (t->txid == txid) {
-            if (index)
-                *index = i;
-            return t;
-        }
-    }
+    if (!n->txns)
+        return NULL;
+    if (n->txns->index)
+        return g_hash_table_lookup(n->txns->index, &txid);
+    for (unsigned i = 0; i < n->n_txns; i++)
+        if (n->txns->v[i]->txid == txid)
+            return n->txns->v[i];
     return NULL;
+}
+
+static void txn_add(struct node *n, struct txn *t)
+{
+    if (n->n_txns == n->cap_txns) {
+        g_assert(n->cap_txns < G_MAXUINT32 / 2);
+        bool first = !n->txns;
+        n->cap_txns += n->cap_txns < 64 ? 4u : n->cap_txns / 2u;
+        n->txns = g_realloc(n->txns, sizeof *n->txns + n->cap_txns * sizeof n->txns->v[0]);
+        if (first)
+            n->txns->index = NULL;
+    }
+    struct txn_table *tt = n->txns;
+    t->slot = n->n_txns;
+    tt->v[n->n_txns++] = t;
+    if (tt->index) {
+        g_hash_table_insert(tt->index, &t->txid, t);
+    } else if (n->n_txns >= TXN_INDEX_MIN) {
+        tt->index = g_hash_table_new(g_int64_hash, g_int64_equal);
+        for (unsigned i = 0; i < n->n_txns; i++)
+            g_hash_table_insert(tt->index, &tt->v[i]->txid, tt->v[i]);
+    }
 }
 
 static void txn_finish(struct node *n, struct txn *t, int status, const struct wire_message *resp)
 {
-    guint i;
-    if (txn_find(n, t->txid, &i) != t)
+    unsigned i = t->slot;
+    struct txn_table *tt = n->txns;
+    if (i >= n->n_txns || tt->v[i] != t)
         return;
-    n->txns[i] = n->txns[--n->n_txns];
+    if (tt->index)
+        g_hash_table_remove(tt->index, &t->txid);
+    tt->v[i] = tt->v[--n->n_txns];
+    tt->v[i]->slot = i;
     node_txn_fn done = t->done;
     void *arg = t->arg;
     n->finishing_transmissions = t->transmissions;
@@ -872,7 +914,7 @@ uint64_t node_request(struct node *n, const struct node_dest *dest, size_t n_des
     uint64_t txid;
     do
         txid = env_random(&n->env);
-    while (txid == 0 || txn_find(n, txid, NULL));
+    while (txid == 0 || txn_find(n, txid));
     struct wire_header h;
     header_init(n, &h, txid);
     uint8_t ids[WIRE_MAX_LIST][ID_BYTES];
@@ -899,11 +941,7 @@ uint64_t node_request(struct node *n, const struct node_dest *dest, size_t n_des
     t->done = done;
     t->arg = arg;
     t->node = n;
-    if (n->n_txns == n->cap_txns) {
-        n->cap_txns = (uint16_t)(n->cap_txns + 4);
-        n->txns = g_renew(struct txn *, n->txns, n->cap_txns);
-    }
-    n->txns[n->n_txns++] = t;
+    txn_add(n, t);
     txn_transmit(t);
     return txid;
 }
@@ -1379,7 +1417,7 @@ static void deliver_local(struct node *n, const struct wire_header *h, const uin
     if (n->cfg->config_doc)
         configupdate_seen(n, m);
     if (m->code == WIRE_ERROR || (m->code & 1) == 0) {
-        struct txn *t = txn_find(n, m->h.txid, NULL);
+        struct txn *t = txn_find(n, m->h.txid);
         if (t)
             txn_finish(n, t, m->code == WIRE_ERROR ? NODE_E_REFUSED : NODE_OK, m);
     } else {

@@ -38,6 +38,7 @@ struct node_app {
 
 struct storage;
 struct txn;
+struct txn_table;
 
 struct node {
     struct env env;
@@ -54,9 +55,8 @@ struct node {
     uint16_t n_conns, cap_conns;
     enum node_state state; /* (fields ordered to leave no padding: memory per peer counts) */
     env_time born;        /* env_now() at node_new: the origin of the conns' times */
-    struct txn **txns;    /* pending transactions this node originated (a GPtrArray would */
-    uint16_t n_txns, cap_txns; /* reserve 16 slots: most peers have 0-2 pending) */
-    unsigned finishing_transmissions; /* transmissions of the transaction being completed */
+    struct txn_table *txns; /* pending transactions this node originated (node.c; a */
+    uint32_t n_txns, cap_txns; /* GPtrArray would reserve 16 slots: most have 0-2 pending) */
     GQueue dup_cache;     /* struct dup_entry *, oldest first (§6.2.1 request lifetime) */
     GHashTable *dup_index; /* txid -> the oldest struct dup_entry of it; created when needed */
     struct node_app *apps; /* NODE_MAX_APPS entries, from the first node_app_listen */
@@ -72,6 +72,7 @@ struct node {
     bool have_join_bootstrap;   /* node_join was given a bootstrap (join_bootstrap) */
     uint8_t n_apps;
     struct env_addr client_peer; /* clients: the peer everything goes through */
+    unsigned finishing_transmissions; /* transmissions of the transaction being completed */
     struct node_stats stats;
     struct ice *ice;      /* NAT traversal state (ice.c); NULL unless cfg.ice.enabled */
     struct configupdate *cfgup; /* configupdate.c's state; NULL until first needed */

@@ -161,6 +161,66 @@ static void test_retransmission(void)
     ring_free(&r);
 }
 
+/* Many requests pending at once on one node (more than node.c's TXN_INDEX_MIN, so answers are
+ * matched through its transaction index): every answer completes its own request, once; a
+ * node freed with requests still pending frees them. */
+static void test_many_pending(void)
+{
+    enum { N = 300 };
+    struct ring r;
+    ring_build(&r, 6);
+    struct fake_host *h = r.h[1];
+    unsigned before = fake_host_count_events(h, ENV_EV_LOOKUP_DONE);
+    struct id keys[N];
+    for (unsigned q = 0; q < N; q++) {
+        char name[32];
+        snprintf(name, sizeof name, "many-%u", q);
+        keys[q] = id_hash(name, strlen(name));
+        CU_ASSERT_EQUAL(node_lookup(h->node, &keys[q], 1000 + q), NODE_OK);
+    }
+    fake_net_run_until(r.net, fake_net_now(r.net) + 2 * ENV_S);
+    CU_ASSERT_EQUAL_FATAL(fake_host_count_events(h, ENV_EV_LOOKUP_DONE) - before, N);
+    unsigned seen[N] = {0};
+    for (guint i = 0; i < h->events->len; i++) {
+        const struct env_event *ev = g_ptr_array_index(h->events, i);
+        if (ev->type != ENV_EV_LOOKUP_DONE || ev->cookie < 1000 || ev->cookie >= 1000 + N)
+            continue;
+        unsigned q = (unsigned)(ev->cookie - 1000);
+        seen[q]++;
+        CU_ASSERT_EQUAL(ev->status, NODE_OK);
+        CU_ASSERT_TRUE(id_eq(&ev->responder, node_id(r.h[oracle(&r, &keys[q])]->node)));
+    }
+    for (unsigned q = 0; q < N; q++)
+        CU_ASSERT_EQUAL(seen[q], 1);
+    CU_ASSERT_EQUAL(node_get_stats(h->node)->retransmissions, 0);
+    /* Cut off from the others: each of 40 requests completes once, after retransmission (the
+     * node, alone after its links failed, answers its own request). */
+    CU_ASSERT_EQUAL(lookup_failures(&r, 6), 0);
+    fake_net_partition(r.net, r.n);
+    before = fake_host_count_events(h, ENV_EV_LOOKUP_DONE);
+    for (unsigned q = 0; q < 40; q++)
+        CU_ASSERT_EQUAL(node_lookup(h->node, &keys[q], 3000 + q), NODE_OK);
+    fake_net_run_until(r.net, fake_net_now(r.net) + 60 * ENV_S);
+    CU_ASSERT_EQUAL(fake_host_count_events(h, ENV_EV_LOOKUP_DONE) - before, 40);
+    unsigned retransmitted = 0;
+    memset(seen, 0, sizeof seen);
+    for (guint i = 0; i < h->events->len; i++) {
+        const struct env_event *ev = g_ptr_array_index(h->events, i);
+        if (ev->type == ENV_EV_LOOKUP_DONE && ev->cookie >= 3000 && ev->cookie < 3040) {
+            seen[ev->cookie - 3000]++;
+            retransmitted += ev->retransmits > 0;
+            CU_ASSERT_TRUE(ev->status == NODE_OK || ev->status == NODE_E_TIMEOUT);
+        }
+    }
+    for (unsigned q = 0; q < 40; q++)
+        CU_ASSERT_EQUAL(seen[q], 1);
+    CU_ASSERT_TRUE(retransmitted >= 20);
+    fake_net_partition(r.net, 0);
+    for (unsigned q = 0; q < 50; q++)
+        CU_ASSERT_EQUAL(node_lookup(h->node, &keys[q], 5000 + q), NODE_OK);
+    ring_free(&r); /* node_free with 50 pending (ASan/valgrind would see a leak) */
+}
+
 static void test_malformed_dropped(void)
 {
     struct ring r;
@@ -463,6 +523,7 @@ CU_TestInfo test_node_tests[] = {
     {"a crashed owner's data survives on replicas", test_crash_keeps_data},
     {"a leaving peer hands its data over", test_leave_hands_over},
     {"a lost request is retransmitted end to end", test_retransmission},
+    {"300 requests pending on one node: each answer completes its own", test_many_pending},
     {"malformed datagrams are counted and dropped", test_malformed_dropped},
     {"an installed ring routes correctly", test_install_ring},
     CU_TEST_INFO_NULL,
