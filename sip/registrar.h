@@ -22,9 +22,10 @@
  * the stored value lives that much longer): requests for it then get 480, not 404.
  *
  * Other requests are the proxy's (proxy.c, RFC 3261 §16): a Route naming this adapter is
- * removed and a further one followed; an in-dialog request goes to its Request-URI; otherwise
- * the Request-URI's AoR is looked up — in the local bindings first (the request goes to the
- * most recent contact, at the address its REGISTER came from), else in the overlay
+ * removed and a further one followed; an in-dialog request goes to its Request-URI (unless
+ * that is this adapter's own address); otherwise the Request-URI's AoR is looked up — in the
+ * local bindings first (the request goes to the most recent contact, at the address its
+ * REGISTER came from), else in the overlay
  * (resolve.h): 404 when nothing is registered, 482 for a forwarding loop, 480 for a lapsed
  * registration or when no route's peer can be reached; a route's peer is reached by AppAttach
  * (node_app_attach, its answer cached) and the request is sent to its SIP address, with this
