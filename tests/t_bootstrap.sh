@@ -86,7 +86,9 @@ stop_pid "$PID_1"
 if kill -0 "$PID_1" 2>/dev/null; then abort "peer 1 still running"; fi
 sleep 1 # peers 2 and 3 repair their ring
 peer 4 --bootstrap "$HOST:$(port 1)" --cache "$WORK/cache4"
-if joined 4 && grep -q "^bootstrap method=remembered addr=$HOST:\($(port 2)\|$(port 3)\)$" \
+# The rejoin can wait for the ring to drop the dead peer 1 (end-to-end retransmissions of 3 s):
+# allow 30 s.
+if JOIN_WAIT_S=30 joined 4 && grep -q "^bootstrap method=remembered addr=$HOST:\($(port 2)\|$(port 3)\)$" \
     "$WORK/peer4.out"; then
     pass "peer 4 rejoined with the configured peer gone: $(grep '^bootstrap' "$WORK/peer4.out")"
 else
