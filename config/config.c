@@ -312,6 +312,8 @@ static void tag_position(struct parser *p, unsigned *line, unsigned *col)
     const char *at = p->text + start;
     for (int i = 1; i < ch && at < p->text + p->len; i++)
         at = g_utf8_next_char(at);
+    if (at > p->text + p->len) /* a lead byte at the end claims bytes that are not there */
+        at = p->text + p->len;
     size_t off = (size_t)(at - p->text);
     unsigned back = 0;
     while (off > 0) {

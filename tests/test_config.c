@@ -803,7 +803,26 @@ static void test_scenario_defaults(void)
     scen_dir_free(&d);
 }
 
+/* Regression (found by fuzz/fuzz_config.c; fuzz/regress/config/utf8-lead-at-end): a document
+ * ending in a UTF-8 lead byte right after a tag made the error position's walk step past the
+ * buffer (read 2 bytes beyond it; AddressSanitizer catches it under SANITIZE=1).  It is refused
+ * with a position like any malformed document. */
+static void test_utf8_lead_at_end(void)
+{
+    static const char doc[] = "<!-->\n<o>\xf7";
+    char *exact = g_memdup2(doc, sizeof doc - 1); /* no NUL after it: overreads are caught */
+    GError *err = NULL;
+    struct config *c = config_parse(exact, sizeof doc - 1, "t.xml", NULL, &err);
+    CU_ASSERT_PTR_NULL(c);
+    config_free(c);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+    CU_ASSERT_TRUE(g_str_has_prefix(err->message, "t.xml:"));
+    g_error_free(err);
+    g_free(exact);
+}
+
 CU_TestInfo test_config_tests[] = {
+    {"a UTF-8 lead byte at the end is refused without reading past it", test_utf8_lead_at_end},
     {"docs/overlay-example.xml parses", test_example},
     {"an RFC 6940 style document: configurations, signatures, foreign elements", test_rfc_style},
     {"refusals name FILE:LINE:COLUMN and the element", test_refusals},
