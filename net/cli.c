@@ -310,13 +310,16 @@ static void cli_peer_bootstrap_found(void *ud, const struct env_addr *found,
                                      enum net_bootstrap_method method)
 {
     struct cli_peer *p = ud;
+    struct env_addr addr; /* found points into the search, freed here (ASan, SANITIZE=1) */
+    if (found)
+        addr = *found;
     net_bootstrap_free(p->search);
     p->search = NULL;
     if (!found)
         net_udp_logf(p->udp, ENV_LOG_INFO,
                      "bootstrap: no remembered or discovered peer answered; starting a new "
                      "overlay");
-    if (cli_peer_join(p, found, method) != NODE_OK) {
+    if (cli_peer_join(p, found ? &addr : NULL, method) != NODE_OK) {
         p->exit_code = CLI_EXIT_FAILED;
         g_main_loop_quit(p->loop);
     }
