@@ -417,6 +417,17 @@ int cred_from_der(const uint8_t *der, size_t len, struct cred **out)
         X509_free(x);
         return CRED_E_MALFORMED;
     }
+    /* DER only: d2i_X509 also takes some BER (found by fuzz/fuzz_cert.c: a signature BIT
+     * STRING with unused bits set), which would re-encode (cred_to_der, the SignerIdentity
+     * hash) to other bytes than those received. */
+    unsigned char *re = NULL;
+    int re_len = i2d_X509(x, &re);
+    bool canonical = re_len == (int)len && memcmp(re, der, len) == 0;
+    OPENSSL_free(re);
+    if (!canonical) {
+        X509_free(x);
+        return CRED_E_MALFORMED;
+    }
     struct cred *c = cred_alloc();
     c->cert = x;
     int rc = read_info(x, &c->info);

@@ -641,7 +641,36 @@ static void test_malformed_signatures(void)
     cred_free(ca);
 }
 
+/* Regression (found by fuzz/fuzz_cert.c; fuzz/regress/cert/bitstring-unused-bits): a
+ * certificate whose signature BIT STRING declares 7 unused bits holding ones is BER, not DER;
+ * d2i_X509 took it and cred_to_der wrote other bytes.  It is refused as malformed. */
+static void test_non_der_refused(void)
+{
+    struct cred *ca = new_ca(), *r = NULL;
+    struct cred *c = enroll(ca, "alice@sec.example", 1, NULL);
+    GByteArray *der = g_byte_array_new();
+    cred_to_der(c, der);
+    CU_ASSERT_EQUAL(cred_from_der(der->data, der->len, &r), 0);
+    cred_free(r);
+    /* The signature is the last element: BIT STRING (03), short length L, 00 unused bits. */
+    guint at = 0;
+    for (guint l = 2; l < 128 && l + 2 <= der->len && !at; l++)
+        if (der->data[der->len - l - 2] == 0x03 && der->data[der->len - l - 1] == l &&
+            der->data[der->len - l] == 0)
+            at = der->len - l;
+    CU_ASSERT_NOT_EQUAL_FATAL(at, 0);
+    der->data[at] = 7;                /* 7 unused bits ... */
+    der->data[der->len - 1] |= 0x7f;  /* ... that are not zero */
+    r = NULL;
+    CU_ASSERT_EQUAL(cred_from_der(der->data, der->len, &r), CRED_E_MALFORMED);
+    CU_ASSERT_PTR_NULL(r);
+    g_byte_array_unref(der);
+    cred_free(c);
+    cred_free(ca);
+}
+
 CU_TestInfo test_sec_tests[] = {
+    {"a certificate in BER, not DER, is refused", test_non_der_refused},
     {"a CA-enrolled certificate verifies and yields user and Node-IDs", test_enroll_verifies},
     {"a certificate from another CA is refused", test_other_ca_refused},
     {"expired and not-yet-valid certificates are refused", test_validity_window},
