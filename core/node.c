@@ -132,11 +132,11 @@ void node_config_default(struct node_config *c)
 
 /* The kinds this build knows, without limits of their own (max_value_size applies). */
 static const struct node_kind builtin_kinds[] = {
-    {NODE_KIND_SIP_REGISTRATION, WIRE_MODEL_DICTIONARY, 0, 0},
-    {NODE_KIND_VALUE, WIRE_MODEL_SINGLE, 0, 0},
-    {NODE_KIND_ARRAY, WIRE_MODEL_ARRAY, 0, 0},
-    {NODE_KIND_DICT, WIRE_MODEL_DICTIONARY, 0, 0},
-    {NODE_KIND_SERVICE, WIRE_MODEL_DICTIONARY, 0, 0},
+    {.id = NODE_KIND_SIP_REGISTRATION, .model = WIRE_MODEL_DICTIONARY},
+    {.id = NODE_KIND_VALUE, .model = WIRE_MODEL_SINGLE},
+    {.id = NODE_KIND_ARRAY, .model = WIRE_MODEL_ARRAY},
+    {.id = NODE_KIND_DICT, .model = WIRE_MODEL_DICTIONARY},
+    {.id = NODE_KIND_SERVICE, .model = WIRE_MODEL_DICTIONARY},
 };
 
 const struct node_kind *node_kind_find(const struct node *n, uint32_t kind)

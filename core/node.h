@@ -51,8 +51,21 @@ struct node_kind {
     uint8_t model;      /* enum wire_model */
     uint32_t max_count; /* values per (Resource-ID, Kind) after a Store; 0 = no limit */
     uint32_t max_size;  /* bytes per value; 0 = node_config.max_value_size */
+    uint8_t access;     /* enum node_access: the storing peer's policy (§7.3) */
+    uint32_t max_node_multiple; /* NODE-MULTIPLE's bound, else 0 */
 };
 #define NODE_MAX_KINDS 64
+
+/* Access-control policies (RFC 6940 §7.3), enforced by a storing peer that has a security
+ * provider (node_config.security).  NODE_ACCESS_OPEN (0, this build's extension) admits any
+ * verified signer: it is what a kind gets when nothing defines a policy. */
+enum node_access {
+    NODE_ACCESS_OPEN = 0,
+    NODE_ACCESS_USER_MATCH,
+    NODE_ACCESS_NODE_MATCH,
+    NODE_ACCESS_USER_NODE_MATCH,
+    NODE_ACCESS_NODE_MULTIPLE,
+};
 struct node;
 /* The definition of kind that node uses: its configuration's, else the built-in one; NULL
  * when the kind is unknown.  node may be NULL (built-in kinds only). */
@@ -75,6 +88,38 @@ struct node_config_doc {
  * refused or holds no configuration for that overlay. */
 typedef int (*node_config_parse_fn)(void *ud, const uint8_t *doc, size_t len, uint32_t overlay,
                                     struct node_config_doc *out);
+
+/* ---- Security (RFC 6940 §13; docs/security.md) ----------------------------------------------
+ * The core does no cryptography itself: a provider does, through these hooks.  sec/ backs them
+ * with X.509 credentials and ECDSA (libcrypto); the simulator models them (signatures of the
+ * real size that only the signer's own node can produce) or uses sec/ for small runs.  One
+ * provider may serve many nodes (the simulator shares one configuration between nodes), so
+ * every hook names the node it acts for.  Without a provider (ops NULL) messages and values
+ * go out unsigned (algorithm none, identity none) and nothing is checked, as before. */
+
+/* Who signed, as the provider verified it. */
+struct node_signer {
+    struct id node;               /* the Node-ID the signature names; the certificate carries it */
+    uint8_t user_hash[ID_BYTES];  /* id_hash() of the certificate's user name (USER-MATCH) */
+    bool has_user;
+};
+
+struct node_security_ops {
+    /* Signs input (len bytes: the §6.3.4 or §7.1 input without the SignerIdentity, which the
+     * provider appends itself) as node `self`, appending the encoded Signature (§6.3.4:
+     * algorithm, SignerIdentity, value) to out.  0, or a negative provider code. */
+    int (*sign)(void *ud, const struct id *self, const uint8_t *input, size_t len,
+                GByteArray *out);
+    /* Appends self's GenericCertificate(s) (§6.3.4) to a certificates bucket. */
+    void (*certificates)(void *ud, const struct id *self, GByteArray *bucket);
+    /* Verifies sig over input: finds the signer's certificate (in bucket, or one the provider
+     * has seen before), checks it against the overlay's trust anchor at time now (env clock)
+     * and the signature; fills *who.  0, or a negative provider code (never acted upon). */
+    int (*verify)(void *ud, struct wire_bytes bucket, const struct wire_signature *sig,
+                  const uint8_t *input, size_t len, env_time now, struct node_signer *who);
+    /* A short text for a provider code, for logs. */
+    const char *(*strerror)(int code);
+};
 
 /* A node reachable at an address, as routing tables hold it. */
 struct node_peer {
@@ -161,6 +206,16 @@ struct node_config {
         env_time check_interval; /* between rounds of connectivity checks, 200 ms */
         unsigned check_rounds;   /* rounds before falling back to the relay, 5 */
     } ice;
+    /* Security (see struct node_security_ops).  With ops set, every message this node sends
+     * is signed and carries its certificate; a message whose signature does not verify is
+     * counted (node_stats.dropped_signature) and never acted upon (a request gets
+     * Error_Forbidden); a Join is admitted only from the Node-ID its signer's certificate
+     * carries; every value stored is signed, checked by the storing peer against its kind's
+     * policy (node_kind.access) and by the fetcher. */
+    struct {
+        const struct node_security_ops *ops;
+        void *ud;
+    } security;
 };
 /* Fills c with RFC 6940's defaults, except update_interval 60 s and ping_interval 60 s
  * (RFC defaults 600 s and 3600 s suit deployments, not minutes-long simulations). */
@@ -295,6 +350,10 @@ struct node_stats {
     uint64_t links_failed;
     uint64_t dropped_overlay; /* data frames whose overlay hash is another overlay's (§6.3.2) */
     uint64_t config_updates;  /* newer configuration documents adopted through ConfigUpdate */
+    /* Security (node_config.security): messages whose signature was missing or did not
+     * verify; Joins refused for want of a credential; Stores refused by a kind's policy or a
+     * value's signature; fetched values whose signature did not verify (never reported). */
+    uint64_t dropped_signature, refused_join, refused_store, rejected_values;
 };
 const struct node_stats *node_get_stats(const struct node *n);
 /* The sequence of the configuration document the node follows now (node_config.config_seq,
