@@ -19,9 +19,11 @@ TEST_LDLIBS := -lcunit
 
 # Debian packages the build, the tests and the tools need (gnuplot, igraph and libosip2 are
 # used by the analysis and SIP layers; sip-tester is SIPp, for tests/t_sipp.sh; nftables makes
-# the NATs of tests/t_natns.sh; libssl-dev is OpenSSL's libcrypto, for sec/'s credentials).
+# the NATs of tests/t_natns.sh; baresip-core is the softphone of tests/t_baresip.sh;
+# libssl-dev is OpenSSL's libcrypto, for sec/'s credentials).
 DEBS := build-essential pkg-config libglib2.0-dev libyaml-dev libcunit1-dev tshark \
-        gnuplot-nox libigraph-dev libosip2-dev python3 sip-tester nftables libssl-dev
+        gnuplot-nox libigraph-dev libosip2-dev python3 sip-tester nftables libssl-dev \
+        baresip-core
 # Only `make fuzz` needs these (clang and its libFuzzer runtime); `make test` and CI do not.
 FUZZ_DEBS := clang-14 libclang-rt-14-dev
 
