@@ -11,7 +11,7 @@ ifeq ($(SANITIZE),1)
 OPT      := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDSAN    := -fsanitize=address,undefined
 endif
-PKGS     := glib-2.0 yaml-0.1 igraph libosip2 libcrypto
+PKGS     := glib-2.0 yaml-0.1 igraph libosip2 libcrypto libcares
 CPPFLAGS += -MMD -MP -D_GNU_SOURCE
 CFLAGS   += -std=c11 $(OPT) $(WARN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
@@ -20,31 +20,34 @@ TEST_LDLIBS := -lcunit
 # Debian packages the build, the tests and the tools need (gnuplot, igraph and libosip2 are
 # used by the analysis and SIP layers; sip-tester is SIPp, for tests/t_sipp.sh; nftables makes
 # the NATs of tests/t_natns.sh; baresip-core is the softphone of tests/t_baresip.sh;
-# libssl-dev is OpenSSL's libcrypto, for sec/'s credentials).
+# libssl-dev is OpenSSL's libcrypto, for sec/'s credentials; libc-ares-dev is the asynchronous
+# DNS resolver of net/dns.c (RFC 3263), dnsmasq the local DNS server of tests/t_dns.sh).
 DEBS := build-essential pkg-config libglib2.0-dev libyaml-dev libcunit1-dev tshark \
         gnuplot-nox libigraph-dev libosip2-dev python3 sip-tester nftables libssl-dev \
-        baresip-core
+        baresip-core libc-ares-dev dnsmasq
 # Only `make fuzz` needs these (clang and its libFuzzer runtime); `make test` and CI do not.
 FUZZ_DEBS := clang-14 libclang-rt-14-dev
 
 # ---- objects ----------------------------------------------------------------------------------
 CORE_OBJS := core/id.o core/env.o core/wire.o core/storage.o core/chord.o core/bamboo.o \
              core/superpeer.o core/node.o core/service.o core/ice.o core/configupdate.o \
-             core/appdata.o
+             core/appdata.o core/adversary.o core/redundant.o core/access.o core/client.o
 SIM_OBJS  := sim/engine.o sim/scenario.o sim/dist.o sim/underlay.o sim/churn.o sim/world.o \
-             sim/pcap.o sim/sweep.o sim/expect.o sim/nat.o sim/sipua.o sim/cli.o
+             sim/pcap.o sim/sweep.o sim/expect.o sim/nat.o sim/sipua.o sim/cli.o \
+             sim/secmodel.o
 ANA_OBJS  := analysis/graph.o analysis/plot.o analysis/compare.o
-NET_OBJS  := net/udp.o net/cli.o net/bootstrap.o net/bootserver.o
+NET_OBJS  := net/udp.o net/cli.o net/bootstrap.o net/bootserver.o net/dns.o net/overlays.o net/security.o
 CONFIG_OBJS := config/config.o
-SIP_OBJS  := sip/usage.o sip/resolve.o sip/registrar.o sip/proxy.o
-SEC_OBJS  := sec/cred.o sec/sig.o sec/cli.o
+SIP_OBJS  := sip/usage.o sip/resolve.o sip/registrar.o sip/proxy.o sip/router.o
+SEC_OBJS  := sec/cred.o sec/sig.o sec/provider.o sec/confsig.o sec/cli.o
 CLI_OBJS  := cli/main.o
 TEST_OBJS := tests/main.o tests/fake_env.o tests/ring.o tests/world_util.o tests/test_id.o tests/test_wire.o tests/test_node.o \
              tests/test_storage.o tests/test_engine.o tests/test_scenario.o tests/test_world.o \
              tests/test_dist.o tests/test_underlay.o tests/test_churn.o tests/test_graph.o \
              tests/test_sweep.o tests/test_expect.o tests/test_plot.o tests/test_bamboo.o \
              tests/test_superpeer.o tests/test_nat.o tests/test_ice.o tests/test_sip.o tests/test_election.o \
-             tests/test_service.o tests/test_sipsim.o tests/test_config.o tests/test_sec.o
+             tests/test_service.o tests/test_sipsim.o tests/test_config.o tests/test_sec.o \
+             tests/test_secmodel.o tests/test_nodesec.o tests/test_adversary.o tests/test_client.o
 
 GIT_REV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 sim/cli.o: CPPFLAGS += -DP2PSIP_GIT_REV='"$(GIT_REV)"'

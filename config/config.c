@@ -131,6 +131,21 @@ const char *config_access_name(enum config_access a)
     return (unsigned)a < G_N_ELEMENTS(access_names) ? access_names[a] : "?";
 }
 
+enum node_access config_node_access(enum config_access a)
+{
+    switch (a) {
+    case CONFIG_ACCESS_USER_MATCH:
+        return NODE_ACCESS_USER_MATCH;
+    case CONFIG_ACCESS_NODE_MATCH:
+        return NODE_ACCESS_NODE_MATCH;
+    case CONFIG_ACCESS_USER_NODE_MATCH:
+        return NODE_ACCESS_USER_NODE_MATCH;
+    case CONFIG_ACCESS_NODE_MULTIPLE:
+        return NODE_ACCESS_NODE_MULTIPLE;
+    }
+    return NODE_ACCESS_OPEN;
+}
+
 /* ---- struct config ------------------------------------------------------------------------- */
 
 static void setting_clear(gpointer p)
@@ -267,6 +282,7 @@ struct parser {
     GPtrArray *configs;      /* struct config *, in document order */
     struct config *cur;      /* the <configuration> being read */
     bool signature_expected; /* the last element of <overlay> was a configuration */
+    size_t n_elements;       /* start tags seen so far, in document order */
     unsigned param_line[CONFIG_P_COUNT], param_col[CONFIG_P_COUNT];
     unsigned topology_line, topology_col;
     bool have_topology, have_secret, have_self_signed;
@@ -738,6 +754,7 @@ static void on_start(GMarkupParseContext *ctx, const gchar *qname, const gchar *
                      const gchar **av, gpointer ud, GError **error)
 {
     struct parser *p = ud;
+    size_t element = p->n_elements++; /* element_spans finds it again by this number */
     if (p->skip) {
         p->skip++;
         return;
@@ -773,6 +790,7 @@ static void on_start(GMarkupParseContext *ctx, const gchar *qname, const gchar *
             f->what = E_CONFIGURATION;
             if (!start_configuration(p, f, an, av, error))
                 goto bad;
+            p->cur->span_start = element; /* an element number until element_spans */
             ok = true;
         } else if (base && !strcmp(local, "signature")) {
             static const char *const allowed[] = {"algorithm", NULL};
@@ -784,6 +802,9 @@ static void on_start(GMarkupParseContext *ctx, const gchar *qname, const gchar *
             ok = check_attributes(p, f, an, allowed, error);
             if (!ok)
                 goto bad;
+            struct config *signed_c = p->configs->pdata[p->configs->len - 1];
+            signed_c->sig_start = element; /* an element number until element_spans */
+            signed_c->sig_end = 1;
         }
         p->signature_expected = false;
         break;
@@ -981,6 +1002,9 @@ static bool end_kind_block(struct parser *p, const struct frame *f, GError **err
     kb->info.signature = kb->signature;
     kb->signature = NULL;
     kb->info.line = kb->line;
+    /* The policy the storing peer enforces once nodes hold credentials (§7.3). */
+    kb->def.access = (uint8_t)config_node_access(kb->info.access);
+    kb->def.max_node_multiple = kb->info.max_node_multiple;
     c->kinds[c->n_kinds] = kb->def;
     c->kind_info[c->n_kinds] = kb->info;
     c->n_kinds++;
@@ -1214,6 +1238,130 @@ static void on_text(GMarkupParseContext *ctx, const gchar *text, gsize len, gpoi
 
 /* ---- documents ----------------------------------------------------------------------------- */
 
+/* Whether [t+i, t+len) starts with s (the text need not be NUL-terminated). */
+static bool starts(const char *t, size_t len, size_t i, const char *s)
+{
+    size_t n = strlen(s);
+    return i + n <= len && !memcmp(t + i, s, n);
+}
+
+/* Index just past the first occurrence of end at or after i, or len. */
+static size_t skip_past(const char *t, size_t len, size_t i, const char *end)
+{
+    size_t n = strlen(end);
+    for (; i + n <= len; i++)
+        if (!memcmp(t + i, end, n))
+            return i + n;
+    return len;
+}
+
+/* Line and column (in characters) of byte offset off, as in error messages. */
+static void offset_position(const struct parser *p, size_t off, unsigned *line, unsigned *col)
+{
+    guint l = 0;
+    while (l + 1 < p->line_starts->len && g_array_index(p->line_starts, size_t, l + 1) <= off)
+        l++;
+    size_t ls = g_array_index(p->line_starts, size_t, l);
+    *line = l + 1;
+    *col = 1 + (unsigned)g_utf8_strlen(p->text + ls, (gssize)(off - ls));
+}
+
+/* Turns the element numbers on_start left in span_start and sig_start into the exact byte
+ * spans a signature covers (§11.1: from the first '<' to the last '>' of the element).
+ * GMarkup reports positions only roughly, so this re-reads the (well-formed: GMarkup has
+ * accepted it) text, counting start tags as on_start did and skipping comments, processing
+ * instructions, CDATA sections, declarations and quoted attribute values. */
+struct span_mark {
+    size_t offset, element; /* an open element: its '<' and number */
+};
+struct span_want {
+    size_t element; /* the number on_start gave it */
+    guint config;   /* index in p->configs */
+    bool signature; /* its <signature>, not the <configuration> */
+};
+
+static void element_spans(struct parser *p)
+{
+    const char *t = p->text;
+    size_t len = p->len, element = 0;
+    GArray *open = g_array_new(FALSE, FALSE, sizeof(struct span_mark));
+    GArray *want = g_array_new(FALSE, FALSE, sizeof(struct span_want));
+    for (guint i = 0; i < p->configs->len; i++) {
+        struct config *c = p->configs->pdata[i];
+        struct span_want w = {c->span_start, i, false};
+        g_array_append_val(want, w);
+        c->span_start = c->span_end = SIZE_MAX;
+        if (c->sig_end) {
+            struct span_want ws = {c->sig_start, i, true};
+            g_array_append_val(want, ws);
+            c->sig_start = c->sig_end = SIZE_MAX;
+        }
+    }
+    for (size_t i = 0; i < len;) {
+        if (t[i] != '<') {
+            i++;
+            continue;
+        }
+        size_t start = i, el = SIZE_MAX, end;
+        if (starts(t, len, i, "<!--")) {
+            i = skip_past(t, len, i + 4, "-->");
+            continue;
+        } else if (starts(t, len, i, "<![CDATA[")) {
+            i = skip_past(t, len, i + 9, "]]>");
+            continue;
+        } else if (starts(t, len, i, "<?")) {
+            i = skip_past(t, len, i + 2, "?>");
+            continue;
+        }
+        bool closing = starts(t, len, i, "</"), decl = starts(t, len, i, "<!");
+        char quote = 0;
+        int brackets = 0;
+        for (i++; i < len; i++) {
+            if (quote) {
+                quote = t[i] == quote ? 0 : quote;
+            } else if (t[i] == '"' || t[i] == '\'') {
+                quote = t[i];
+            } else if (decl && (t[i] == '[' || t[i] == ']')) {
+                brackets += t[i] == '[' ? 1 : -1;
+            } else if (t[i] == '>' && brackets <= 0) {
+                break;
+            }
+        }
+        end = i < len ? ++i : len;
+        if (decl)
+            continue;
+        if (closing) {
+            if (!open->len)
+                continue;
+            const struct span_mark *top = &g_array_index(open, struct span_mark, open->len - 1);
+            start = top->offset;
+            el = top->element;
+            g_array_set_size(open, open->len - 1);
+        } else if (end >= start + 3 && t[end - 2] == '/') {
+            el = element++; /* <empty/> */
+        } else {
+            struct span_mark top = {start, element++};
+            g_array_append_val(open, top);
+            continue;
+        }
+        for (guint k = 0; k < want->len; k++) {
+            const struct span_want *w = &g_array_index(want, struct span_want, k);
+            if (w->element != el)
+                continue;
+            struct config *c = p->configs->pdata[w->config];
+            if (!w->signature) {
+                c->span_start = start, c->span_end = end;
+                offset_position(p, start, &c->line, &c->col);
+            } else {
+                c->sig_start = start, c->sig_end = end;
+                offset_position(p, start, &c->sig_line, &c->sig_col);
+            }
+        }
+    }
+    g_array_unref(open);
+    g_array_unref(want);
+}
+
 /* Every configuration of the document, in order; NULL and *err on any problem. */
 static GPtrArray *parse_document(const char *text, size_t len, const char *file, GError **err)
 {
@@ -1259,6 +1407,8 @@ static GPtrArray *parse_document(const char *text, size_t len, const char *file,
                         "overlay",
                         file);
     }
+    if (ok)
+        element_spans(&p);
     g_markup_parse_context_free(p.ctx);
     config_free(p.cur);
     kind_build_clear(&p.kb);
@@ -1305,6 +1455,11 @@ struct config *config_parse(const char *text, size_t len, const char *file, cons
     struct config *c = g_ptr_array_steal_index(all, pick);
     g_ptr_array_unref(all);
     return c;
+}
+
+GPtrArray *config_parse_all(const char *text, size_t len, const char *file, GError **err)
+{
+    return parse_document(text, len, file, err);
 }
 
 struct config *config_load(const char *path, const char *instance, GError **err)
@@ -1387,21 +1542,25 @@ int config_node_parse(void *ud, const uint8_t *doc, size_t len, uint32_t overlay
     for (guint i = 0; i < all->len && !c; i++)
         if (((const struct config *)all->pdata[i])->overlay == overlay)
             c = all->pdata[i];
-    if (c) {
-        memset(out, 0, sizeof *out);
-        out->overlay = c->overlay;
-        out->sequence = c->sequence;
-        out->n_kinds = c->n_kinds;
-        memcpy(out->kinds, c->kinds, c->n_kinds * sizeof c->kinds[0]);
-        for (guint i = 0; i < c->bootstraps->len && out->n_bootstraps < NODE_MAX_BOOTSTRAPS; i++) {
-            const struct config_bootstrap *b =
-                &g_array_index(c->bootstraps, struct config_bootstrap, i);
-            if (b->is_v4)
-                out->bootstraps[out->n_bootstraps++] = b->addr;
-        }
-    }
+    if (c)
+        config_node_doc(c, out);
     g_ptr_array_unref(all);
     return c ? 0 : -1;
+}
+
+void config_node_doc(const struct config *c, struct node_config_doc *out)
+{
+    memset(out, 0, sizeof *out);
+    out->overlay = c->overlay;
+    out->sequence = c->sequence;
+    out->n_kinds = c->n_kinds;
+    memcpy(out->kinds, c->kinds, c->n_kinds * sizeof c->kinds[0]);
+    for (guint i = 0; i < c->bootstraps->len && out->n_bootstraps < NODE_MAX_BOOTSTRAPS; i++) {
+        const struct config_bootstrap *b =
+            &g_array_index(c->bootstraps, struct config_bootstrap, i);
+        if (b->is_v4)
+            out->bootstraps[out->n_bootstraps++] = b->addr;
+    }
 }
 
 const struct config_setting *config_settings(const struct config *c, size_t *n)

@@ -32,7 +32,8 @@
 #define CONFIG_DEFAULT_PORT 6084 /* <bootstrap-node> without port= (§11.1) */
 #define CONFIG_MAX_KINDS NODE_MAX_KINDS
 
-/* Access control policies, §7.3 (kept for credentials: nothing enforces them yet). */
+/* Access control policies, §7.3: config_node_access maps them onto node_kind.access, which a
+ * storing peer with a security provider enforces (core/access.h). */
 enum config_access {
     CONFIG_ACCESS_USER_MATCH,
     CONFIG_ACCESS_NODE_MATCH,
@@ -97,6 +98,12 @@ struct config {
     uint16_t sequence;         /* sequence= (0 .. 65534; 0 when absent) */
     char *expiration;          /* expiration= (RFC 3339, as written), NULL when absent */
     char *signature;           /* the <signature> after the configuration, base64 text, or NULL */
+    /* Where the configuration is in `text` (byte offsets): [span_start, span_end) runs from
+     * the '<' of <configuration> to the '>' of </configuration>, what its signature covers
+     * (§11.1); [sig_start, sig_end) is its <signature> element (both 0 when absent).  line,
+     * col and sig_line, sig_col are where they start, for messages (sec/confsig.h). */
+    size_t span_start, span_end, sig_start, sig_end;
+    unsigned line, col, sig_line, sig_col;
 
     /* Topology and parameters.  Absent parameters hold RFC 6940's defaults (or p2psip's, for
      * its extensions) and their bit in `given` is clear. */
@@ -153,6 +160,9 @@ enum { CONFIG_ERROR_IO, CONFIG_ERROR_SYNTAX, CONFIG_ERROR_VALUE };
  * (CONFIG_ERROR) on any problem. */
 struct config *config_parse(const char *text, size_t len, const char *file, const char *instance,
                             GError **err);
+/* Every configuration of a document, in document order (a GPtrArray of struct config *
+ * that frees them), checked as by config_parse; NULL and *err on any problem. */
+GPtrArray *config_parse_all(const char *text, size_t len, const char *file, GError **err);
 /* Reads and parses the file at path. */
 struct config *config_load(const char *path, const char *instance, GError **err);
 void config_free(struct config *c);
@@ -163,7 +173,11 @@ void config_free(struct config *c);
  * Bootstrap nodes are left to the caller (c->bootstraps). */
 void config_apply(const struct config *c, struct node_config *cfg);
 
-/* A node_config_parse_fn (ud unused): the configuration whose overlay hash is `overlay`. */
+/* What a node adopts from configuration c through ConfigUpdate (node.h's node_config_doc:
+ * overlay, sequence, kinds, IPv4 bootstrap nodes). */
+void config_node_doc(const struct config *c, struct node_config_doc *out);
+/* A node_config_parse_fn (ud unused): the configuration whose overlay hash is `overlay`.
+ * It checks no signature: net/security.c's hook does, for peers with credentials. */
 int config_node_parse(void *ud, const uint8_t *doc, size_t len, uint32_t overlay,
                       struct node_config_doc *out);
 
@@ -174,5 +188,7 @@ const struct config_setting *config_settings(const struct config *c, size_t *n);
 
 /* Names, for messages and docs: "CHORD-RELOAD", "SINGLE", "USER-MATCH", ... */
 const char *config_access_name(enum config_access a);
+/* The core's policy (enum node_access, node_kind.access) for a document's <access-control>. */
+enum node_access config_node_access(enum config_access a);
 
 #endif

@@ -51,8 +51,10 @@ enum env_event_type {
     ENV_EV_CONNECT,     /* NAT traversal: a connection attempt to responder ended; code is
                            its enum node_connect outcome */
     ENV_EV_RELAYED,     /* NAT traversal: a message went through relay peer `responder` */
+    ENV_EV_RELAY,       /* NAT traversal: this node's own relay changed to `responder`, or a
+                           relay lookup failed; code is its enum node_relay_change */
 };
-#define ENV_EV_TYPES (ENV_EV_RELAYED + 1)
+#define ENV_EV_TYPES (ENV_EV_RELAY + 1)
 
 struct env_event {
     enum env_event_type type;
@@ -64,7 +66,12 @@ struct env_event {
     uint64_t cookie;     /* the caller's cookie from node_lookup/node_store/node_fetch */
     struct id key;       /* the Resource-ID asked for */
     struct id responder; /* the Node-ID that answered */
-    int found;           /* FETCH_DONE: 1 when at least one value came back */
+    int found;           /* FETCH_DONE: 1 when at least one value came back (and, with a
+                            security provider, passed the fetcher's checks) */
+    uint32_t rejected;   /* FETCH_DONE: values of the answer whose signature or access policy
+                            failed (node_config.security): removed, never reported */
+    struct id signer;    /* FETCH_DONE with a security provider and found: the verified
+                            signer (Node-ID) of the first value reported, else zero */
     uint32_t retransmits;
 };
 

@@ -70,6 +70,8 @@ struct op {
     node_store_cb store_cb;
     node_fetch_cb fetch_cb;
     void *ud;
+    uint32_t rejected; /* fetched values that failed the security checks */
+    struct id signer;  /* the verified signer of the first value kept */
 };
 
 static void route_out(struct node *n, struct wire_header *h, const uint8_t *msg, size_t len,
@@ -128,15 +130,22 @@ void node_config_default(struct node_config *c)
     c->ice.keepalive = 20 * ENV_S;
     c->ice.check_interval = 200 * ENV_MS;
     c->ice.check_rounds = 5;
+    c->ice.failover = true;
 }
 
-/* The kinds this build knows, without limits of their own (max_value_size applies). */
+/* The kinds this build knows, without limits of their own (max_value_size applies).  Their
+ * policies (enforced only with a security provider; docs/security.md): SIP-REGISTRATION and
+ * the service directory are dictionaries keyed by the storing node's Node-ID, so NODE-KEY-MATCH
+ * (RFC 7904's USER-NODE-MATCH without its user half: a peer registers the phones it serves,
+ * docs/sip.md); the private-use value kinds (the simulator's workload, `p2psip store`) admit
+ * any verified signer. */
 static const struct node_kind builtin_kinds[] = {
-    {.id = NODE_KIND_SIP_REGISTRATION, .model = WIRE_MODEL_DICTIONARY},
+    {.id = NODE_KIND_SIP_REGISTRATION, .model = WIRE_MODEL_DICTIONARY,
+     .access = NODE_ACCESS_NODE_KEY_MATCH},
     {.id = NODE_KIND_VALUE, .model = WIRE_MODEL_SINGLE},
     {.id = NODE_KIND_ARRAY, .model = WIRE_MODEL_ARRAY},
     {.id = NODE_KIND_DICT, .model = WIRE_MODEL_DICTIONARY},
-    {.id = NODE_KIND_SERVICE, .model = WIRE_MODEL_DICTIONARY},
+    {.id = NODE_KIND_SERVICE, .model = WIRE_MODEL_DICTIONARY, .access = NODE_ACCESS_NODE_KEY_MATCH},
 };
 
 const struct node_kind *node_kind_find(const struct node *n, uint32_t kind)
@@ -226,7 +235,10 @@ void node_free(struct node *n)
          * caller's own. */
         if (t->done == attach_done && t->arg)
             g_free(((struct attach_ctx *)t->arg)->arg);
-        g_free(t->arg);
+        if (t->done == redundant_path_done)
+            redundant_path_free(t->arg); /* one of k paths sharing a state (redundant.c) */
+        else
+            g_free(t->arg);
         txn_free(t);
     }
     if (n->txns && n->txns->index)
@@ -249,6 +261,7 @@ void node_free(struct node *n)
         n->topo->ops->destroy(n->topo);
     ice_free(n->ice);
     configupdate_free(n);
+    client_free(n);
     storage_free(n->store);
     g_free(n->conns);
     g_free(n->apps);
@@ -383,10 +396,15 @@ static void link_failed(struct node *n, struct id id)
 {
     n->stats.links_failed++;
     node_conn_remove(n, &id);
+    /* A client moves to its next peer first: the event's host sees where it went. */
+    if (n->client)
+        client_link_failed(n, &id);
     if (n->env.ops->event) {
         struct env_event ev = {.type = ENV_EV_LINK_FAILED, .responder = id};
         env_event(&n->env, &ev);
     }
+    if (n->ice)
+        ice_link_failed(n, &id);
     if (n->topo)
         n->topo->ops->peer_lost(n->topo, &id);
     hop_reroute(n, &id);
@@ -650,14 +668,88 @@ static void header_init(const struct node *n, struct wire_header *h, uint64_t tx
     h->options.len = 0;
 }
 
-static GBytes *encode_message(const struct wire_header *h, uint16_t code, const GByteArray *body)
+/* Signs with cfg's provider as self (§6.3.4): overlay || transaction_id || MessageContents
+ * (the provider appends the SignerIdentity itself); the encoded Signature goes to sig and
+ * self's certificate to certs, which *sec then points into.  0, or the provider's negative
+ * code with *sec left unsigned. */
+static int sign_message(const struct node_config *cfg, const struct id *self,
+                        const struct wire_header *h, uint16_t code, const struct wire_bytes *body,
+                        GByteArray *sig, GByteArray *certs, struct wire_security *sec)
+{
+    const struct node_security_ops *ops = cfg->security.ops;
+    GByteArray *contents = g_byte_array_sized_new(16 + body->len);
+    wire_encode_contents(contents, code, body, NULL);
+    GByteArray *in = g_byte_array_sized_new(12 + contents->len);
+    wire_message_input(in, h->overlay, h->txid, contents->data, contents->len);
+    int rc = ops->sign(cfg->security.ud, self, in->data, in->len, sig);
+    if (rc == 0 && (rc = wire_decode_signature(sig->data, sig->len, &sec->sig)) == 0) {
+        ops->certificates(cfg->security.ud, self, certs);
+        sec->certificates = (struct wire_bytes){certs->data, certs->len};
+    } else {
+        wire_security_none(sec);
+        rc = rc < 0 ? rc : -1;
+    }
+    g_byte_array_unref(in);
+    g_byte_array_unref(contents);
+    return rc;
+}
+
+/* node_encode_message, with extra certificates (GenericCertificate entries, NULL: none)
+ * after self's own in the bucket. */
+static int encode_signed(const struct node_config *cfg, const struct id *self,
+                         const struct wire_header *h, uint16_t code, const struct wire_bytes *body,
+                         const GByteArray *extra, GByteArray *out)
+{
+    struct wire_security sec;
+    wire_security_none(&sec);
+    if (!cfg->security.ops) {
+        wire_encode_message(out, h, code, body, NULL, &sec);
+        return 0;
+    }
+    GByteArray *sig = g_byte_array_sized_new(128), *certs = g_byte_array_sized_new(640);
+    int rc = sign_message(cfg, self, h, code, body, sig, certs, &sec);
+    if (rc == 0 && extra && extra->len) {
+        g_byte_array_append(certs, extra->data, extra->len);
+        sec.certificates = (struct wire_bytes){certs->data, certs->len};
+    }
+    wire_encode_message(out, h, code, body, NULL, &sec);
+    g_byte_array_unref(sig);
+    g_byte_array_unref(certs);
+    return rc;
+}
+
+int node_encode_message(const struct node_config *cfg, const struct id *self,
+                        const struct wire_header *h, uint16_t code, const struct wire_bytes *body,
+                        GByteArray *out)
+{
+    return encode_signed(cfg, self, h, code, body, NULL, out);
+}
+
+/* Encodes a message this node originates; signed when the node has a security provider, its
+ * certificates bucket holding this node's certificate and then certs (borrowed; NULL: none).
+ * When the provider cannot sign as this node the message goes out unsigned (every receiver
+ * with security will drop it), logged at WARN on the node's first message. */
+static GBytes *encode_message_certs(struct node *n, const struct wire_header *h, uint16_t code,
+                                    const GByteArray *body, const GByteArray *certs)
 {
     GByteArray *b = g_byte_array_sized_new(64 + (body ? body->len : 0) + 40 * (h->n_via + h->n_dest));
     struct wire_bytes bb = {body ? body->data : NULL, body ? body->len : 0};
-    struct wire_security sec;
-    wire_security_none(&sec);
-    wire_encode_message(b, h, code, &bb, NULL, &sec);
+    int rc = encode_signed(n->cfg, &n->self, h, code, &bb, certs, b);
+    if (rc < 0) {
+        const struct node_security_ops *ops = n->cfg->security.ops;
+        char hex[ID_HEX_LEN + 1];
+        id_to_hex(&n->self, hex);
+        env_logf(&n->env, n->stats.msgs_sent ? ENV_LOG_DEBUG : ENV_LOG_WARN,
+                 "cannot sign as node-id=%s (%s): messages go out unsigned and will be dropped",
+                 hex, ops->strerror ? ops->strerror(rc) : "provider error");
+    }
     return g_byte_array_free_to_bytes(b);
+}
+
+static GBytes *encode_message(struct node *n, const struct wire_header *h, uint16_t code,
+                              const GByteArray *body)
+{
+    return encode_message_certs(n, h, code, body, NULL);
 }
 
 static uint16_t message_code(const uint8_t *msg, size_t len, size_t hdr_len)
@@ -762,6 +854,15 @@ static void route_out(struct node *n, struct wire_header *h, const uint8_t *msg,
             continue;
         }
         struct conn *c = h->dest[0].type == WIRE_DEST_NODE ? node_conn_find(n, &d) : NULL;
+        /* A relay passes a message relayed to it (its first destination a peer, more behind)
+         * only over a verified connection to that peer, never on through the overlay or
+         * another relay: relays whose views of failed relays differ (failover) would hand it
+         * back and forth, each pushing the peer again (ice.c). */
+        if (n->ice && forwarding && h->dest[0].type == WIRE_DEST_NODE && h->n_dest > 1 &&
+            !(c && node_conn_verified(c)) && ice_is_relay(n) && n->cfg->ice.failover) {
+            env_logf(&n->env, ENV_LOG_DEBUG, "relay: no connection to the client; dropped");
+            return;
+        }
         /* A Node-ID that traversal knows (not, say, a point of the id space that a topology
          * Attaches to in order to find whoever is responsible for it). */
         if (n->ice && h->dest[0].type == WIRE_DEST_NODE && (c || ice_knows(n, &d)) &&
@@ -792,6 +893,10 @@ static void route_out(struct node *n, struct wire_header *h, const uint8_t *msg,
         }
         struct node_peer next;
         if (n->topo && n->topo->ops->next_hop(n->topo, &d, &next)) {
+            /* A hostile node (simulation only, adversary.c) may drop, misroute or answer. */
+            if (forwarding && n->cfg->adversary.active &&
+                adversary_forward(n, h, msg, len, hdr_len, &next))
+                return;
             if (n->ice && ice_route(n, h, msg, len, hdr_len, &next.id, forwarding))
                 return;
             c = node_conn_find(n, &next.id);
@@ -911,6 +1016,14 @@ uint64_t node_request(struct node *n, const struct node_dest *dest, size_t n_des
                       const GByteArray *body, const struct env_addr *first_hop, node_txn_fn done,
                       void *arg)
 {
+    return node_request_certs(n, dest, n_dest, code, body, first_hop, done, arg, NULL);
+}
+
+uint64_t node_request_certs(struct node *n, const struct node_dest *dest, size_t n_dest,
+                            uint16_t code, const GByteArray *body,
+                            const struct env_addr *first_hop, node_txn_fn done, void *arg,
+                            const GByteArray *certs)
+{
     uint64_t txid;
     do
         txid = env_random(&n->env);
@@ -936,7 +1049,7 @@ uint64_t node_request(struct node *n, const struct node_dest *dest, size_t n_des
         t->has_first_hop = true;
         t->first_hop = *first_hop;
     }
-    t->msg = encode_message(&h, code, body);
+    t->msg = encode_message_certs(n, &h, code, body, certs);
     t->started = env_now(&n->env);
     t->done = done;
     t->arg = arg;
@@ -960,13 +1073,16 @@ static bool cached_request(uint16_t code)
     return code == WIRE_STORE_REQ || code == WIRE_JOIN_REQ || code == WIRE_LEAVE_REQ;
 }
 
-static void send_response(struct node *n, const struct wire_message *req, uint16_t code,
-                          const GByteArray *body)
+/* cache: keep the response for duplicates of the request (§6.2.1), as for every answer to a
+ * Store, Join or Leave -- but not for the refusal of a request whose signature failed, which
+ * must not pre-empt the answer to a genuine request of the same transaction id. */
+static void send_response_certs(struct node *n, const struct wire_message *req, uint16_t code,
+                                const GByteArray *body, bool cache, const GByteArray *certs)
 {
     struct wire_header h;
     response_header(n, req, &h);
-    GBytes *msg = encode_message(&h, code, body);
-    if (cached_request(req->code)) {
+    GBytes *msg = encode_message_certs(n, &h, code, body, certs);
+    if (cache && cached_request(req->code)) {
         struct dup_entry *d = g_new0(struct dup_entry, 1);
         d->txid = req->h.txid;
         d->expires = env_now(&n->env) + n->cfg->request_lifetime;
@@ -985,6 +1101,24 @@ static void send_response(struct node *n, const struct wire_message *req, uint16
     }
     route_bytes(n, msg);
     g_bytes_unref(msg);
+}
+
+static void send_response_as(struct node *n, const struct wire_message *req, uint16_t code,
+                             const GByteArray *body, bool cache)
+{
+    send_response_certs(n, req, code, body, cache, NULL);
+}
+
+static void send_response(struct node *n, const struct wire_message *req, uint16_t code,
+                          const GByteArray *body)
+{
+    send_response_as(n, req, code, body, true);
+}
+
+void node_respond_certs(struct node *n, const struct wire_message *req, uint16_t code,
+                        const GByteArray *body, const GByteArray *certs)
+{
+    send_response_certs(n, req, code, body, true, certs);
 }
 
 void node_respond(struct node *n, const struct wire_message *req, uint16_t code,
@@ -1050,7 +1184,7 @@ static void attach_body(struct node *n, GByteArray *b, bool send_update, bool an
     a.candidates[0].priority = (126u << 24) | (65535u << 8) | 255u; /* host, RFC 8445 §5.1.2 */
     a.candidates[0].type = WIRE_CAND_HOST;
     a.send_update = send_update;
-    uint8_t ext[32];
+    uint8_t ext[ICE_EXT_BYTES];
     if (n->ice)
         ice_candidates(n, &a, answering_direct, ext);
     wire_encode_attach(b, &a);
@@ -1195,7 +1329,7 @@ void node_send_check(struct node *n, const struct id *to, const struct env_addr 
     GByteArray *body = g_byte_array_new();
     struct wire_ping_req req = {{NULL, 0}};
     wire_encode_ping_req(body, &req);
-    GBytes *msg = encode_message(&h, WIRE_PING_REQ, body);
+    GBytes *msg = encode_message(n, &h, WIRE_PING_REQ, body);
     g_byte_array_free(body, TRUE);
     gsize len;
     const uint8_t *p = g_bytes_get_data(msg, &len);
@@ -1336,6 +1470,16 @@ int node_app_attach(struct node *n, const struct wire_dest *dest, size_t n_dest,
     return NODE_OK;
 }
 
+void node_app_attach_cancel(struct node *n, const void *ud)
+{
+    for (unsigned i = 0; i < n->n_txns; i++) {
+        struct txn *t = n->txns->v[i];
+        struct app_attach_ctx *ctx = t->done == app_attach_done ? t->arg : NULL;
+        if (ctx && ctx->ud == ud)
+            ctx->cb = NULL;
+    }
+}
+
 bool node_can_originate(const struct node *n)
 {
     return can_originate(n);
@@ -1345,10 +1489,15 @@ static void on_request(struct node *n, const struct wire_message *m)
 {
     if (cached_request(m->code) && dup_resend(n, m->h.txid))
         return;
-    if (n->cfg->client) {
+    /* A client answers only what is addressed to it as an endpoint: Ping, AppAttach and
+     * AppData (a phone it serves is reached through its peer, docs/clients.md). */
+    if (n->cfg->client && m->code != WIRE_PING_REQ && m->code != WIRE_APP_ATTACH_REQ &&
+        m->code != WIRE_EXP_A_REQ) {
         node_respond_error(n, m, WIRE_ERR_FORBIDDEN, "a client does not serve requests");
         return;
     }
+    if (n->cfg->adversary.active && adversary_on_request(n, m))
+        return; /* a hostile node's forgery or refusal (simulation only, adversary.c) */
     switch (m->code) {
     case WIRE_PING_REQ:
         on_ping(n, m);
@@ -1402,18 +1551,142 @@ static void header_copy(struct wire_header *dst, const struct wire_header *src)
 
 static void drop(struct node *n, size_t len, const char *why);
 
+/* ---- security: what a message's signature allows (§6.3.4, §13.6.2) ----------------------
+ * Only the final receiver verifies (forwarders re-encode only the header, which the signature
+ * does not cover).  A message that is unsigned or fails verification is counted
+ * (dropped_signature) and never acted upon: an answer is dropped, a request is refused with
+ * Error_Forbidden.  That refusal is signed like everything this node sends and is not kept in
+ * the duplicate cache; it tells an honest peer that lacks a credential the overlay trusts why
+ * it cannot join, at the price of an answer (with our certificate) to an unverified sender.
+ * The requests and answers that bind a Node-ID to an address or to a place in the overlay --
+ * JoinReq (the joining Node-ID), AttachReq and AttachAns (the origin of the via list), LeaveReq
+ * (the leaving Node-ID) -- are acted upon only when the signature names that Node-ID: a peer
+ * cannot join, attach or leave as a Node-ID its certificate does not carry.  A refused Join or
+ * Attach request counts in refused_join and is logged with the reason. */
+
+/* A message delivered to this node and what its signature said.  Handlers get &rx->m (the
+ * first member), and node_message_signer() finds the rest from it. */
+struct node_rx {
+    struct wire_message m;
+    struct node_signer who;
+    bool verified;
+};
+
+const struct node_signer *node_message_signer(const struct wire_message *m)
+{
+    const struct node_rx *rx = (const struct node_rx *)m;
+    return rx->verified ? &rx->who : NULL;
+}
+
+/* The Node-ID message m speaks for, when it is one of the kinds that bind one (above). */
+static bool claimed_node(const struct wire_message *m, struct id *out, const char **what)
+{
+    struct wire_join_req j;
+    struct wire_leave_req l;
+    switch (m->code) {
+    case WIRE_JOIN_REQ:
+        *what = "a JoinReq";
+        if (wire_decode_join_req(m->body.p, m->body.len, &j) < 0)
+            return false; /* the topology answers a malformed body */
+        *out = j.joining;
+        return true;
+    case WIRE_LEAVE_REQ:
+        *what = "a LeaveReq";
+        if (wire_decode_leave_req(m->body.p, m->body.len, &l) < 0)
+            return false;
+        *out = l.leaving;
+        return true;
+    case WIRE_ATTACH_REQ:
+    case WIRE_ATTACH_ANS:
+        *what = m->code == WIRE_ATTACH_REQ ? "an AttachReq" : "an AttachAns";
+        return m->h.n_via > 0 && m->h.via[0].type == WIRE_DEST_NODE &&
+               wire_dest_id(&m->h.via[0], out) == 0;
+    default:
+        *what = NULL;
+        return false;
+    }
+}
+
+/* Checks rx (decoded from msg) against node_config.security; true when it may be acted
+ * upon, else it has been counted, logged, and refused or dropped. */
+static bool security_check(struct node *n, const uint8_t *msg, struct node_rx *rx)
+{
+    const struct node_security_ops *ops = n->cfg->security.ops;
+    const struct wire_message *m = &rx->m;
+    const char *why = NULL;
+    if (m->sec.sig.identity_type == WIRE_SIGNER_NONE || m->sec.sig.sig_alg == 0) {
+        why = "unsigned";
+    } else {
+        struct wire_bytes c = wire_message_contents(msg, m);
+        GByteArray *in = g_byte_array_sized_new(12 + c.len);
+        wire_message_input(in, m->h.overlay, m->h.txid, c.p, c.len);
+        int rc = ops->verify(n->cfg->security.ud, m->sec.certificates, &m->sec.sig, in->data,
+                             in->len, env_now(&n->env), &rx->who);
+        g_byte_array_unref(in);
+        if (rc != 0)
+            why = ops->strerror ? ops->strerror(rc) : "signature does not verify";
+    }
+    bool bad_sig = why != NULL;
+    struct id claimed;
+    const char *what;
+    bool claims = claimed_node(m, &claimed, &what);
+    if (!why && claims && !id_eq(&claimed, &rx->who.node))
+        why = "signed as another Node-ID than the one it introduces";
+    if (!why) {
+        rx->verified = true;
+        return true;
+    }
+    bool request = m->code != WIRE_ERROR && (m->code & 1);
+    struct id from;
+    char hex[ID_HEX_LEN + 1] = "unknown";
+    if (m->h.n_via > 0 && m->h.via[0].type == WIRE_DEST_NODE &&
+        wire_dest_id(&m->h.via[0], &from) == 0)
+        id_to_hex(&from, hex);
+    if (request && (m->code == WIRE_JOIN_REQ || m->code == WIRE_ATTACH_REQ)) {
+        /* Admission (§13.6.2): without a credential the overlay trusts, a peer cannot join. */
+        env_logf(&n->env, n->stats.refused_join ? ENV_LOG_INFO : ENV_LOG_WARN,
+                 "refused %s from node-id=%s: %s", what, hex, why);
+        n->stats.refused_join++;
+        if (bad_sig)
+            n->stats.dropped_signature++;
+    } else if (n->stats.dropped_signature++ == 0) {
+        env_logf(&n->env, ENV_LOG_WARN,
+                 "dropped a message (code 0x%04x from node-id=%s): %s; further ones are only "
+                 "counted",
+                 (unsigned)m->code, hex, why);
+    } else {
+        env_logf(&n->env, ENV_LOG_DEBUG, "dropped a message (code 0x%04x from node-id=%s): %s",
+                 (unsigned)m->code, hex, why);
+    }
+    if (request) {
+        char info[128];
+        g_snprintf(info, sizeof info, "signature: %s", why);
+        GByteArray *b = g_byte_array_new();
+        struct wire_error e = {.code = WIRE_ERR_FORBIDDEN,
+                               .info = {(const uint8_t *)info, (uint32_t)strlen(info)}};
+        wire_encode_error(b, &e);
+        send_response_as(n, m, WIRE_ERROR, b, false);
+        g_byte_array_free(b, TRUE);
+    }
+    return false;
+}
+
 static void deliver_local(struct node *n, const struct wire_header *h, const uint8_t *msg,
                           size_t len, size_t hdr_len)
 {
     /* The header is already decoded (and possibly modified: destinations popped); only the
      * contents and security block remain.  Everything points into msg, borrowed for the
      * duration of the call. */
-    struct wire_message msg_, *m = &msg_; /* about 4 KiB: on the stack, not the heap */
+    struct node_rx rx; /* about 4 KiB: on the stack, not the heap */
+    struct wire_message *m = &rx.m;
+    rx.verified = false;
     if (wire_decode_contents(msg, len, hdr_len, m) < 0) {
         drop(n, len, "malformed message contents");
         return;
     }
     header_copy(&m->h, h);
+    if (n->cfg->security.ops && !security_check(n, msg, &rx))
+        return;
     if (n->cfg->config_doc)
         configupdate_seen(n, m);
     if (m->code == WIRE_ERROR || (m->code & 1) == 0) {
@@ -1484,6 +1757,8 @@ void node_receive(struct node *n, const struct env_addr *from, const uint8_t *bu
                       wire_dest_id(&h->via[h->n_via - 1], &prev) == 0;
     if (prev_known && !c)
         c = conn_add(n, &prev, from, true);
+    else if (prev_known && n->client)
+        client_heard(n, c, &prev);
     uint32_t received = c ? rx_window(c, f.sequence) : 0;
     link_ack(n, from, f.sequence, received);
     if (n->ice && prev_known)
@@ -1504,7 +1779,8 @@ void node_receive(struct node *n, const struct env_addr *from, const uint8_t *bu
 static void report(struct node *n, struct op *op, int status, const struct wire_message *resp,
                    int found)
 {
-    struct env_event ev = {.status = status, .cookie = op->cookie, .key = op->key, .found = found};
+    struct env_event ev = {.status = status, .cookie = op->cookie, .key = op->key, .found = found,
+                           .rejected = op->rejected, .signer = op->signer};
     ev.type = op->type == OP_LOOKUP  ? ENV_EV_LOOKUP_DONE
               : op->type == OP_STORE ? ENV_EV_STORE_DONE
                                      : ENV_EV_FETCH_DONE;
@@ -1550,6 +1826,10 @@ static void op_done(struct node *n, void *arg, int status, const struct wire_mes
             if (wire_decode_fetch_ans(resp->body.p, resp->body.len, &ans, node_kind_model, n) < 0)
                 status = NODE_E_REFUSED;
             else
+                /* With a provider, values whose signature or policy fails are dropped. */
+                op->rejected = storage_check_fetched(n, &op->key, resp->sec.certificates, &ans,
+                                                     &op->signer);
+            if (status == NODE_OK)
                 for (uint32_t k = 0; k < ans.n_kinds; k++)
                     for (uint32_t v = 0; v < ans.kinds[k].n_values; v++)
                         found |= ans.kinds[k].values[v].exists;
@@ -1619,11 +1899,26 @@ int node_store(struct node *n, const struct id *res, uint32_t kind, const struct
     sd.value.p = v->value;
     sd.value.len = v->value_len;
     sd.sig.identity_type = WIRE_SIGNER_NONE;
+    /* With a security provider the storer signs the value (§7.1); sig holds the Signature. */
+    GByteArray *sig = NULL;
+    if (n->cfg->security.ops) {
+        sig = g_byte_array_new();
+        GByteArray *in = g_byte_array_new();
+        wire_stored_data_input(in, rid, ID_BYTES, kind, &sd);
+        int rc = n->cfg->security.ops->sign(n->cfg->security.ud, &n->self, in->data, in->len, sig);
+        g_byte_array_unref(in);
+        if (rc < 0 || wire_decode_signature(sig->data, sig->len, &sd.sig) < 0) {
+            g_byte_array_unref(sig);
+            return NODE_E_STATE;
+        }
+    }
     struct wire_store_kind sk = {.kind = kind, .generation = 0, .n_values = 1, .values = &sd};
     struct wire_store_req req = {.resource = {rid, ID_BYTES}, .replica_number = 0,
                                  .n_kinds = 1, .kinds = &sk};
     GByteArray *b = g_byte_array_new();
     wire_encode_store_req(b, &req);
+    if (sig)
+        g_byte_array_unref(sig);
     struct op *op = op_new(n, OP_STORE, res, cookie);
     op->store_cb = cb;
     op->ud = ud;
@@ -1760,16 +2055,6 @@ const struct env_addr *node_bootstraps(const struct node *n, unsigned *count)
     return &n->join_bootstrap;
 }
 
-int node_client_connect(struct node *n, const struct env_addr *peer)
-{
-    if (!n->cfg->client)
-        return NODE_E_STATE;
-    n->client_peer = *peer;
-    n->have_client_peer = true;
-    n->started = env_now(&n->env);
-    return NODE_OK;
-}
-
 void node_set_joined(struct node *n)
 {
     if (n->state == NODE_JOINED)
@@ -1866,4 +2151,9 @@ bool node_holds(const struct node *n, const struct id *res, uint32_t kind)
 const struct node_stats *node_get_stats(const struct node *n)
 {
     return &n->stats;
+}
+
+size_t node_pending_requests(const struct node *n)
+{
+    return n->n_txns;
 }

@@ -65,8 +65,13 @@ enum node_access {
     NODE_ACCESS_NODE_MATCH,
     NODE_ACCESS_USER_NODE_MATCH,
     NODE_ACCESS_NODE_MULTIPLE,
+    /* This build's extension (core/access.h): a dictionary value whose key is the signer's
+     * Node-ID, USER-NODE-MATCH without its user half.  The built-in SIP-REGISTRATION's policy,
+     * so that a peer may register the phones it serves (docs/sip.md). */
+    NODE_ACCESS_NODE_KEY_MATCH,
 };
 struct node;
+struct service_policy;
 /* The definition of kind that node uses: its configuration's, else the built-in one; NULL
  * when the kind is unknown.  node may be NULL (built-in kinds only). */
 const struct node_kind *node_kind_find(const struct node *node, uint32_t kind);
@@ -155,6 +160,10 @@ struct node_config {
     env_time ping_interval;      /* chord-ping-interval: finger refresh (§10.7.4.2) */
     bool reactive;               /* chord-reactive (§10): Update at once on a change */
     bool client;                 /* a client (§4.2): neither routes nor stores */
+    /* A client Pings the wildcard Node-ID through its peer (§4.2.1's probe, core/client.c)
+     * at once and then this often: it learns the peer's Node-ID, keeps the peer's connection
+     * to it alive and notices a dead peer without traffic of its own.  0 (default): never. */
+    env_time client_keepalive;
     uint32_t max_value_size;     /* largest value accepted by Store, bytes */
     /* Bootstrap peers (§11.4) kept for partition detection (§10.7.4.4): every
      * partition_interval a joined peer Pings its own successor position through one of
@@ -205,6 +214,19 @@ struct node_config {
         env_time keepalive;      /* relay refresh and NAT binding keepalive, 20 s */
         env_time check_interval; /* between rounds of connectivity checks, 200 ms */
         unsigned check_rounds;   /* rounds before falling back to the relay, 5 */
+        /* Where a node behind a NAT finds its own relay (docs/nat.md, "Relays from the
+         * directory"): NODE_ICE_RELAYS_CONFIGURED (default) takes the configured one above;
+         * NODE_ICE_RELAYS_SERVICE, once joined, looks service relay_service up
+         * (core/service.h) and ranks the providers with relay_policy (NULL: two_choices),
+         * the configured list then being only the bootstrap relays a node uses to join. */
+        enum node_ice_relays { NODE_ICE_RELAYS_CONFIGURED, NODE_ICE_RELAYS_SERVICE } discovery;
+        const char *relay_service;                 /* borrowed; NULL: "relay" */
+        const struct service_policy *relay_policy; /* borrowed (core/service.h) */
+        /* Relay failover: a relay whose link failed or that did not answer a registration is
+         * avoided for ICE_RELAY_DEAD (60 s); a node whose own relay it was switches to
+         * another one and Attaches again to the peers that reach it through a relay.  True
+         * by default. */
+        bool failover;
     } ice;
     /* Security (see struct node_security_ops).  With ops set, every message this node sends
      * is signed and carries its certificate; a message whose signature does not verify is
@@ -216,10 +238,37 @@ struct node_config {
         const struct node_security_ops *ops;
         void *ud;
     } security;
+    /* A HOSTILE node — a simulation feature (scenario key hostile:, core/adversary.c,
+     * docs/security.md "Hostile peers"); every real peer leaves it all zero.  active is set
+     * when any behaviour is: the hooks cost one test of it where they apply. */
+    struct node_adversary {
+        bool active;
+        bool drop;     /* requests it should forward are dropped */
+        bool misroute; /* requests it should forward go to a random routing-table entry */
+        bool forge;    /* a Fetch it receives or forwards is answered with a forged value
+                          signed as itself; a lookup (Ping) it forwards is answered as if it
+                          were responsible */
+        uint8_t refuse_store; /* enum node_refuse: Stores delivered to it are refused */
+    } adversary;
+};
+/* How a hostile node refuses Stores (node_config.adversary.refuse_store). */
+enum node_refuse {
+    NODE_REFUSE_NONE = 0,
+    NODE_REFUSE_ERROR,  /* answered with Error_Forbidden */
+    NODE_REFUSE_SILENT, /* answered as stored, and not kept */
 };
 /* Fills c with RFC 6940's defaults, except update_interval 60 s and ping_interval 60 s
  * (RFC defaults 600 s and 3600 s suit deployments, not minutes-long simulations). */
 void node_config_default(struct node_config *c);
+
+/* Appends message (h, code, body) to out as a node running as self with configuration cfg
+ * would send it: signed with cfg's security provider when it has one (§6.3.4), else with the
+ * "none" signature.  For hosts that send a RELOAD message outside a node (net/bootstrap.c's
+ * probes).  Returns 0, or the provider's negative code when it could not sign (the message
+ * is then encoded unsigned). */
+int node_encode_message(const struct node_config *cfg, const struct id *self,
+                        const struct wire_header *h, uint16_t code, const struct wire_bytes *body,
+                        GByteArray *out);
 
 struct node;
 
@@ -243,6 +292,16 @@ int node_join(struct node *n, const struct env_addr *bootstrap);
 int node_join_id(struct node *n, const struct env_addr *bootstrap, const struct id *bootstrap_id);
 /* A client (cfg.client) sends everything through the peer at `peer` (§4.2.1). */
 int node_client_connect(struct node *n, const struct env_addr *peer);
+/* A client attaches to one or more peers (core/client.c, docs/clients.md): it uses peers[0]
+ * and, when the link to the current peer fails, the next (wrapping), counted in
+ * node_stats.client_failovers.  May be called again with a new list at any time.  NODE_OK,
+ * NODE_E_STATE for a peer, NODE_E_INVALID for 0 or more than NODE_MAX_CLIENT_PEERS. */
+#define NODE_MAX_CLIENT_PEERS 8
+int node_client_connect_list(struct node *n, const struct env_addr *peers, size_t count);
+/* A client's current peer: its address, and its Node-ID once a frame from it named it (then
+ * true; before, the id is the wildcard and false).  False and out untouched for a peer or an
+ * unconnected client. */
+bool node_client_peer(const struct node *n, struct node_peer *out);
 /* Leaves gracefully (§6.4.2.2, §10.9): hands stored data to the successor, sends Leave to the
  * neighbours, and stops taking part in the overlay. */
 void node_leave(struct node *n);
@@ -276,10 +335,18 @@ struct node_value {
 typedef void (*node_store_cb)(void *ud, int status);
 typedef void (*node_fetch_cb)(void *ud, int status, const struct wire_fetch_ans *ans);
 
-/* Stores one value of a kind at Resource-ID res (§7.4.1); reports ENV_EV_STORE_DONE. */
+/* Stores one value of a kind at Resource-ID res (§7.4.1); reports ENV_EV_STORE_DONE.  With a
+ * security provider the value is signed as this node (§7.1); NODE_E_STATE when the provider
+ * cannot sign for it (no credential). */
 int node_store(struct node *n, const struct id *res, uint32_t kind, const struct node_value *v,
                uint64_t cookie, node_store_cb cb, void *ud);
-/* Fetches every value of a kind at res (§7.4.2); reports ENV_EV_FETCH_DONE. */
+/* Fetches every value of a kind at res (§7.4.2); reports ENV_EV_FETCH_DONE.  With a security
+ * provider every value of the answer is checked (its signature against the answer's
+ * certificates, then its kind's policy, core/access.h); a value that fails is removed before
+ * cb and the event see the answer, counted in node_stats.rejected_values and in the event's
+ * `rejected`, and logged; the event's `signer` names the verified signer of the first value
+ * kept (under an OPEN policy, what tells a genuine value from one a hostile peer signed).  A forged value is thus never reported as stored data.  When every
+ * value failed the status is NODE_E_NOT_FOUND. */
 int node_fetch(struct node *n, const struct id *res, uint32_t kind, uint64_t cookie,
                node_fetch_cb cb, void *ud);
 
@@ -302,6 +369,9 @@ typedef void (*node_app_attach_cb)(void *ud, int status, const struct id *node,
  * or NODE_E_INVALID for an empty list, too long a list or an entry that is no 16-byte id. */
 int node_app_attach(struct node *n, const struct wire_dest *dest, size_t n_dest,
                     uint16_t application, node_app_attach_cb cb, void *ud);
+/* Every pending node_app_attach whose callback would get ud forgets it: the callback will not
+ * run, so the caller may free ud now (the request itself still runs out its retransmissions). */
+void node_app_attach_cancel(struct node *n, const void *ud);
 /* Declares that `application` receives datagrams at addr on this node: an AppAttachReq for it
  * is answered with addr as the host candidate (without, Error_Not_Found).  addr NULL withdraws
  * it; at most NODE_MAX_APPS applications (more are ignored). */
@@ -354,8 +424,12 @@ struct node_stats {
      * verify; Joins refused for want of a credential; Stores refused by a kind's policy or a
      * value's signature; fetched values whose signature did not verify (never reported). */
     uint64_t dropped_signature, refused_join, refused_store, rejected_values;
+    uint64_t client_failovers; /* a client moved to another peer (core/client.c) */
 };
 const struct node_stats *node_get_stats(const struct node *n);
+/* Requests this node originated that await their answer (its transaction table): a measure
+ * of the overlay work a host has queued behind it (sip/registrar.h's overload control). */
+size_t node_pending_requests(const struct node *n);
 /* The sequence of the configuration document the node follows now (node_config.config_seq,
  * or a newer one adopted through ConfigUpdate). */
 uint16_t node_config_sequence(const struct node *n);
@@ -374,12 +448,29 @@ struct node_ice_stats {
     uint64_t bad_candidates; /* candidates dropped: IPv6, address or port 0, unknown relay */
     uint64_t relayed_sent;   /* messages this node sent through a relay */
     uint64_t checks_sent;
+    /* Relays from the directory and failover (reported as ENV_EV_RELAY with this reason in
+     * env_event.code and the new relay in responder): */
+    uint64_t relay_found;         /* own relay taken from a service lookup */
+    uint64_t relay_failover;      /* own relay replaced after it failed */
+    uint64_t relay_lookup_failed; /* service lookups that gave no usable provider */
+    uint64_t relays_failed;       /* relays marked failed (link failure, no registration) */
 };
+enum node_relay_change { NODE_RELAY_FOUND, NODE_RELAY_FAILOVER, NODE_RELAY_LOOKUP_FAILED };
 /* NULL when traversal is off. */
 const struct node_ice_stats *node_ice_get_stats(const struct node *n);
 /* The server-reflexive address learnt from a peer's AttachAns; false when none yet. */
 bool node_ice_srflx(const struct node *n, struct env_addr *out);
 /* Which of n relays serves Node-ID id (every node computes the same). */
 unsigned node_ice_relay_index(const struct id *id, unsigned n);
+/* The relay this node registers with and advertises in its relayed candidate; false when it
+ * has none (traversal off, no relays, or this node is a relay). */
+bool node_ice_relay(const struct node *n, struct node_peer *out);
+/* This node offers relaying (it must be publicly reachable): it advertises service `name`
+ * (copied) with capacity (clients) in the directory once joined (and after each rejoin of the
+ * same node object), its load being the peers registered with it, and serves the peers that
+ * register with it.  NODE_OK, NODE_E_STATE without traversal, NODE_E_INVALID for a bad name. */
+int node_ice_offer_relay(struct node *n, const char *name, uint32_t capacity);
+/* Peers registered with this relay now (registrations younger than 3 keepalive periods). */
+unsigned node_ice_relay_clients(const struct node *n);
 
 #endif

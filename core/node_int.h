@@ -76,6 +76,7 @@ struct node {
     struct node_stats stats;
     struct ice *ice;      /* NAT traversal state (ice.c); NULL unless cfg.ice.enabled */
     struct configupdate *cfgup; /* configupdate.c's state; NULL until first needed */
+    struct client *client; /* client.c's state; NULL but for a connected client */
 };
 
 /* Completion of a request this node originated.  arg, when not NULL, must be g_malloc'd:
@@ -98,6 +99,23 @@ void node_respond(struct node *n, const struct wire_message *req, uint16_t code,
                   const GByteArray *body);
 void node_respond_error(struct node *n, const struct wire_message *req, uint16_t error_code,
                         const char *info);
+/* node_request and node_respond whose certificates bucket carries certs (a sequence of
+ * GenericCertificate entries, borrowed; NULL: none) after this node's own certificate: the
+ * certificates of the stored values' signers in a replica store or FetchAns (storage.c).
+ * Without a security provider certs are ignored. */
+uint64_t node_request_certs(struct node *n, const struct node_dest *dest, size_t n_dest,
+                            uint16_t code, const GByteArray *body,
+                            const struct env_addr *first_hop, node_txn_fn done, void *arg,
+                            const GByteArray *certs);
+void node_respond_certs(struct node *n, const struct wire_message *req, uint16_t code,
+                        const GByteArray *body, const GByteArray *certs);
+
+/* The verified signer of a message this node received, as a handler sees it (on_request's
+ * message, a transaction callback's resp): NULL when the node has no security provider
+ * (node_config.security; with one, a message whose signature fails never reaches a handler).
+ * m must be the very message node.c handed over (it lives inside node.c's receive state on
+ * the stack), never a copy. */
+const struct node_signer *node_message_signer(const struct wire_message *m);
 
 /* Connection table. */
 struct conn *node_conn_find(struct node *n, const struct id *id);
@@ -144,6 +162,19 @@ void storage_push_range(struct node *n, const struct id *to, const struct id *fr
 size_t storage_records(const struct storage *s);
 bool storage_holds(const struct storage *s, const struct id *res, uint32_t kind, env_time now);
 size_t storage_memory(const struct storage *s);
+/* The fetcher's checks (node_config.security; nothing without a provider): every value of a
+ * FetchAns for res must carry a signature that verifies against a certificate of the answer's
+ * bucket (certs) and satisfy its kind's policy (§7.1, §7.3).  Values that fail are removed
+ * from ans (in place), counted in node_stats.rejected_values and logged (once per answer);
+ * returns how many.  *first_signer receives the verified signer of the first value kept
+ * (unchanged when none is). */
+uint32_t storage_check_fetched(struct node *n, const struct id *res, struct wire_bytes certs,
+                               struct wire_fetch_ans *ans, struct id *first_signer);
+/* Fault injection, for tests and hostile peers in the simulator: replaces the bytes of every
+ * value of (res, kind) this node holds by value (len bytes), keeping their signatures -- what
+ * a storing peer that alters records does.  Returns the values changed. */
+unsigned storage_tamper(struct node *n, const struct id *res, uint32_t kind,
+                        const uint8_t *value, size_t len);
 
 /* ---- configupdate.c: configuration sequences and ConfigUpdate (§6.3.2.1, §6.5.4) ---- */
 /* A message delivered to this node: when it carries an older configuration sequence than
@@ -157,6 +188,30 @@ void appdata_on_request(struct node *n, const struct wire_message *m);
 /* Whether the node can send a request of its own now (joined, or a connected client). */
 bool node_can_originate(const struct node *n);
 void configupdate_free(struct node *n);
+
+/* ---- client.c: a client's peers, probe/keepalive and failover (RFC 6940 §4.2.1) ---- */
+/* A data frame arrived on conn whose last via entry names prev: the client's connection to
+ * its current peer, known by address only so far, takes that Node-ID. */
+void client_heard(struct node *n, struct conn *conn, const struct id *prev);
+/* The link to peer failed: when it is the current peer, the client moves to the next. */
+void client_link_failed(struct node *n, const struct id *peer);
+void client_free(struct node *n);
+
+/* ---- adversary.c: hostile behaviour, a simulation feature (node_config.adversary) ---- */
+/* A request route_out is about to forward to *next: true when the hostile node consumed it
+ * (dropped it, or answered it with a forgery); false to send it on to *next, which misroute
+ * may have changed. */
+bool adversary_forward(struct node *n, const struct wire_header *h, const uint8_t *msg,
+                       size_t len, size_t hdr_len, struct node_peer *next);
+/* A request delivered to this node: true when the hostile node answered it itself (a Fetch
+ * with a forged value, a refused Store). */
+bool adversary_on_request(struct node *n, const struct wire_message *m);
+
+/* ---- redundant.c: requests over several paths (redundant.h) ---- */
+/* The completion of each path's transaction, and what node_free calls instead of g_free for
+ * the arg of one still pending (the paths share a reference-counted state). */
+void redundant_path_done(struct node *n, void *arg, int status, const struct wire_message *resp);
+void redundant_path_free(void *arg);
 
 /* ---- ice.c: NAT traversal (cfg.ice; docs/nat.md, "Traversal") ---- */
 struct ice;
@@ -193,7 +248,10 @@ void ice_heard(struct node *n, const struct id *peer, const struct env_addr *fro
 void ice_set_rx_from(struct node *n, const struct env_addr *from);
 /* Candidates of this node into a (host, server-reflexive, relayed).  When answering a
  * request that came straight from its origin, the host candidate carries the origin's
- * source address as an IceExtension "reflexive-address" (ext must hold 32 bytes). */
+ * source address as an IceExtension "reflexive-address"; a relayed candidate naming a relay
+ * found in the directory (no configured one) carries its Node-ID as an IceExtension
+ * "relay-node-id".  ext must hold ICE_EXT_BYTES. */
+#define ICE_EXT_BYTES 80
 void ice_candidates(struct node *n, struct wire_attach *a, bool answering_direct, uint8_t *ext);
 /* An AttachReq from origin (direct: straight from it) / an AttachAns from peer: learns the
  * reflexive address (answers only), keeps the relayed candidate, starts the checks. */
@@ -203,6 +261,10 @@ void ice_on_attach_ans(struct node *n, const struct id *peer, const struct wire_
                        bool direct);
 /* An Attach this node sent to peer failed. */
 void ice_attach_failed(struct node *n, const struct id *peer);
+/* Whether this node is a relay (configured, known as one, or offering the service). */
+bool ice_is_relay(struct node *n);
+/* The link to peer failed (node.c's link layer): when peer is a relay, failover. */
+void ice_link_failed(struct node *n, const struct id *peer);
 /* node.c services for ice.c: one connectivity check (a PingReq to Node-ID to, sent
  * unframed-sequence to addr, outside any connection and transaction); an Attach sent
  * straight to a peer's address (relay registration; no topology callback). */

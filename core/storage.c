@@ -15,8 +15,18 @@
  *
  * Generation counters: a request's non-zero generation older than the stored one is refused
  * with Error_Generation_Counter_Too_Low; an accepted client store increments the counter; a
- * replica store adopts the larger counter.  Access control (§7.3) and signatures come with
- * credentials and are not checked yet.
+ * replica store adopts the larger counter.
+ *
+ * Signatures and access control (§7.1, §7.3; only with a security provider,
+ * node_config.security): every value of a Store must carry a signature that verifies over the
+ * §7.1 input against a certificate of the StoreReq's bucket, and its signer must satisfy the
+ * kind's policy (core/access.h); in an original (non-replica) Store the StoreReq's own signer
+ * must satisfy it too.  Otherwise the whole Store is refused with Error_Forbidden and counted
+ * (node_stats.refused_store).  Each value keeps its Signature bytes and a reference to its
+ * signer's certificate; certificates are interned per peer (one copy, reference counted, however
+ * many values a signer stored), and every replica store and FetchAns carries the certificates
+ * of the values it holds (§6.3.4's note: the storing peer keeps them for fetchers).  Without a
+ * provider a value holds no security state at all (one NULL pointer).
  *
  * Limits: a kind's max-size and max-count from the overlay configuration (§11.1; struct
  * node_kind) are enforced on every original Store with Error_Data_Too_Large (§7.4.1.1 names no
@@ -25,16 +35,35 @@
  */
 #include <string.h>
 
+#include "access.h"
 #include "node_int.h"
 
+/* A signer's certificate, as the GenericCertificate entry (type, length, bytes) of the bucket
+ * it came in; shared by every value it signed (storage.certs interns them). */
+struct scert {
+    GBytes *entry;
+    unsigned refs;
+    GHashTable *owner; /* storage.certs, to leave when the last value goes */
+};
+
+/* A value's security state: its signer's certificate (NULL when the bucket did not hold it)
+ * and its encoded Signature (§6.3.4). */
+struct ssig {
+    struct scert *cert;
+    uint16_t len;
+    uint8_t sig[];
+};
+
+/* Fields ordered to leave no padding: one per stored value, memory per peer counts. */
 struct sval {
     uint64_t storage_time; /* ms, as sent by the writer */
-    uint32_t lifetime;     /* s */
     env_time expires;
-    uint32_t index;
     GBytes *key;
-    bool exists;
     GBytes *value;
+    struct ssig *sec;      /* NULL without a security provider */
+    uint32_t lifetime;     /* s */
+    uint32_t index;
+    bool exists;
 };
 
 struct srec {
@@ -48,6 +77,7 @@ struct srec {
 
 struct storage {
     GTree *recs;
+    GHashTable *certs; /* GBytes entry -> struct scert *; created with the first signed value */
     struct node_peer replicas[8];
     size_t n_replicas; /* the replica set records were last pushed to */
 };
@@ -61,6 +91,42 @@ static int srec_cmp(gconstpointer a, gconstpointer b, gpointer unused)
     return x->kind < y->kind ? -1 : x->kind > y->kind;
 }
 
+static void scert_unref(struct scert *c)
+{
+    if (!c || --c->refs)
+        return;
+    g_hash_table_remove(c->owner, c->entry);
+    g_bytes_unref(c->entry);
+    g_free(c);
+}
+
+/* The interned certificate whose GenericCertificate entry is `entry`, one reference more. */
+static struct scert *scert_get(struct storage *s, struct wire_bytes entry)
+{
+    if (!s->certs)
+        s->certs = g_hash_table_new(g_bytes_hash, g_bytes_equal);
+    GBytes *k = g_bytes_new(entry.p, entry.len);
+    struct scert *c = g_hash_table_lookup(s->certs, k);
+    if (c) {
+        g_bytes_unref(k);
+    } else {
+        c = g_new0(struct scert, 1);
+        c->entry = k;
+        c->owner = s->certs;
+        g_hash_table_insert(s->certs, k, c);
+    }
+    c->refs++;
+    return c;
+}
+
+static void ssig_free(struct ssig *g)
+{
+    if (!g)
+        return;
+    scert_unref(g->cert);
+    g_free(g);
+}
+
 static void sval_free(gpointer p)
 {
     struct sval *v = p;
@@ -68,6 +134,7 @@ static void sval_free(gpointer p)
         g_bytes_unref(v->key);
     if (v->value)
         g_bytes_unref(v->value);
+    ssig_free(v->sec);
     g_free(v);
 }
 
@@ -89,7 +156,9 @@ void storage_free(struct storage *s)
 {
     if (!s)
         return;
-    g_tree_destroy(s->recs);
+    g_tree_destroy(s->recs); /* first: the values release their certificates */
+    if (s->certs)
+        g_hash_table_destroy(s->certs);
     g_free(s);
 }
 
@@ -132,7 +201,8 @@ static gboolean add_rec_memory(gpointer key, gpointer value, gpointer data)
     for (guint i = 0; i < r->values->len; i++) {
         const struct sval *v = r->values->pdata[i];
         *m += sizeof *v + (v->value ? g_bytes_get_size(v->value) : 0) +
-              (v->key ? g_bytes_get_size(v->key) : 0) + 16;
+              (v->key ? g_bytes_get_size(v->key) : 0) + 16 +
+              (v->sec ? sizeof *v->sec + v->sec->len : 0);
     }
     return FALSE;
 }
@@ -159,16 +229,19 @@ static bool same_slot(const struct srec *r, const struct sval *v, const struct w
     }
 }
 
-/* Puts one value into r; an older write than the stored one is ignored (returns false). */
-static bool put_value(struct srec *r, const struct wire_stored_data *d,
-                      env_time now)
+/* Puts one value into r with its security state sec (NULL: none), which it takes over; an
+ * older write than the stored one is ignored (returns false, sec freed). */
+static bool put_value(struct srec *r, const struct wire_stored_data *d, env_time now,
+                      struct ssig *sec)
 {
     struct sval *v = NULL;
     for (guint i = 0; i < r->values->len && !v; i++)
         if (same_slot(r, r->values->pdata[i], d))
             v = r->values->pdata[i];
-    if (v && v->storage_time > d->storage_time && live(v, now))
+    if (v && v->storage_time > d->storage_time && live(v, now)) {
+        ssig_free(sec);
         return false;
+    }
     if (!v) {
         v = g_new0(struct sval, 1);
         g_ptr_array_add(r->values, v);
@@ -177,7 +250,9 @@ static bool put_value(struct srec *r, const struct wire_stored_data *d,
             g_bytes_unref(v->key);
         if (v->value)
             g_bytes_unref(v->value);
+        ssig_free(v->sec);
     }
+    v->sec = sec;
     v->storage_time = d->storage_time;
     v->lifetime = d->lifetime;
     v->expires = now + (env_time)d->lifetime * ENV_S;
@@ -256,6 +331,119 @@ static void to_wire(const struct srec *r, const struct sval *v, struct wire_stor
     d->value.p = g_bytes_get_data(v->value, NULL);
     d->value.len = (uint32_t)g_bytes_get_size(v->value);
     d->sig.identity_type = WIRE_SIGNER_NONE;
+    if (v->sec && wire_decode_signature(v->sec->sig, v->sec->len, &d->sig) < 0)
+        g_assert_not_reached(); /* stored only after it decoded */
+}
+
+/* ---- signatures and policies (§7.1, §7.3) -------------------------------------------------- */
+
+/* The GenericCertificate entry of bucket that a SignerIdentity names (§6.3.4: cert_hash is
+ * the hash of the certificate, cert_hash_node_id that of Node-ID || certificate, with the
+ * identity's hash algorithm): false when none does or the algorithm is unknown. */
+static bool find_cert_entry(struct wire_bytes bucket, const struct wire_signature *sig,
+                            const struct id *node, struct wire_bytes *entry)
+{
+    if (sig->identity.len < 2 || sig->identity.p[1] != sig->identity.len - 2)
+        return false;
+    GChecksumType t;
+    switch (sig->identity.p[0]) { /* TLS HashAlgorithm */
+    case 2:
+        t = G_CHECKSUM_SHA1;
+        break;
+    case 4:
+        t = G_CHECKSUM_SHA256;
+        break;
+    case 5:
+        t = G_CHECKSUM_SHA384;
+        break;
+    case 6:
+        t = G_CHECKSUM_SHA512;
+        break;
+    default:
+        return false;
+    }
+    struct wire_bytes rest = bucket, cert;
+    uint8_t type;
+    const uint8_t *at = rest.p;
+    while (wire_next_certificate(&rest, &type, &cert) == 1) {
+        GChecksum *c = g_checksum_new(t);
+        if (sig->identity_type == WIRE_SIGNER_CERT_HASH_NODE_ID) {
+            uint8_t nb[ID_BYTES];
+            id_to_bytes(node, nb);
+            g_checksum_update(c, nb, ID_BYTES);
+        }
+        g_checksum_update(c, cert.p, cert.len);
+        uint8_t d[64];
+        gsize dlen = sizeof d;
+        g_checksum_get_digest(c, d, &dlen);
+        g_checksum_free(c);
+        if (dlen == sig->identity.p[1] && memcmp(d, sig->identity.p + 2, dlen) == 0) {
+            *entry = (struct wire_bytes){at, (uint32_t)(rest.p - at)};
+            return true;
+        }
+        at = rest.p;
+    }
+    return false;
+}
+
+/* Checks value d of kind at resource rid: its signature against a certificate of bucket (the
+ * provider's verify), then the kind's policy.  0 with *who filled, or -1 with the reason in
+ * why (why_len bytes). */
+static int check_value(struct node *n, struct wire_bytes bucket, const uint8_t *rid,
+                       uint32_t kind, const struct wire_stored_data *d, struct node_signer *who,
+                       char *why, size_t why_len)
+{
+    const struct node_security_ops *ops = n->cfg->security.ops;
+    if (d->sig.identity_type == WIRE_SIGNER_NONE || d->sig.hash_alg == 0) {
+        g_strlcpy(why, "unsigned value", why_len);
+        return -1;
+    }
+    GByteArray *in = g_byte_array_sized_new(64 + d->value.len + d->key.len);
+    wire_stored_data_input(in, rid, ID_BYTES, kind, d);
+    int rc = ops->verify(n->cfg->security.ud, bucket, &d->sig, in->data, in->len,
+                         env_now(&n->env), who);
+    g_byte_array_unref(in);
+    if (rc < 0) {
+        g_snprintf(why, why_len, "signature: %s", ops->strerror ? ops->strerror(rc) : "failed");
+        return -1;
+    }
+    const struct node_kind *def = node_kind_find(n, kind);
+    if (!def || access_check(def->access, def->max_node_multiple, rid, ID_BYTES, d, who) < 0) {
+        g_snprintf(why, why_len, "%s refuses the signer",
+                   def ? access_name(def->access) : "unknown kind");
+        return -1;
+    }
+    return 0;
+}
+
+static void log_refusal(struct node *n, const char *what, const struct id *res, uint32_t kind,
+                        const char *why)
+{
+    char hex[ID_HEX_LEN + 1];
+    id_to_hex(res, hex);
+    env_logf(&n->env, ENV_LOG_WARN, "%s kind=0x%08x resource=%s: %s", what, (unsigned)kind,
+             hex, why);
+}
+
+/* Bytes a bucket of value certificates may take: a SecurityBlock's certificates are
+ * <0..2^16-1> and the sender adds its own certificate(s). */
+#define BUCKET_ROOM 60000
+
+/* Appends v's certificate to bucket unless seen (the certificates added so far) holds it. */
+static void add_cert(GByteArray *bucket, GPtrArray *seen, const struct sval *v)
+{
+    struct scert *c = v->sec ? v->sec->cert : NULL;
+    if (!c)
+        return;
+    for (guint i = 0; i < seen->len; i++)
+        if (seen->pdata[i] == c)
+            return;
+    gsize len;
+    const uint8_t *p = g_bytes_get_data(c->entry, &len);
+    if (bucket->len + len > BUCKET_ROOM)
+        return; /* the fetcher will reject the values it cannot check */
+    g_ptr_array_add(seen, c);
+    g_byte_array_append(bucket, p, (guint)len);
 }
 
 /* Sends record r to peer `to` as a replica store (replica_number >= 1). */
@@ -265,10 +453,14 @@ static void push_record(struct node *n, const struct srec *r, const struct id *t
     env_time now = env_now(&n->env);
     struct wire_stored_data *vals = g_new(struct wire_stored_data, r->values->len ? r->values->len : 1);
     uint32_t nv = 0;
+    /* Replicas carry the original signatures, and the bucket their signers' certificates. */
+    GByteArray *certs = g_byte_array_new();
+    GPtrArray *seen = g_ptr_array_new();
     for (guint i = 0; i < r->values->len; i++) {
         const struct sval *v = r->values->pdata[i];
         if (!live(v, now))
             continue;
+        add_cert(certs, seen, v);
         to_wire(r, v, &vals[nv]);
         /* The lifetime left, so that the copy expires when the original does. */
         vals[nv].lifetime = (uint32_t)((v->expires - now + ENV_S - 1) / ENV_S);
@@ -284,9 +476,11 @@ static void push_record(struct node *n, const struct srec *r, const struct id *t
         GByteArray *b = g_byte_array_new();
         wire_encode_store_req(b, &req);
         struct node_dest d = {WIRE_DEST_NODE, *to};
-        node_request(n, &d, 1, WIRE_STORE_REQ, b, NULL, NULL, NULL);
+        node_request_certs(n, &d, 1, WIRE_STORE_REQ, b, NULL, NULL, NULL, certs);
         g_byte_array_free(b, TRUE);
     }
+    g_ptr_array_free(seen, TRUE);
+    g_byte_array_unref(certs);
     g_free(vals);
 }
 
@@ -298,6 +492,66 @@ static void replicate(struct node *n, struct srec *r, const struct node_peer *re
 }
 
 /* ---- Store (§7.4.1) ----------------------------------------------------------------------- */
+
+/* The security checks of a Store (§7.1, §7.3): true with *secs set to the values' security
+ * states in request order (a g_malloc'd array; put_value takes over each element, the caller
+ * frees the array); false when the Store was refused with Error_Forbidden. */
+static bool check_store(struct node *n, const struct wire_message *m,
+                        const struct wire_store_req *req, bool replica, struct ssig ***secs)
+{
+    struct storage *s = n->store;
+    struct id res = id_from_bytes(req->resource.p);
+    const struct node_signer *msg_signer = node_message_signer(m);
+    uint32_t total = 0;
+    for (uint32_t k = 0; k < req->n_kinds; k++)
+        total += req->kinds[k].n_values;
+    GPtrArray *out = g_ptr_array_sized_new(total);
+    char why[96];
+    bool ok = true;
+    for (uint32_t k = 0; ok && k < req->n_kinds; k++) {
+        const struct wire_store_kind *kd = &req->kinds[k];
+        const struct node_kind *def = node_kind_find(n, kd->kind);
+        for (uint32_t v = 0; ok && v < kd->n_values; v++) {
+            const struct wire_stored_data *d = &kd->values[v];
+            struct node_signer who;
+            ok = check_value(n, m->sec.certificates, req->resource.p, kd->kind, d, &who, why,
+                             sizeof why) == 0;
+            /* In an original Store the StoreReq's signer must conform as well (§7.3). */
+            if (ok && !replica && msg_signer &&
+                access_check(def->access, def->max_node_multiple, req->resource.p, ID_BYTES, d,
+                             msg_signer) < 0) {
+                g_snprintf(why, sizeof why, "%s refuses the StoreReq's signer",
+                           access_name(def->access));
+                ok = false;
+            }
+            if (!ok)
+                break;
+            struct wire_bytes entry;
+            GByteArray *enc = g_byte_array_new();
+            wire_encode_signature(enc, &d->sig);
+            struct ssig *g = g_malloc(sizeof *g + enc->len);
+            g->len = (uint16_t)enc->len;
+            memcpy(g->sig, enc->data, enc->len);
+            g_byte_array_unref(enc);
+            g->cert = find_cert_entry(m->sec.certificates, &d->sig, &who.node, &entry)
+                          ? scert_get(s, entry)
+                          : NULL;
+            g_ptr_array_add(out, g);
+        }
+    }
+    if (!ok) {
+        for (guint i = 0; i < out->len; i++)
+            ssig_free(out->pdata[i]);
+        g_ptr_array_free(out, TRUE);
+        n->stats.refused_store++;
+        log_refusal(n, replica ? "replica store refused" : "store refused", &res,
+                    req->kinds[0].kind, why);
+        node_respond_error(n, m, WIRE_ERR_FORBIDDEN, why);
+        return false;
+    }
+    *secs = (struct ssig **)g_ptr_array_free(out, FALSE);
+    return true;
+}
 
 void storage_on_store(struct node *n, const struct wire_message *m)
 {
@@ -345,6 +599,13 @@ void storage_on_store(struct node *n, const struct wire_message *m)
             return;
         }
     }
+    /* With a security provider: every value's signature and the kinds' policies (§7.3). */
+    struct ssig **secs = NULL;
+    size_t next_sec = 0;
+    if (n->cfg->security.ops && !check_store(n, m, &req, replica, &secs)) {
+        wire_store_req_clear(&req);
+        return;
+    }
     struct wire_store_kind_ans *ka = g_new0(struct wire_store_kind_ans, req.n_kinds ? req.n_kinds : 1);
     struct id rep_ids[8];
     struct node_peer reps[8];
@@ -359,7 +620,7 @@ void storage_on_store(struct node *n, const struct wire_message *m)
         const struct wire_store_kind *kd = &req.kinds[k];
         struct srec *r = get_or_add(s, &res, kd->kind, (uint8_t)node_kind_model(kd->kind, n));
         for (uint32_t v = 0; v < kd->n_values; v++)
-            put_value(r, &kd->values[v], now);
+            put_value(r, &kd->values[v], now, secs ? secs[next_sec++] : NULL);
         if (replica)
             r->generation = MAX(r->generation, kd->generation);
         else
@@ -379,6 +640,7 @@ void storage_on_store(struct node *n, const struct wire_message *m)
     node_respond(n, m, WIRE_STORE_ANS, b);
     g_byte_array_free(b, TRUE);
     g_free(ka);
+    g_free(secs);
     wire_store_req_clear(&req);
 }
 
@@ -427,10 +689,12 @@ static int parse_fetch(struct node *n, const struct wire_message *m, struct wire
 }
 
 /* The live values at res that each specifier selects (Fetch and Stat select alike); the
- * arrays are g_new'd and the values borrow the store's bytes. */
+ * arrays are g_new'd and the values borrow the store's bytes.  certs, when not NULL, receives
+ * the certificates of the selected values' signers (for a FetchAns's security block). */
 static struct wire_fetch_ans select_values(struct node *n, const struct wire_fetch_req *req,
-                                           const struct id *res)
+                                           const struct id *res, GByteArray *certs)
 {
+    GPtrArray *seen = certs ? g_ptr_array_new() : NULL;
     env_time now = env_now(&n->env);
     struct wire_fetch_ans ans = {.n_kinds = req->n_specifiers};
     ans.kinds = g_new0(struct wire_fetch_kind, req->n_specifiers ? req->n_specifiers : 1);
@@ -444,10 +708,15 @@ static struct wire_fetch_ans select_values(struct node *n, const struct wire_fet
         ans.kinds[i].values = g_new(struct wire_stored_data, r->values->len ? r->values->len : 1);
         for (guint v = 0; v < r->values->len; v++) {
             const struct sval *sv = r->values->pdata[v];
-            if (live(sv, now) && matches(r, sv, sp))
+            if (live(sv, now) && matches(r, sv, sp)) {
                 to_wire(r, sv, &ans.kinds[i].values[ans.kinds[i].n_values++]);
+                if (seen)
+                    add_cert(certs, seen, sv);
+            }
         }
     }
+    if (seen)
+        g_ptr_array_free(seen, TRUE);
     return ans;
 }
 
@@ -464,11 +733,13 @@ void storage_on_fetch(struct node *n, const struct wire_message *m)
     struct id res;
     if (parse_fetch(n, m, &req, &res) < 0)
         return;
-    struct wire_fetch_ans ans = select_values(n, &req, &res);
+    GByteArray *certs = g_byte_array_new();
+    struct wire_fetch_ans ans = select_values(n, &req, &res, certs);
     GByteArray *b = g_byte_array_new();
     wire_encode_fetch_ans(b, &ans);
-    node_respond(n, m, WIRE_FETCH_ANS, b);
+    node_respond_certs(n, m, WIRE_FETCH_ANS, b, certs);
     g_byte_array_free(b, TRUE);
+    g_byte_array_unref(certs);
     selected_free(&ans);
     wire_fetch_req_clear(&req);
 }
@@ -480,7 +751,7 @@ void storage_on_stat(struct node *n, const struct wire_message *m)
     struct id res;
     if (parse_fetch(n, m, &req, &res) < 0)
         return;
-    struct wire_fetch_ans sel = select_values(n, &req, &res);
+    struct wire_fetch_ans sel = select_values(n, &req, &res, NULL);
     struct wire_stat_ans ans = {.n_kinds = sel.n_kinds};
     ans.kinds = g_new0(struct wire_stat_kind, sel.n_kinds ? sel.n_kinds : 1);
     for (uint32_t i = 0; i < sel.n_kinds; i++) {
@@ -653,4 +924,69 @@ void storage_rebalance(struct node *n)
     g_ptr_array_free(l, TRUE);
     memcpy(s->replicas, reps, nrep * sizeof *reps);
     s->n_replicas = nrep;
+}
+
+/* ---- the fetcher's checks, and fault injection ------------------------------------------- */
+
+uint32_t storage_check_fetched(struct node *n, const struct id *res, struct wire_bytes certs,
+                               struct wire_fetch_ans *ans, struct id *first_signer)
+{
+    if (!n->cfg->security.ops)
+        return 0;
+    uint8_t rid[ID_BYTES];
+    id_to_bytes(res, rid);
+    uint32_t rejected = 0;
+    char why[96];
+    bool have_signer = false;
+    for (uint32_t k = 0; k < ans->n_kinds; k++) {
+        struct wire_fetch_kind *fk = &ans->kinds[k];
+        uint32_t kept = 0;
+        for (uint32_t v = 0; v < fk->n_values; v++) {
+            struct node_signer who;
+            if (check_value(n, certs, rid, fk->kind, &fk->values[v], &who, why, sizeof why) == 0) {
+                if (!have_signer && first_signer)
+                    *first_signer = who.node;
+                have_signer = true;
+                fk->values[kept++] = fk->values[v];
+            } else if (rejected++ == 0) {
+                log_refusal(n, "fetched value rejected", res, fk->kind, why);
+            }
+        }
+        fk->n_values = kept;
+    }
+    n->stats.rejected_values += rejected;
+    return rejected;
+}
+
+struct tamper {
+    const struct id *res;
+    uint32_t kind;
+    const uint8_t *value;
+    size_t len;
+    unsigned changed;
+};
+
+static gboolean tamper_one(gpointer key, gpointer value, gpointer data)
+{
+    struct srec *r = key;
+    struct tamper *t = data;
+    if (r->kind != t->kind || !id_eq(&r->res, t->res))
+        return FALSE;
+    for (guint i = 0; i < r->values->len; i++) {
+        struct sval *v = r->values->pdata[i];
+        if (v->value)
+            g_bytes_unref(v->value);
+        v->value = g_bytes_new(t->value, t->len);
+        t->changed++;
+    }
+    return TRUE;
+}
+
+unsigned storage_tamper(struct node *n, const struct id *res, uint32_t kind,
+                        const uint8_t *value, size_t len)
+{
+    struct tamper t = {res, kind, value, len, 0};
+    if (n->store)
+        g_tree_foreach(n->store->recs, tamper_one, &t);
+    return t.changed;
 }

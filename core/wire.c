@@ -568,14 +568,44 @@ int wire_decode_contents(const uint8_t *buf, size_t len, size_t header_len, stru
     return cur_finish(&c);
 }
 
+void wire_encode_contents(GByteArray *out, uint16_t code, const struct wire_bytes *body,
+                          const struct wire_bytes *extensions)
+{
+    put_u16(out, code);
+    put_wbytes(out, 4, *body);
+    put_wbytes(out, 4, extensions ? *extensions : (struct wire_bytes){NULL, 0});
+}
+
+void wire_message_input(GByteArray *out, uint32_t overlay, uint64_t txid, const uint8_t *contents,
+                        size_t len)
+{
+    put_u32(out, overlay);
+    put_u64(out, txid);
+    put_bytes(out, contents, len);
+}
+
+struct wire_bytes wire_message_contents(const uint8_t *buf, const struct wire_message *m)
+{
+    /* message_code (2), message_body<0..2^32-1>, message_extensions<0..2^32-1> */
+    uint32_t len = 2 + 4 + m->body.len + 4 + m->extensions.len;
+    return (struct wire_bytes){buf + m->header_len, len};
+}
+
+void wire_stored_data_input(GByteArray *out, const uint8_t *resource, size_t resource_len,
+                            uint32_t kind, const struct wire_stored_data *d)
+{
+    put_bytes(out, resource, resource_len);
+    put_u32(out, kind);
+    put_u64(out, d->storage_time);
+    wire_encode_stored_data_value(out, d);
+}
+
 void wire_encode_message(GByteArray *out, const struct wire_header *h, uint16_t code,
                          const struct wire_bytes *body, const struct wire_bytes *extensions,
                          const struct wire_security *sec)
 {
     size_t start = put_header(out, h);
-    put_u16(out, code);
-    put_wbytes(out, 4, *body);
-    put_wbytes(out, 4, extensions ? *extensions : (struct wire_bytes){NULL, 0});
+    wire_encode_contents(out, code, body, extensions);
     struct wire_security none;
     if (!sec) {
         wire_security_none(&none);

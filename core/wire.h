@@ -186,6 +186,17 @@ int wire_decode_contents(const uint8_t *buf, size_t len, size_t header_len, stru
 void wire_encode_message(GByteArray *out, const struct wire_header *h, uint16_t code,
                          const struct wire_bytes *body, const struct wire_bytes *extensions,
                          const struct wire_security *sec);
+/* The message signature input of §6.3.4 without the trailing SignerIdentity (the signer
+ * appends that): overlay || transaction_id || MessageContents, where contents are the encoded
+ * MessageContents (message_code, message_body, message_extensions).  wire_message_contents
+ * gives that span of a message decoded from buf (by wire_decode_message, or by
+ * wire_decode_contents at the header_len it was given); wire_encode_contents appends the
+ * MessageContents wire_encode_message writes (extensions may be NULL: none). */
+void wire_message_input(GByteArray *out, uint32_t overlay, uint64_t txid, const uint8_t *contents,
+                        size_t len);
+struct wire_bytes wire_message_contents(const uint8_t *buf, const struct wire_message *m);
+void wire_encode_contents(GByteArray *out, uint16_t code, const struct wire_bytes *body,
+                          const struct wire_bytes *extensions);
 /* Appends a message whose header is replaced by h and whose contents and security block are
  * copied verbatim from a decoded message of header_len header bytes (the forwarding path). */
 void wire_reencode_header(GByteArray *out, const struct wire_header *h, const uint8_t *msg,
@@ -455,6 +466,11 @@ void wire_store_req_clear(struct wire_store_req *b);
 /* Appends d's StoredDataValue (§7.2: the model's index or key, exists, value), the part of a
  * StoredData the §7.1 signature covers; d->model must be set. */
 void wire_encode_stored_data_value(GByteArray *out, const struct wire_stored_data *d);
+/* The StoredData signature input of §7.1 without the trailing SignerIdentity: resource_id (its
+ * raw bytes, no length prefix) || kind || storage_time || StoredDataValue (d->model must be
+ * set).  The storer signs it, the storing peer and the fetcher verify it. */
+void wire_stored_data_input(GByteArray *out, const uint8_t *resource, size_t resource_len,
+                            uint32_t kind, const struct wire_stored_data *d);
 void wire_encode_store_ans(GByteArray *out, const struct wire_store_ans *b);
 int wire_decode_store_ans(const uint8_t *p, size_t len, struct wire_store_ans *b);
 void wire_store_ans_clear(struct wire_store_ans *b);

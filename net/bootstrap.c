@@ -143,7 +143,10 @@ static void bootstrap_send_ping(struct net_bootstrap *b, const struct env_addr *
     wire_encode_ping_req(body, &ping);
     GByteArray *msg = g_byte_array_new();
     struct wire_bytes bb = {body->data, body->len};
-    wire_encode_message(msg, h, WIRE_PING_REQ, &bb, NULL, NULL);
+    if (b->cfg.node_cfg)
+        node_encode_message(b->cfg.node_cfg, &b->cfg.self, h, WIRE_PING_REQ, &bb, msg);
+    else
+        wire_encode_message(msg, h, WIRE_PING_REQ, &bb, NULL, NULL);
     GByteArray *frame = g_byte_array_new();
     wire_frame_data(frame, b->round, msg->data, msg->len);
     net_udp_app_send(b->sock, to, frame->data, frame->len);

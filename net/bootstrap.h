@@ -59,6 +59,9 @@ struct net_bootstrap_config {
     uint8_t ttl;
     struct id self; /* the joining node's Node-ID: the Ping's via entry */
     bool give_up;   /* a round without an answer ends the search (found NULL) */
+    /* The joining node's configuration (borrowed, may be NULL): with a security provider
+     * (node_config.security) the Pings are signed as self, as peers with one require. */
+    const struct node_config *node_cfg;
 };
 
 /* The search's result: found is the bootstrap peer's address (borrowed for the call), or NULL

@@ -230,54 +230,7 @@ void sig_add_certificate(GByteArray *bucket, const struct cred *c)
     g_byte_array_unref(der);
 }
 
-/* ---- signature inputs ----------------------------------------------------------------------- */
-
-static void put_be(GByteArray *out, uint64_t v, unsigned n)
-{
-    uint8_t b[8];
-    for (unsigned i = 0; i < n; i++)
-        b[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-    g_byte_array_append(out, b, n);
-}
-
-void sig_message_input(GByteArray *out, uint32_t overlay, uint64_t txid, const uint8_t *contents,
-                       size_t len)
-{
-    put_be(out, overlay, 4);
-    put_be(out, txid, 8);
-    g_byte_array_append(out, contents, (guint)len);
-}
-
-struct wire_bytes sig_message_contents(const uint8_t *buf, const struct wire_message *m)
-{
-    /* message_code (2), message_body<0..2^32-1>, extensions<0..2^32-1> */
-    uint32_t len = 2 + 4 + m->body.len + 4 + m->extensions.len;
-    return (struct wire_bytes){buf + m->header_len, len};
-}
-
-void sig_stored_data_input(GByteArray *out, const uint8_t *resource, size_t resource_len,
-                           uint32_t kind, const struct wire_stored_data *d)
-{
-    g_byte_array_append(out, resource, (guint)resource_len);
-    put_be(out, kind, 4);
-    put_be(out, d->storage_time, 8);
-    wire_encode_stored_data_value(out, d);
-}
-
 /* ---- access control, §7.3 ------------------------------------------------------------------- */
-
-static bool hash_is(const void *name, size_t len, const uint8_t *resource, size_t resource_len)
-{
-    struct id h = id_hash(name, len);
-    uint8_t b[ID_BYTES];
-    id_to_bytes(&h, b);
-    return resource_len == ID_BYTES && memcmp(b, resource, ID_BYTES) == 0;
-}
-
-static bool user_matches(const struct cred_info *signer, const uint8_t *resource, size_t rlen)
-{
-    return signer->user[0] && hash_is(signer->user, strlen(signer->user), resource, rlen);
-}
 
 int sig_access_check(enum config_access policy, uint32_t max_node_multiple, const uint8_t *resource,
                      size_t resource_len, const struct wire_stored_data *d,
@@ -285,29 +238,13 @@ int sig_access_check(enum config_access policy, uint32_t max_node_multiple, cons
 {
     if (!signer || !node || !has_node(signer, node))
         return SIG_E_DENIED; /* the signing Node-ID must be one the certificate carries */
-    uint8_t nb[ID_BYTES + 4];
-    id_to_bytes(node, nb);
-    bool ok = false;
-    switch (policy) {
-    case CONFIG_ACCESS_USER_MATCH:
-        ok = user_matches(signer, resource, resource_len);
-        break;
-    case CONFIG_ACCESS_NODE_MATCH:
-        ok = hash_is(nb, ID_BYTES, resource, resource_len);
-        break;
-    case CONFIG_ACCESS_USER_NODE_MATCH:
-        ok = d && d->model == WIRE_MODEL_DICTIONARY && d->key.len == ID_BYTES &&
-             memcmp(d->key.p, nb, ID_BYTES) == 0 && user_matches(signer, resource, resource_len);
-        break;
-    case CONFIG_ACCESS_NODE_MULTIPLE:
-        for (uint32_t i = 1; !ok && i <= max_node_multiple; i++) {
-            nb[16] = (uint8_t)(i >> 24);
-            nb[17] = (uint8_t)(i >> 16);
-            nb[18] = (uint8_t)(i >> 8);
-            nb[19] = (uint8_t)i;
-            ok = hash_is(nb, sizeof nb, resource, resource_len);
-        }
-        break;
+    struct node_signer who = {.node = *node, .has_user = signer->user[0] != 0};
+    if (who.has_user) {
+        struct id h = id_hash(signer->user, strlen(signer->user));
+        id_to_bytes(&h, who.user_hash);
     }
-    return ok ? 0 : SIG_E_DENIED;
+    return access_check(config_node_access(policy), max_node_multiple, resource, resource_len, d,
+                        &who) == ACCESS_OK
+               ? 0
+               : SIG_E_DENIED;
 }

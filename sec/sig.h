@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "../config/config.h"
+#include "../core/access.h"
 #include "../core/wire.h"
 #include "cred.h"
 
@@ -72,18 +73,12 @@ int sig_find_signer(struct wire_bytes certificates, const struct wire_signature 
 /* Appends c's certificate to a bucket as a GenericCertificate of type x509. */
 void sig_add_certificate(GByteArray *bucket, const struct cred *c);
 
-/* Signature inputs without the trailing SignerIdentity (sig_sign and sig_verify add it).
- * A message: overlay || transaction_id || MessageContents, where contents are the encoded
- * MessageContents (message_code, message_body, extensions); sig_message_contents gives that
- * span of a message decoded from buf.  A StoredData: resource_id (its raw bytes, no length)
- * || kind || storage_time || StoredDataValue (d->model must be set). */
-void sig_message_input(GByteArray *out, uint32_t overlay, uint64_t txid, const uint8_t *contents,
-                       size_t len);
-struct wire_bytes sig_message_contents(const uint8_t *buf, const struct wire_message *m);
-void sig_stored_data_input(GByteArray *out, const uint8_t *resource, size_t resource_len,
-                           uint32_t kind, const struct wire_stored_data *d);
+/* Signature inputs without the trailing SignerIdentity (sig_sign and sig_verify add it) are
+ * core/wire.h's, which the core builds itself: wire_message_input (overlay || transaction_id
+ * || MessageContents; wire_message_contents gives that span of a decoded message) and
+ * wire_stored_data_input (resource_id || kind || storage_time || StoredDataValue). */
 
-/* The access-control decision of §7.3 for a value d stored at resource under a kind with the
+/* The access-control decision of §7.3 (core/access.c's, for a certificate of ours) for a value d stored at resource under a kind with the
  * given policy (max_node_multiple for NODE-MULTIPLE), signed by a verified certificate whose
  * RELOAD fields are signer, signing as Node-ID node (from sig_find_signer).  H is the
  * overlay's hash (id_hash: SHA-1 truncated to 128 bits); NODE-MULTIPLE's i runs 1 ..

@@ -33,6 +33,11 @@ SUITE(test_service_tests)
 SUITE(test_sipsim_tests)
 SUITE(test_config_tests)
 SUITE(test_sec_tests)
+SUITE(test_secmodel_tests)
+SUITE(test_nodesec_tests)
+SUITE(test_adversary_tests)
+SUITE(test_redundant_tests)
+SUITE(test_client_tests)
 #undef SUITE
 
 struct suite_ref {
@@ -59,6 +64,11 @@ int main(int argc, char **argv)
         {"sipsim", test_sipsim_tests},
         {"config", test_config_tests},
         {"sec", test_sec_tests},
+        {"secmodel", test_secmodel_tests},
+        {"nodesec", test_nodesec_tests},
+        {"adversary", test_adversary_tests},
+        {"redundant", test_redundant_tests},
+        {"client", test_client_tests},
     };
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;

@@ -12,6 +12,10 @@
 # (answers CALLS calls).  The peer sends bob's calls to the address the REGISTER came from,
 # which is that port.  The caller is tests/sipp/uac.xml; the last call tests/sipp/uac_404.xml.
 #
+# The peers hold credentials (docs/security.md): an overlay CA and one user per peer made by
+# `p2psip ca init/enroll`, so every RELOAD message between them is signed and verified;
+# SIPP_SECURE=0 runs them without.
+#
 # Run from the repository root after ./p2psip is built (`make test` does both).  Every wait is
 # bounded; an EXIT trap kills whatever this script started.  Prints PASS/FAIL per check and a
 # "calls: ..." line with the measured completion; exits non-zero on any failure, after dumping
@@ -28,6 +32,7 @@ RATE=${SIPP_RATE:-50}  # calls started per second
 LIMIT=${SIPP_LIMIT:-30} # simultaneous calls at most
 JOIN_WAIT_S=10
 EXIT_WAIT_S=5
+SECURE=${SIPP_SECURE:-1}
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 test_begin t_sipp
@@ -47,9 +52,16 @@ NAMES=(A B C)
 echo "t_sipp.sh: peers on $HOST:$BASE..$((BASE + 5)), bob on $BOB_PORT, files in $WORK"
 
 # ---- 1. three peers with SIP --------------------------------------------------------------
+if [ "$SECURE" = 1 ]; then
+    { "$BIN" ca init --dir "$WORK/ca" --overlay "$DOMAIN" &&
+        for n in "${NAMES[@]}"; do "$BIN" ca enroll --dir "$WORK/ca" --user "peer$n" || exit 1; done
+    } >"$WORK/ca.txt" 2>&1 || abort "p2psip ca init/enroll failed: $(tail -n 2 "$WORK/ca.txt")"
+fi
 for i in 0 1 2; do
     args=(peer --listen "$HOST:$(reload_port $i)" --sip "$HOST:$(sip_port $i)"
           --sip-domain "$DOMAIN")
+    [ "$SECURE" = 1 ] && args+=(--key "$WORK/ca/peer${NAMES[$i]}.key"
+        --cert "$WORK/ca/peer${NAMES[$i]}.pem" --ca "$WORK/ca/ca.pem")
     [ $i -gt 0 ] && args+=(--bootstrap "$HOST:$(reload_port 0)")
     start_peer "peer${NAMES[$i]}" "${args[@]}"
     wait_joined "peer${NAMES[$i]}" "$PEER_PID" ||
@@ -57,7 +69,7 @@ for i in 0 1 2; do
     grep -q "^sip addr=$HOST:$(sip_port $i) domain=$DOMAIN\$" "$WORK/peer${NAMES[$i]}.out" ||
         abort "peer ${NAMES[$i]} did not print its SIP address"
 done
-pass "peers A, B, C joined, SIP on $HOST:$(sip_port 0), :$(sip_port 1), :$(sip_port 2)"
+pass "peers A, B, C joined$([ "$SECURE" = 1 ] && echo ' with credentials'), SIP on $HOST:$(sip_port 0), :$(sip_port 1), :$(sip_port 2)"
 sleep 1 # the first stabilization rounds fill in replicas
 
 # sipp NAME ARGS...: runs SIPp in the background-less mode, output in $WORK/NAME.*; returns its
@@ -153,5 +165,12 @@ for i in 0 1 2; do
     [ $rc = 0 ] || fail "peer ${NAMES[$i]} exited $rc after SIGTERM"
 done
 grep -h "sip: received" "$WORK"/peer*.log | sed 's/^.*\] /  /'
+if [ "$SECURE" = 1 ]; then
+    if [ "$(cat "$WORK"/peer[ABC].log | grep -c 'dropped signature 0, refused joins 0')" = 3 ]; then
+        pass "every RELOAD message between the peers verified (no signature drops)"
+    else
+        fail "signature drops: $(grep -ho 'dropped signature [0-9]*, refused joins [0-9]*' "$WORK"/peer*.log | paste -sd ';')"
+    fi
+fi
 
 test_end

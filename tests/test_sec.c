@@ -313,7 +313,7 @@ static void signed_message(GByteArray *out, const struct cred *signer, const str
     g_byte_array_append(contents, payload, sizeof payload);
     g_byte_array_append(contents, (const guint8 *)"\0\0\0\0", 4);
     GByteArray *in = g_byte_array_new();
-    sig_message_input(in, h.overlay, h.txid, contents->data, contents->len);
+    wire_message_input(in, h.overlay, h.txid, contents->data, contents->len);
     struct sig_signature s;
     CU_ASSERT_EQUAL_FATAL(sig_sign(signer, node, in->data, in->len, &s), 0);
     GByteArray *bucket = g_byte_array_new();
@@ -339,9 +339,9 @@ static int check_message(const uint8_t *buf, size_t len, const struct cred *ca, 
         return rc;
     rc = cred_verify(signer, ca, NOW) ? -200 : 0;
     if (rc == 0) {
-        struct wire_bytes c = sig_message_contents(buf, &m);
+        struct wire_bytes c = wire_message_contents(buf, &m);
         GByteArray *in = g_byte_array_new();
-        sig_message_input(in, m.h.overlay, m.h.txid, c.p, c.len);
+        wire_message_input(in, m.h.overlay, m.h.txid, c.p, c.len);
         rc = sig_verify(&m.sec.sig, signer, in->data, in->len);
         g_byte_array_unref(in);
     }
@@ -407,7 +407,7 @@ static void sign_data(const struct cred *signer, const struct id *node, const ui
                       uint32_t kind, struct wire_stored_data *d, struct sig_signature *s)
 {
     GByteArray *in = g_byte_array_new();
-    sig_stored_data_input(in, res, ID_BYTES, kind, d);
+    wire_stored_data_input(in, res, ID_BYTES, kind, d);
     CU_ASSERT_EQUAL_FATAL(sig_sign(signer, node, in->data, in->len, s), 0);
     sig_view(s, &d->sig);
     g_byte_array_unref(in);
@@ -417,7 +417,7 @@ static int verify_data(const struct cred *signer, const uint8_t *res, uint32_t k
                        const struct wire_stored_data *d)
 {
     GByteArray *in = g_byte_array_new();
-    sig_stored_data_input(in, res, ID_BYTES, kind, d);
+    wire_stored_data_input(in, res, ID_BYTES, kind, d);
     int rc = sig_verify(&d->sig, signer, in->data, in->len);
     g_byte_array_unref(in);
     return rc;
