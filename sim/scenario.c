@@ -101,10 +101,14 @@ static const char *const dist_names[] = {"none",    "constant",  "exponential", 
                                          "weibull", "lognormal", NULL};
 static const char *const churn_names[] = {"none", "sessions", "trace", NULL};
 static const char *const arrivals_names[] = {"system", "per_peer", NULL};
+static const char *const client_attach_names[] = {"random", "nearest", NULL};
 static const char *const popularity_names[] = {"uniform", "zipf", NULL};
 static const char *const action_names[] = {"fail", "partition", "heal", "flash_crowd", NULL};
 static const char *const election_names[] = {"random", "capacity", "uptime", NULL};
+static const char *const relay_discovery_names[] = {"configured", "service", NULL};
 static const char *const bootstrap_names[] = {"random", "configured", "remembered", "server", NULL};
+static const char *const refuse_names[] = {"none", "error", "silent", NULL};
+static const char *const signatures_names[] = {"none", "modelled", "real", NULL};
 /* core/service.h's built-in policies (service_policy_by_name). */
 static const char *const service_policy_names[] = {"random", "least_loaded", "lowest_rtt",
                                                     "two_choices", NULL};
@@ -207,6 +211,13 @@ static const struct scenario_key scenario_keys[] = {
     {KEY("nat.traversal", KEY_BOOL, nat.traversal, "true")},
     {KEY("nat.relays", KEY_U32, nat.relays, "8"), .min = 0, .max = 64},
     {KEY("nat.relay_servers", KEY_U32, nat.relay_servers, "0"), .min = 0, .max = 64},
+    {KEY("nat.relay_discovery", KEY_ENUM, nat.relay_discovery, "configured"),
+     .choices = relay_discovery_names},
+    {KEY("nat.relay_policy", KEY_STRING, nat.relay_policy, "two_choices"),
+     .choices = service_policy_names},
+    {KEY("nat.relay_capacity", KEY_U32, nat.relay_capacity, "100"), .min = 1},
+    {KEY("nat.bootstrap_relays", KEY_U32, nat.bootstrap_relays, "1"), .min = 1, .max = 64},
+    {KEY("nat.relay_failover", KEY_BOOL, nat.relay_failover, "true")},
     {KEY("churn.model", KEY_ENUM, churn.model, "none"), .choices = churn_names},
     DIST_KEYS("churn.session", churn.session),
     DIST_KEYS("churn.downtime", churn.downtime),
@@ -248,6 +259,23 @@ static const struct scenario_key scenario_keys[] = {
     {KEY("services.lifetime", KEY_DURATION, services.lifetime, "300s"), .min = ENV_S,
      .max = UINT32_MAX * ENV_S},
     {KEY("services.hold", KEY_DURATION, services.hold, "60s")},
+    {KEY("hostile.fraction", KEY_DOUBLE, hostile.fraction, "0"), .fmax = 1,
+     .flags = KEY_FMAX | KEY_FMAX_OPEN},
+    {KEY("hostile.drop", KEY_BOOL, hostile.drop, "false")},
+    {KEY("hostile.misroute", KEY_BOOL, hostile.misroute, "false")},
+    {KEY("hostile.forge", KEY_BOOL, hostile.forge, "false")},
+    {KEY("hostile.refuse_store", KEY_ENUM, hostile.refuse_store, "none"), .choices = refuse_names},
+    {KEY("security.signatures", KEY_ENUM, security.signatures, "none"),
+     .choices = signatures_names},
+    {KEY("security.redundant_paths", KEY_U32, security.redundant_paths, "1"), .min = 1, .max = 16},
+    {KEY("security.sign_cost", KEY_DURATION, security.sign_cost, "30us")},
+    {KEY("security.verify_cost", KEY_DURATION, security.verify_cost, "90us")},
+    /* Clients (RFC 6940 §4.2; docs/clients.md): a share of all hosts. */
+    {KEY("clients.fraction", KEY_DOUBLE, clients.fraction, "0"), .fmax = 0.95,
+     .flags = KEY_FMAX},
+    {KEY("clients.peers", KEY_U32, clients.peers, "2"), .min = 1, .max = 8},
+    {KEY("clients.keepalive", KEY_DURATION, clients.keepalive, "0s")},
+    {KEY("clients.attach", KEY_ENUM, clients.attach, "random"), .choices = client_attach_names},
     {KEY("expect", KEY_EXPECT, expect, NULL)},
     {KEY("sweep", KEY_SWEEP, sweep, NULL)},
 };
@@ -655,6 +683,9 @@ static bool load_tree(struct loader *ld)
 /* ---- step 2: overrides --------------------------------------------------------------------- */
 
 static const struct scenario_key *element_owner(const char *key);
+static bool mix_key(const char *key, int *type);
+static bool mix_override(struct loader *ld, const char *key, const char *value,
+                         const struct spos *pos);
 static bool element_override(struct loader *ld, const char *key, const char *value,
                              const struct spos *pos);
 
@@ -670,8 +701,11 @@ static bool apply_override(struct loader *ld, const char *ov)
     for (char **p = parts; *p && ok; p++)
         if (**p == '\0')
             ok = fail(ld, &pos, SCENARIO_ERROR_KEY, path, "empty component in dotted key");
-    bool element = ok && element_owner(path);
-    if (element) /* churn.events.N.FIELD, metrics.snapshots.N: one value inside a sequence */
+    int mix_type;
+    bool element = ok && (element_owner(path) || mix_key(path, &mix_type));
+    if (element && mix_key(path, &mix_type)) /* nat.mix.TYPE: one type's share */
+        ok = mix_override(ld, path, eq + 1, &pos);
+    else if (element) /* churn.events.N.FIELD, metrics.snapshots.N: one value inside a sequence */
         ok = element_override(ld, path, eq + 1, &pos);
     if (ok && !element && parts[0] && parts[1] && strcmp(parts[0], "sweep") == 0) {
         /* A sweep entry's key is dotted itself: sweep.overlay.successors is one entry. */
@@ -1831,6 +1865,109 @@ static bool parse_nat_mix(struct loader *ld, struct scenario *s, const struct sn
     return true;
 }
 
+/* ---- nat.mix.TYPE: the share of one NAT type, the other entries rescaled ---------------------
+ * nat.mix is a list in the file, so --set and sweep: cannot replace it; nat.mix.TYPE (TYPE a
+ * shorthand other than custom) sets the share of the file's first entry of that type and
+ * scales the other entries' shares by the same factor so that they still sum to 1: sweeping
+ * nat.mix.symmetric over [0, 0.2, 0.4] keeps the other types in the file's proportions. */
+
+/* Whether key is nat.mix.TYPE; *type is then the type. */
+static bool mix_key(const char *key, int *type)
+{
+    static const char prefix[] = "nat.mix.";
+    if (strncmp(key, prefix, sizeof prefix - 1) != 0)
+        return false;
+    *type = choice_index(nat_type_names, key + sizeof prefix - 1);
+    return *type >= 0 && *type != SCENARIO_NAT_CUSTOM;
+}
+
+/* Sets the share of type's first entry of seq (the file's nat.mix, or a copy) to text and
+ * rescales the others (scalar nodes replaced, blamed at pos).  Errors name `name`.  A mix the
+ * parser will refuse anyway (an entry that is no mapping, a share that is no number) is left
+ * for parse_nat_mix to report. */
+static bool mix_set(struct loader *ld, struct snode *seq, int type, const char *text,
+                    const struct spos *pos, const char *name)
+{
+    const int K = SCENARIO_ERROR_KEY, V = SCENARIO_ERROR_VALUE;
+    char *end;
+    double v = g_ascii_strtod(text, &end);
+    if (!*text || *end || !(v >= 0 && v <= 1))
+        return fail(ld, pos, V, name, "expected a share from 0 to 1, got '%s'", text);
+    if (!seq || seq->kind != SN_SEQUENCE || seq->items->len == 0)
+        return fail(ld, pos, K, name,
+                    "the scenario file has no nat.mix (write the mix in the file; %s changes "
+                    "the share of one of its types)",
+                    name);
+    struct snode *mine = NULL;
+    double others = 0;
+    for (guint i = 0; i < seq->items->len; i++) {
+        const struct snode *item = seq->items->pdata[i];
+        const struct spair *t = item->kind == SN_MAPPING ? snode_pair(item, "type") : NULL;
+        const struct spair *sh = item->kind == SN_MAPPING ? snode_pair(item, "share") : NULL;
+        if (!t || !sh || t->value->kind != SN_SCALAR || sh->value->kind != SN_SCALAR)
+            return true;
+        double x = g_ascii_strtod(sh->value->text, &end);
+        if (!*sh->value->text || *end)
+            return true;
+        if (!mine && choice_index(nat_type_names, t->value->text) == type)
+            mine = seq->items->pdata[i];
+        else
+            others += x;
+    }
+    if (!mine)
+        return fail(ld, pos, K, name, "nat.mix in the scenario file has no entry of type '%s'",
+                    nat_type_names[type]);
+    if (v < 1 && !(others > 0))
+        return fail(ld, pos, V, name,
+                    "the other nat.mix entries have no share to scale up to the remaining %g",
+                    1 - v);
+    for (guint i = 0; i < seq->items->len; i++) {
+        struct snode *item = seq->items->pdata[i];
+        struct spair *sh = snode_pair(item, "share");
+        double x = item == mine ? v
+                   : others > 0 ? g_ascii_strtod(sh->value->text, NULL) * ((1 - v) / others)
+                                : 0;
+        struct snode *nv = snode_new(SN_SCALAR, *pos);
+        nv->text = g_strdup_printf("%.17g", x);
+        nv->replaced = true;
+        snode_free(sh->value);
+        sh->value = nv;
+    }
+    return true;
+}
+
+/* --set nat.mix.TYPE=SHARE: the shares change in the tree. */
+static bool mix_override(struct loader *ld, const char *key, const char *value,
+                         const struct spos *pos)
+{
+    int type;
+    const struct snode *enclosing;
+    mix_key(key, &type);
+    /* The tree is the loader's to change; tree_lookup() only promises not to. */
+    struct snode *seq = (struct snode *)tree_lookup(ld->root, "nat.mix", &enclosing);
+    return mix_set(ld, seq, type, value, pos, key);
+}
+
+static struct scenario *scenario_alloc(void);
+
+/* A swept value of nat.mix.TYPE, checked on a copy of the mix, parsed whole. */
+static bool mix_check_value(struct loader *ld, const char *key, const char *name,
+                            const char *value, const struct spos *pos)
+{
+    int type;
+    const struct snode *enclosing;
+    mix_key(key, &type);
+    struct snode *seq = snode_copy(tree_lookup(ld->root, "nat.mix", &enclosing));
+    bool ok = mix_set(ld, seq, type, value, pos, name);
+    if (ok && seq && seq->kind == SN_SEQUENCE) {
+        struct scenario *scratch = scenario_alloc();
+        ok = parse_nat_mix(ld, scratch, seq);
+        scenario_free(scratch);
+    }
+    snode_free(seq);
+    return ok;
+}
+
 /* services.list: the fields of one entry, parsed into a struct scenario_service. */
 #define SERVICE_FIELD(key, type_, field, default_)                                                 \
     .name = key, .type = type_, .offset = offsetof(struct scenario_service, field),                \
@@ -2071,6 +2208,8 @@ static bool parse_sweep_entry(struct loader *ld, const struct scenario *s, const
     char *name = g_strdup_printf("sweep.%s", p->key);
     const struct scenario_key *k = key_find(p->key);
     const struct scenario_key *owner = k ? NULL : element_owner(p->key);
+    int mix_type;
+    bool mix = !k && !owner && mix_key(p->key, &mix_type);
     struct element e = {0};
     const struct snode *v = p->value;
     bool ok = true;
@@ -2092,6 +2231,7 @@ static bool parse_sweep_entry(struct loader *ld, const struct scenario *s, const
         const struct snode *enclosing;
         ok = element_resolve(ld, p->key, name, tree_lookup(ld->root, owner->name, &enclosing),
                              &p->pos, &e);
+    } else if (mix) { /* nat.mix.TYPE: its values are checked below */
     } else if (!k && key_is_section(p->key)) {
         char *children = key_children(p->key);
         ok = fail(ld, &p->pos, K, name,
@@ -2114,15 +2254,17 @@ static bool parse_sweep_entry(struct loader *ld, const struct scenario *s, const
         w->values = g_ptr_array_new_with_free_func(g_free);
     }
     char *want = !ok     ? NULL
+                 : mix   ? g_strdup("a share from 0 to 1")
                  : owner ? (e.field ? key_expectation(e.field) : g_strdup("a duration"))
                          : key_expectation(k);
-    struct scenario *scratch = ok && !owner ? scenario_alloc() : NULL;
+    struct scenario *scratch = ok && !owner && !mix ? scenario_alloc() : NULL;
     bool duration_swept = snode_pair(map, "duration") != NULL;
     for (guint i = 0; ok && i < v->items->len; i++) {
         const struct snode *item = v->items->pdata[i];
         ok = check_scalar(ld, item, name, want) &&
-             (owner ? element_check_value(ld, s, &e, item->text, &item->pos, duration_swept)
-                    : parse_value(ld, scratch, k, k->name, item->text, &item->pos));
+             (mix     ? mix_check_value(ld, p->key, name, item->text, &item->pos)
+              : owner ? element_check_value(ld, s, &e, item->text, &item->pos, duration_swept)
+                      : parse_value(ld, scratch, k, k->name, item->text, &item->pos));
         if (ok)
             g_ptr_array_add(w->values, g_strdup(item->text));
     }
@@ -2383,6 +2525,13 @@ static bool check_superpeer(struct loader *ld, struct scenario *s)
 }
 
 /* Rules that involve more than one key.  Errors point at the key the user most likely set. */
+bool scenario_security_on(const struct scenario *s)
+{
+    return s->hostile.fraction > 0 || s->hostile.drop || s->hostile.misroute || s->hostile.forge ||
+           s->hostile.refuse_store != SCENARIO_REFUSE_NONE ||
+           s->security.signatures != SCENARIO_SIGNATURES_NONE || s->security.redundant_paths > 1;
+}
+
 static bool check_cross(struct loader *ld, struct scenario *s)
 {
     const int V = SCENARIO_ERROR_VALUE;
@@ -2441,10 +2590,30 @@ static bool check_cross(struct loader *ld, struct scenario *s)
                     "workload.fetch_start (%s) must not be before workload.start (%s)", fetch,
                     start);
     }
+    if (s->hostile.fraction > 0 && !s->hostile.drop && !s->hostile.misroute &&
+        !s->hostile.forge && s->hostile.refuse_store == SCENARIO_REFUSE_NONE)
+        return fail(ld, key_pos(ld, "hostile.fraction"), V, "hostile.fraction",
+                    "hostile peers need at least one behaviour: hostile.drop, hostile.misroute "
+                    "or hostile.forge true, or hostile.refuse_store error or silent");
+    uint64_t honest = s->peers - (uint64_t)llround(s->hostile.fraction * s->peers);
+    if (scenario_security_on(s) && s->workload.records > honest) {
+        const char *at =
+            key_given(ld, "workload.records") ? "workload.records" : "hostile.fraction";
+        return fail(ld, key_pos(ld, at), V, at,
+                    "%" G_GUINT64_FORMAT " records need as many honest peers to own them (one "
+                    "each with hostile: or security: keys, docs/security.md); there are "
+                    "%" G_GUINT64_FORMAT,
+                    s->workload.records, honest);
+    }
     if (s->workload.popularity == SCENARIO_POPULARITY_ZIPF && s->workload.keys == 0)
         return fail(ld, key_pos(ld, "workload.popularity"), V, "workload.popularity",
                     "zipf popularity ranks a finite set of keys: set workload.keys or "
                     "workload.keys_per_peer");
+    if (s->clients.fraction > 0 && (s->sip.enabled || (s->nat.mix && s->nat.mix->len > 0) ||
+                                    scenario_security_on(s)))
+        return fail(ld, key_pos(ld, "clients.fraction"), V, "clients.fraction",
+                    "clients are not simulated together with sip:, nat: or hostile:/security: "
+                    "(docs/clients.md)");
     return check_churn(ld, s) && check_superpeer(ld, s);
 }
 

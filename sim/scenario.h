@@ -103,6 +103,8 @@ enum scenario_election {
     SCENARIO_ELECTION_UPTIME,
 };
 enum scenario_arrivals { SCENARIO_ARRIVALS_SYSTEM, SCENARIO_ARRIVALS_PER_PEER };
+/* Which joined peers a client attaches to (clients.attach; docs/clients.md). */
+enum scenario_client_attach { SCENARIO_CLIENT_ATTACH_RANDOM, SCENARIO_CLIENT_ATTACH_NEAREST };
 enum scenario_popularity { SCENARIO_POPULARITY_UNIFORM, SCENARIO_POPULARITY_ZIPF };
 
 /* NATs (nat: block, docs/nat.md, RFC 4787).  A mix entry's type is a shorthand for a mapping
@@ -140,6 +142,16 @@ struct scenario_service {
                           [0, 1]; round(share x peers) peers, at least one when share > 0 */
     uint32_t capacity; /* capacity: 1 (advertised in every record) */
     double weight;     /* weight: 1 (relative share of the service lookups that ask for it) */
+};
+
+/* How a hostile peer refuses Stores (hostile.refuse_store; enum node_refuse's order). */
+enum scenario_refuse { SCENARIO_REFUSE_NONE, SCENARIO_REFUSE_ERROR, SCENARIO_REFUSE_SILENT };
+/* security.signatures: none (unsigned, as RFC 6940 without §13), modelled (sim/secmodel.h:
+ * real sizes and CPU cost, deterministic), real (sec/provider.h: X.509 and ECDSA). */
+enum scenario_signatures {
+    SCENARIO_SIGNATURES_NONE,
+    SCENARIO_SIGNATURES_MODELLED,
+    SCENARIO_SIGNATURES_REAL,
 };
 
 struct scenario {
@@ -268,6 +280,18 @@ struct scenario {
         bool traversal;           /* nat.traversal: true (core/ice.c: candidates, checks, relays) */
         uint32_t relays;          /* nat.relays: 8 (public peers that relay for the others) */
         uint32_t relay_servers;   /* nat.relay_servers: 0 (relay/STUN hosts outside the overlay) */
+        /* nat.relay_discovery: configured (the relays are the configuration's list) | service
+         * (the first nat.bootstrap_relays of them are configured; the nat.relays relay peers
+         * advertise service "relay" with nat.relay_capacity and NATed peers find theirs with
+         * nat.relay_policy; docs/nat.md, "Relays from the directory") */
+        enum scenario_relay_discovery {
+            SCENARIO_RELAYS_CONFIGURED,
+            SCENARIO_RELAYS_SERVICE
+        } relay_discovery;
+        char *relay_policy;        /* nat.relay_policy: two_choices (services.policy names) */
+        uint32_t relay_capacity;   /* nat.relay_capacity: 100 (clients a relay advertises) */
+        uint32_t bootstrap_relays; /* nat.bootstrap_relays: 1 (service discovery only) */
+        bool relay_failover;       /* nat.relay_failover: true (replace a failed relay) */
     } nat;
     struct {
         GArray *list;      /* services.list: [] (struct scenario_service; empty = no services,
@@ -280,6 +304,37 @@ struct scenario {
         env_time hold;     /* services.hold: 60s (a selection adds 1 to the chosen provider's
                               load for this long; 0 = selections add no load) */
     } services;
+    /* Hostile peers and countermeasures (docs/security.md; core/adversary.c, core/redundant.c).
+     * hostile.fraction of the scenario's peers (round(fraction x peers), chosen by the seed)
+     * misbehave as the flags say; the workload's lookups, stores and fetches come from the
+     * others. */
+    struct {
+        double fraction;    /* hostile.fraction: 0, in [0, 1) */
+        bool drop;          /* hostile.drop: false (requests to forward are dropped) */
+        bool misroute;      /* hostile.misroute: false (... sent to a random table entry) */
+        bool forge;         /* hostile.forge: false (Fetches answered with forged values,
+                               lookups passing through answered as if responsible) */
+        enum scenario_refuse refuse_store; /* hostile.refuse_store: none | error | silent */
+    } hostile;
+    struct {
+        enum scenario_signatures signatures; /* security.signatures: none | modelled | real */
+        uint32_t redundant_paths; /* security.redundant_paths: 1 (lookups and fetches over k
+                                     paths, 1..16) */
+        env_time sign_cost;       /* security.sign_cost: 30us (modelled CPU per signature) */
+        env_time verify_cost;     /* security.verify_cost: 90us (modelled CPU per check) */
+    } security;
+    /* Clients (RFC 6940 §4.2; docs/clients.md): hosts that attach to peers and neither route
+     * nor store.  clients.fraction F of all hosts: round(peers x F / (1 - F)) clients beside
+     * the scenario's peers. */
+    struct {
+        double fraction;    /* clients.fraction: 0, in [0, 0.95] */
+        uint32_t peers;     /* clients.peers: 2 (random joined peers a client attaches to,
+                               used in order on link failure; 1..8) */
+        env_time keepalive; /* clients.keepalive: 0s (the client's probe Ping period; 0:
+                               none, a dead peer is noticed by the next request) */
+        enum scenario_client_attach attach; /* clients.attach: random | nearest (the lowest
+                                               base latency from the client) */
+    } clients;
     GPtrArray *expect; /* expect: struct scenario_expect *, in file order */
     GPtrArray *sweep;  /* sweep: struct scenario_sweep *, in file order */
 };
@@ -304,6 +359,11 @@ char *scenario_to_yaml(const struct scenario *s);
  * gives that point's scenario. */
 size_t scenario_sweep_points(const struct scenario *s);
 char **scenario_sweep_overrides(const struct scenario *s, size_t point);
+
+/* Whether any hostile: or security: key differs from its default: the world then runs hostile
+ * peers and countermeasures, with the workload of docs/security.md ("The workload and the
+ * oracle"), and summary.tsv has the security rows. */
+bool scenario_security_on(const struct scenario *s);
 
 /* A data file named by a scenario key (latency.matrix, churn.trace): a relative path is looked
  * up next to the scenario file first, then in the current folder.  g_free the result. */

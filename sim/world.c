@@ -23,7 +23,10 @@
 
 #include "../analysis/graph.h"
 #include "../config/config.h"
+#include "../sec/cred.h"
+#include "../sec/provider.h"
 #include "../core/node.h"
+#include "../core/redundant.h"
 #include "../core/service.h"
 #include "../core/topology.h"
 #include "../core/wire.h"
@@ -32,6 +35,7 @@
 #include "engine.h"
 #include "nat.h"
 #include "pcap.h"
+#include "secmodel.h"
 #include "sipua.h"
 #include "underlay.h"
 
@@ -50,6 +54,7 @@
  * a lookup also carries the oracle's answer when it was issued (peer index + 1, 0 for none)
  * in the next 24 bits, and every request a sequence number or record index in the low 36. */
 #define WORLD_TAG_SHIFT 60
+#define WORLD_RELAY_SERVICE "relay" /* the relay peers' service name (nat.relay_discovery) */
 #define WORLD_WHO_SHIFT 36
 #define WORLD_WHO_MASK UINT64_C(0xffffff)
 #define WORLD_SEQ_MASK ((UINT64_C(1) << WORLD_WHO_SHIFT) - 1)
@@ -77,6 +82,7 @@ struct world_peer {
     bool joined;      /* in the oracle */
     bool join_called; /* node_join was called on the current node */
     bool super;       /* a super-peer (superpeer topology) */
+    bool hostile;     /* misbehaves (hostile:, docs/security.md) */
 };
 
 /* An oracle entry: a joined peer's Node-ID. */
@@ -164,6 +170,9 @@ struct world {
      * rather than a copy per node.  cfg_super differs only in superpeer.is_super; both are
      * final before the first node starts (world_peers_init). */
     struct node_config cfg, cfg_super;
+    /* Hostile peers' (hostile:): cfg and cfg_super with the adversary block set. */
+    struct node_config cfg_hostile, cfg_hostile_super;
+    struct world_security *sec; /* NULL unless hostile: or security: is used (docs/security.md) */
 
     uint32_t n_peers; /* slots */
     struct world_peer *peers; /* n_peers slots, then n_servers relay servers (world_ice_init) */
@@ -214,6 +223,10 @@ struct world {
 
     struct world_bootstrap *boot; /* NULL under bootstrap.method random (docs/bootstrap.md) */
 
+    uint32_t n_clients;           /* client slots after the relay servers' (clients:) */
+    struct node_config cfg_client; /* theirs: cfg as a client */
+    struct world_clients *cl;     /* NULL without clients (docs/clients.md) */
+
     struct world_metrics m;
 };
 
@@ -239,7 +252,7 @@ static int64_t world_index_of(const struct world *w, const struct env_addr *addr
     if (!port || addr->ip <= WORLD_IP_BASE)
         return -1;
     uint64_t i = (uint64_t)addr->ip - WORLD_IP_BASE - 1;
-    return i < (uint64_t)w->n_peers + w->n_servers ? (int64_t)i : -1;
+    return i < (uint64_t)w->n_peers + w->n_servers + w->n_clients ? (int64_t)i : -1;
 }
 
 static struct id world_random_id(struct sim_rng *r)
@@ -827,6 +840,8 @@ struct world_ice {
     uint32_t relay_slot[64];
     unsigned n_relays;
     uint64_t relay_load[64]; /* messages peers sent through each relay */
+    bool service;            /* nat.relay_discovery: service (the relay peers advertise) */
+    uint64_t relay_changes[NODE_RELAY_LOOKUP_FAILED + 1]; /* ENV_EV_RELAY by reason */
     uint64_t outcome[SCENARIO_NAT_TYPES][SCENARIO_NAT_TYPES][NODE_CONNECT_OUTCOMES];
     GHashTable *slot_of; /* Node-ID (struct id *) -> peer slot + 1 */
 };
@@ -875,6 +890,27 @@ static void world_ice_init(struct world *w)
     w->cfg.ice.enabled = true;
     w->cfg.ice.relays = x->relays;
     w->cfg.ice.n_relays = x->n_relays;
+    w->cfg.ice.failover = w->sc->nat.relay_failover;
+    /* Relays from the directory (docs/nat.md): the relay peers advertise themselves
+     * (world_node_start); only the first nat.bootstrap_relays are configured, for joining.
+     * Relay servers never join, so they cannot advertise: with them the list stays configured. */
+    if (w->sc->nat.relay_discovery == SCENARIO_RELAYS_SERVICE && w->n_servers == 0) {
+        x->service = true;
+        w->cfg.ice.discovery = NODE_ICE_RELAYS_SERVICE;
+        w->cfg.ice.relay_service = WORLD_RELAY_SERVICE;
+        w->cfg.ice.relay_policy = service_policy_by_name(w->sc->nat.relay_policy);
+        w->cfg.ice.n_relays = MIN(x->n_relays, w->sc->nat.bootstrap_relays);
+    }
+}
+
+/* Whether slot i is one of the relay peers that advertise themselves (service discovery). */
+static bool world_ice_offers(const struct world *w, uint32_t i)
+{
+    const struct world_ice *x = w->ice;
+    for (unsigned k = 0; x && x->service && k < x->n_relays; k++)
+        if (x->relay_slot[k] == i)
+            return true;
+    return false;
 }
 
 static void world_ice_event(struct world *w, const struct world_peer *p,
@@ -889,6 +925,11 @@ static void world_ice_event(struct world *w, const struct world_peer *p,
                 x->relay_load[i]++;
         return;
     }
+    if (ev->type == ENV_EV_RELAY) {
+        if (ev->code < G_N_ELEMENTS(x->relay_changes))
+            x->relay_changes[ev->code]++;
+        return;
+    }
     uint32_t other = GPOINTER_TO_UINT(g_hash_table_lookup(x->slot_of, &ev->responder));
     if (other == 0 || ev->code >= NODE_CONNECT_OUTCOMES)
         return;
@@ -900,6 +941,35 @@ static void world_ice_event(struct world *w, const struct world_peer *p,
  * for each NAT type pair that made attempts (A <= B in the order of nat.mix's types), then
  * relays, relayed_msgs and relay_load_<slot> per relay. */
 static void world_row_u(GArray *rows, const char *name, uint64_t v);
+struct world_security;
+static void world_node_retire(struct world *w, struct world_peer *p);
+static struct world_peer *world_random_requester(struct world *w, struct sim_rng *r);
+static int world_lookup_start(struct world *w, struct world_peer *p, const struct id *key,
+                              uint64_t cookie);
+static int world_fetch_start(struct world *w, struct world_peer *p, const struct id *res,
+                             uint64_t cookie);
+static void world_row_f(GArray *rows, const char *name, double v, int decimals);
+
+/* Rows PREFIX_max_mean and PREFIX_gini: the spread of n relays' values v, the largest over the
+ * mean and the Gini coefficient (the mean absolute difference over twice the mean: 0 when
+ * every relay has the same, 1 - 1/n when one has everything); 0 when all are 0. */
+static void world_ice_spread(GArray *rows, const char *prefix, const uint64_t *v, unsigned n)
+{
+    double sum = 0, max = 0, diff = 0;
+    for (unsigned i = 0; i < n; i++) {
+        sum += (double)v[i];
+        max = MAX(max, (double)v[i]);
+        for (unsigned j = 0; j < n; j++)
+            diff += fabs((double)v[i] - (double)v[j]);
+    }
+    double mean = n ? sum / n : 0;
+    char *a = g_strdup_printf("%s_max_mean", prefix), *b = g_strdup_printf("%s_gini", prefix);
+    world_row_f(rows, g_intern_string(a), mean > 0 ? max / mean : 0, 3);
+    world_row_f(rows, g_intern_string(b), mean > 0 ? diff / (2.0 * n * n * mean) : 0, 3);
+    g_free(a);
+    g_free(b);
+}
+
 static void world_ice_rows(const struct world *w, GArray *rows)
 {
     static const char *const outcome[] = {"direct", "punched", "relayed", "failed"};
@@ -938,6 +1008,21 @@ static void world_ice_rows(const struct world *w, GArray *rows)
         world_row_u(rows, g_intern_string(name), x->relay_load[i]);
         g_free(name);
     }
+    world_ice_spread(rows, "relay_load", x->relay_load, x->n_relays);
+    /* Clients at the end: the peers up whose own relay (node_ice_relay) each relay is. */
+    uint64_t clients[64] = {0};
+    for (uint32_t i = 0; i < w->n_peers; i++) {
+        struct node_peer r;
+        if (!w->peers[i].node || world_peer_public(w, i) || !node_ice_relay(w->peers[i].node, &r))
+            continue;
+        for (unsigned k = 0; k < x->n_relays; k++)
+            if (id_eq(&x->relays[k].id, &r.id))
+                clients[k]++;
+    }
+    world_ice_spread(rows, "relay_clients", clients, x->n_relays);
+    world_row_u(rows, "relay_found", x->relay_changes[NODE_RELAY_FOUND]);
+    world_row_u(rows, "relay_failovers", x->relay_changes[NODE_RELAY_FAILOVER]);
+    world_row_u(rows, "relay_lookups_failed", x->relay_changes[NODE_RELAY_LOOKUP_FAILED]);
 }
 
 static void world_ice_free(struct world *w)
@@ -1088,11 +1173,17 @@ static void world_services_joined(struct world *w, struct world_peer *p);
 static void world_services_drop(struct world *w, struct world_peer *p);
 static void world_services_withdraw(struct world *w, struct world_peer *p);
 static void world_bootstrap_joined(struct world *w, const struct world_peer *p);
+static void world_client_event(struct world *w, struct world_peer *p, const struct env_event *ev);
+static void world_clients_account(struct world *w, unsigned c, const struct env_event *ev);
 
 static void world_env_event(void *ctx, const struct env_event *ev)
 {
     struct world_peer *p = ctx;
     struct world *w = p->w;
+    if (w->n_clients && p->index >= w->n_peers + w->n_servers) {
+        world_client_event(w, p, ev); /* a client (docs/clients.md) */
+        return;
+    }
     if (p->index >= w->n_peers)
         return; /* a relay server: its load is counted by the peers that use it */
     bool measuring = sim_now(w->engine) >= w->sc->workload.start;
@@ -1124,11 +1215,14 @@ static void world_env_event(void *ctx, const struct env_event *ev)
         break;
     case ENV_EV_CONNECT:
     case ENV_EV_RELAYED:
+    case ENV_EV_RELAY:
         world_ice_event(w, p, ev);
         break;
     case ENV_EV_LOOKUP_DONE:
         if (measuring && tag == WORLD_TAG_LOOKUP)
             world_on_lookup(w, ev);
+        if (measuring && tag == WORLD_TAG_LOOKUP && w->cl)
+            world_clients_account(w, 0, ev);
         break;
     case ENV_EV_STORE_DONE:
         if (tag == WORLD_TAG_STORE || tag == WORLD_TAG_REFRESH)
@@ -1137,6 +1231,8 @@ static void world_env_event(void *ctx, const struct env_event *ev)
     case ENV_EV_FETCH_DONE:
         if (measuring && tag == WORLD_TAG_FETCH)
             world_on_fetch(w, ev);
+        if (measuring && tag == WORLD_TAG_FETCH && w->cl)
+            world_clients_account(w, 0, ev);
         break;
     }
 }
@@ -1158,8 +1254,13 @@ static void world_node_start(struct world *w, struct world_peer *p)
 {
     struct env e = {.ops = &world_env_ops, .ctx = p};
     struct env_addr addr = world_addr(p->index);
-    p->node = node_new(&e, p->super ? &w->cfg_super : &w->cfg, &p->id, &addr);
+    const struct node_config *cfg = p->super ? &w->cfg_super : &w->cfg;
+    if (p->hostile)
+        cfg = p->super ? &w->cfg_hostile_super : &w->cfg_hostile;
+    p->node = node_new(&e, cfg, &p->id, &addr);
     p->join_called = false;
+    if (world_ice_offers(w, p->index)) /* a relay peer: in the directory once joined */
+        node_ice_offer_relay(p->node, WORLD_RELAY_SERVICE, w->sc->nat.relay_capacity);
     if (w->sip)
         sipua_peer_start(w->sip, p->index, &e, p->node); /* its SIP proxy/registrar */
 }
@@ -1388,11 +1489,255 @@ static void world_peer_join(struct world *w, struct world_peer *p)
         node_join(p->node, &boot);
 }
 
+/* ---- clients (clients:; RFC 6940 §4.2, core/client.c, docs/clients.md) ---------------------
+ * clients.fraction F of all hosts are clients: round(peers x F / (1 - F)) slots after the
+ * peers and the relay servers (addresses world_addr(first + k)), each a node with
+ * node_config.client set that never joins and never churns.  At time 0 a client attaches to
+ * clients.peers joined peers drawn uniformly from the clients' own stream (the simulator's
+ * model of a list of bootstrap peers; while none has joined it tries again every second).
+ * When the link to its current peer fails the core moves on to the next of them; when that
+ * one is not joined either the world gives the client a fresh list (a re-attach).  The
+ * workload's lookups and fetches come from a host drawn uniformly among the joined peers and
+ * all clients (a client is drawn with probability clients / (joined + clients)); stores and
+ * refreshes stay with peers (records have peer owners).  The summary's lookup and fetch rows
+ * count every requester; the *_peers and *_clients rows split them by requester class.  The
+ * clients' own datagrams are counted apart (client_*) and stay out of the per-peer traffic
+ * figures, which thus show what serving clients costs the peers. */
+#define WORLD_STREAM_CLIENTS (((uint64_t)1 << 32) + 0x400)
+#define WORLD_CLIENT_RETRY ENV_S
+
+struct world_class_stats {
+    uint64_t lookups, correct, answered, hops, fetches, found;
+    GArray *latency; /* env_time per answered lookup */
+};
+
+struct world_clients {
+    uint32_t n, first; /* client slots first .. first + n - 1 */
+    struct sim_rng rng;
+    uint64_t attaches, reattaches, waits, link_failures;
+    uint64_t msgs_sent, bytes_sent;  /* the clients' own datagrams, measured window */
+    struct world_class_stats cls[2]; /* [0] peers, [1] clients as requesters */
+};
+
+static uint32_t world_clients_count(const struct scenario *sc)
+{
+    double f = sc->clients.fraction;
+    return f > 0 ? (uint32_t)llround((double)sc->peers * f / (1.0 - f)) : 0;
+}
+
+static void world_client_attach_ev(void *arg);
+
+/* Attaches client p to clients.peers joined peers (distinct when there are enough); with no
+ * joined peer, tries again WORLD_CLIENT_RETRY later. */
+static void world_client_attach(struct world *w, struct world_peer *p)
+{
+    struct world_clients *cl = w->cl;
+    struct env_addr list[NODE_MAX_CLIENT_PEERS];
+    unsigned n = 0, want = MIN(w->sc->clients.peers, (uint32_t)NODE_MAX_CLIENT_PEERS);
+    if (w->sc->clients.attach == SCENARIO_CLIENT_ATTACH_NEAREST) {
+        /* The want joined peers of lowest base latency from the client, nearest first (ties:
+         * the lower Node-ID, the oracle's order). */
+        env_time lat[NODE_MAX_CLIENT_PEERS];
+        for (uint32_t r = 0; r < w->oracle.n; r++) {
+            uint32_t q = oracle_at(&w->oracle, r)->index;
+            env_time l = underlay_latency(w->underlay, p->index, q);
+            if (n == want && l >= lat[n - 1])
+                continue;
+            unsigned at = n < want ? n++ : n - 1;
+            while (at > 0 && lat[at - 1] > l) {
+                lat[at] = lat[at - 1];
+                list[at] = list[at - 1];
+                at--;
+            }
+            lat[at] = l;
+            list[at] = world_addr(q);
+        }
+    }
+    for (unsigned tries = 0; n < want && tries < 4 * want && w->oracle.n > 0; tries++) {
+        struct world_peer *q = world_random_joined(w, &cl->rng);
+        struct env_addr a = world_addr(q->index);
+        bool dup = false;
+        for (unsigned i = 0; i < n && !dup; i++)
+            dup = env_addr_eq(&list[i], &a);
+        if (!dup || w->oracle.n < want)
+            list[n++] = a;
+    }
+    if (n == 0) {
+        cl->waits++;
+        sim_schedule(w->engine, WORLD_CLIENT_RETRY, world_client_attach_ev, p);
+        return;
+    }
+    cl->attaches++;
+    node_client_connect_list(p->node, list, n);
+}
+
+static void world_client_attach_ev(void *arg)
+{
+    struct world_peer *p = arg;
+    world_client_attach(p->w, p);
+}
+
+/* The client slots and their nodes (after the peers' and relay servers'). */
+static void world_clients_init(struct world *w)
+{
+    if (!w->n_clients)
+        return;
+    struct world_clients *cl = w->cl = g_new0(struct world_clients, 1);
+    cl->n = w->n_clients;
+    cl->first = w->n_peers + w->n_servers;
+    sim_rng_init(&cl->rng, w->sc->seed, WORLD_STREAM_CLIENTS);
+    for (unsigned c = 0; c < 2; c++)
+        cl->cls[c].latency = g_array_new(FALSE, FALSE, sizeof(env_time));
+    w->cfg_client = w->cfg;
+    w->cfg_client.client = true;
+    w->cfg_client.client_keepalive = w->sc->clients.keepalive;
+    for (uint32_t k = 0; k < cl->n; k++) {
+        struct world_peer *p = &w->peers[cl->first + k];
+        p->w = w;
+        p->index = cl->first + k;
+        p->id = world_named_id("client", k);
+        sim_rng_init(&p->rng, w->sc->seed, p->index);
+        struct env e = {.ops = &world_env_ops, .ctx = p};
+        struct env_addr addr = world_addr(p->index);
+        p->node = node_new(&e, &w->cfg_client, &p->id, &addr);
+        p->up = true;
+        sim_schedule_at(w->engine, 0, world_client_attach_ev, p);
+    }
+}
+
+static void world_clients_free(struct world *w)
+{
+    struct world_clients *cl = w->cl;
+    if (!cl)
+        return;
+    for (uint32_t k = 0; k < cl->n; k++)
+        node_free(w->peers[cl->first + k].node);
+    for (unsigned c = 0; c < 2; c++)
+        g_array_unref(cl->cls[c].latency);
+    g_free(cl);
+    w->cl = NULL;
+}
+
+/* A workload requester among the clients (NULL: take a joined peer), drawn as the section
+ * comment says. */
+static struct world_peer *world_clients_pick(struct world *w, struct sim_rng *r)
+{
+    struct world_clients *cl = w->cl;
+    if (!cl)
+        return NULL;
+    uint64_t u = sim_rng_below(r, (uint64_t)w->oracle.n + cl->n);
+    return u < w->oracle.n ? NULL : &w->peers[cl->first + (u - w->oracle.n)];
+}
+
+/* A measured lookup or fetch of the workload completed at a requester of class c. */
+static void world_clients_account(struct world *w, unsigned c, const struct env_event *ev)
+{
+    struct world_class_stats *s = &w->cl->cls[c];
+    if (ev->type == ENV_EV_FETCH_DONE) {
+        s->fetches++;
+        s->found += ev->status == NODE_OK && ev->found;
+        return;
+    }
+    s->lookups++;
+    if (ev->status != NODE_OK)
+        return;
+    s->answered++;
+    s->hops += ev->hops;
+    env_time lat = ev->latency;
+    g_array_append_val(s->latency, lat);
+    int64_t who = world_responsible(w, &ev->key);
+    s->correct += who >= 0 && id_eq(&w->peers[who].id, &ev->responder);
+}
+
+/* The core's events at a client. */
+static void world_client_event(struct world *w, struct world_peer *p, const struct env_event *ev)
+{
+    struct world_clients *cl = w->cl;
+    bool measuring = sim_now(w->engine) >= w->sc->workload.start;
+    unsigned tag = (unsigned)(ev->cookie >> WORLD_TAG_SHIFT);
+    switch (ev->type) {
+    case ENV_EV_MSG_SENT:
+        if (measuring) {
+            cl->msgs_sent++;
+            cl->bytes_sent += ev->bytes;
+        }
+        break;
+    case ENV_EV_LOOKUP_DONE:
+        if (measuring && tag == WORLD_TAG_LOOKUP) {
+            world_on_lookup(w, ev);
+            world_clients_account(w, 1, ev);
+        }
+        break;
+    case ENV_EV_FETCH_DONE:
+        if (measuring && tag == WORLD_TAG_FETCH) {
+            world_on_fetch(w, ev);
+            world_clients_account(w, 1, ev);
+        }
+        break;
+    case ENV_EV_LINK_FAILED: {
+        /* The core moved on to the next peer of the list; a fresh list when it is gone too. */
+        cl->link_failures++;
+        struct node_peer cur;
+        node_client_peer(p->node, &cur);
+        int64_t q = world_index_of(w, &cur.addr);
+        if (q < 0 || (uint32_t)q >= w->n_peers || !w->peers[q].joined) {
+            cl->reattaches++;
+            world_client_attach(w, p);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+/* Rows of runs with clients. */
+static void world_clients_rows(const struct world *w, const struct world_summary *s,
+                               GArray *rows)
+{
+    const struct world_clients *cl = w->cl;
+    static const char *const lookups[] = {"lookups_peers", "lookups_clients"};
+    static const char *const success[] = {"lookup_success_peers", "lookup_success_clients"};
+    static const char *const hops[] = {"hops_mean_peers", "hops_mean_clients"};
+    static const char *const mean[] = {"latency_ms_mean_peers", "latency_ms_mean_clients"};
+    static const char *const p50[] = {"latency_ms_p50_peers", "latency_ms_p50_clients"};
+    static const char *const p95[] = {"latency_ms_p95_peers", "latency_ms_p95_clients"};
+    static const char *const fetches[] = {"fetches_peers", "fetches_clients"};
+    static const char *const found[] = {"fetches_found_peers", "fetches_found_clients"};
+    world_row_u(rows, "clients", cl->n);
+    uint64_t failovers = 0;
+    for (uint32_t k = 0; k < cl->n; k++)
+        failovers += node_get_stats(w->peers[cl->first + k].node)->client_failovers;
+    world_row_u(rows, "client_failovers", failovers);
+    world_row_u(rows, "client_reattaches", cl->reattaches);
+    world_row_u(rows, "client_messages", cl->msgs_sent);
+    world_row_f(rows, "client_bytes_per_client_per_s",
+                s->measured_s > 0 ? (double)cl->bytes_sent / cl->n / s->measured_s : 0.0, 3);
+    for (unsigned c = 0; c < 2; c++) {
+        const struct world_class_stats *x = &cl->cls[c];
+        GArray *lat = g_array_copy(x->latency);
+        g_array_sort(lat, world_time_cmp);
+        const env_time *v = (const env_time *)lat->data;
+        double sum = 0;
+        for (guint i = 0; i < lat->len; i++)
+            sum += (double)v[i];
+        world_row_u(rows, lookups[c], x->lookups);
+        world_row_f(rows, success[c], x->lookups ? (double)x->correct / x->lookups : 1.0, 6);
+        world_row_f(rows, hops[c], x->answered ? (double)x->hops / x->answered : 0.0, 4);
+        world_row_f(rows, mean[c], lat->len ? sum / lat->len / 1000.0 : 0.0, 3);
+        world_row_f(rows, p50[c], lat->len ? v[world_rank(lat->len, 50)] / 1000.0 : 0.0, 3);
+        world_row_f(rows, p95[c], lat->len ? v[world_rank(lat->len, 95)] / 1000.0 : 0.0, 3);
+        world_row_u(rows, fetches[c], x->fetches);
+        world_row_u(rows, found[c], x->found);
+        g_array_unref(lat);
+    }
+}
+
 static void world_linger_end(void *arg)
 {
     struct world_peer *p = arg;
     p->linger = 0;
-    node_free(p->node);
+    world_node_retire(p->w, p);
     p->node = NULL;
     world_services_drop(p->w, p);
 }
@@ -1417,7 +1762,7 @@ static void world_peer_stop(struct world *w, struct world_peer *p, bool graceful
         node_leave(p->node);
         p->linger = sim_schedule(w->engine, 0, world_linger_end, p);
     } else {
-        node_free(p->node);
+        world_node_retire(w, p);
         p->node = NULL;
         world_services_drop(w, p);
     }
@@ -1548,7 +1893,7 @@ static void world_promote(struct world *w, struct world_peer *p)
     if (w->sip)
         sipua_peer_stop(w->sip, p->index); /* the new node has a new registrar */
     node_leave(p->node);
-    node_free(p->node);
+    world_node_retire(w, p);
     p->node = NULL;
     world_services_drop(w, p);
     p->super = true;
@@ -1759,7 +2104,7 @@ static struct id world_pick_key(struct world *w)
 static double world_rate(const struct world *w, double rate)
 {
     if (w->sc->workload.arrivals == SCENARIO_ARRIVALS_PER_PEER)
-        return rate * w->oracle.n;
+        return rate * (w->oracle.n + w->n_clients); /* per host: clients issue their share */
     return rate;
 }
 
@@ -1797,10 +2142,10 @@ static void world_lookup_next(void *arg)
 {
     struct world *w = arg;
     uint64_t seq = w->m.lookups_issued++;
-    struct world_peer *p = world_random_joined(w, &w->wl_rng);
+    struct world_peer *p = world_random_requester(w, &w->wl_rng);
     struct id key = world_pick_key(w);
     uint64_t cookie = world_cookie(WORLD_TAG_LOOKUP, world_responsible(w, &key), seq);
-    if (!p || node_lookup(p->node, &key, cookie) != NODE_OK) {
+    if (!p || world_lookup_start(w, p, &key, cookie) != NODE_OK) {
         w->m.lookups_completed++; /* could not even start: a failure */
         w->win.lookups++;
     }
@@ -1815,8 +2160,12 @@ static void world_store_next(void *arg)
     const struct scenario *sc = w->sc;
     uint64_t rec = w->records_issued++;
     struct world_record *r = &w->records[rec];
-    struct world_peer *p = world_random_joined(w, &w->wl_rng);
-    r->owner = p ? p->index : WORLD_NO_PEER;
+    struct world_peer *p = NULL;
+    if (!w->sec)
+        p = world_random_joined(w, &w->wl_rng);
+    else if (w->peers[r->owner].joined) /* the record's owner (docs/security.md) */
+        p = &w->peers[r->owner];
+    r->owner = p ? p->index : w->sec ? r->owner : WORLD_NO_PEER;
     struct node_value v = {
         .value = w->value,
         .value_len = sc->workload.value_size,
@@ -1888,7 +2237,7 @@ static void world_fetch_next(void *arg)
     struct world *w = arg;
     const struct scenario *sc = w->sc;
     uint64_t seq = w->fetches_issued++;
-    struct world_peer *p = world_random_joined(w, &w->wl_rng);
+    struct world_peer *p = world_random_requester(w, &w->wl_rng);
     uint64_t rec;
     if (w->record_zipf.n > 0)
         rec = world_zipf_sample(&w->record_zipf, &w->wl_rng);
@@ -1896,10 +2245,10 @@ static void world_fetch_next(void *arg)
         rec = g_array_index(w->stored, uint32_t, sim_rng_below(&w->wl_rng, w->stored->len));
     else
         rec = sim_rng_below(&w->wl_rng, MAX(sc->workload.records, 1));
-    struct id res = world_record_id(rec);
+    struct id res = w->records && rec < sc->workload.records ? w->records[rec].res
+                                                             : world_record_id(rec);
     w->m.fetches++;
-    if (!p || node_fetch(p->node, &res, NODE_KIND_VALUE, world_cookie(WORLD_TAG_FETCH, -1, seq),
-                         NULL, NULL) != NODE_OK)
+    if (!p || world_fetch_start(w, p, &res, world_cookie(WORLD_TAG_FETCH, -1, seq)) != NODE_OK)
         w->m.fetches_failed++;
     world_fetch_schedule(w);
 }
@@ -1931,6 +2280,247 @@ static void world_schedule_workload(struct world *w)
             sim_schedule_at(w->engine, fetch_start + world_gap(w, sc->workload.fetch_rate),
                             world_fetch_next, w);
     }
+}
+
+/* ---- hostile peers and security (docs/security.md) ----------------------------------------
+ * hostile.fraction of the scenario's peers (chosen by their own seeded stream) run with a
+ * configuration whose adversary block (core/adversary.c) the hostile.* flags set, one per
+ * role (ordinary, super-peer).  security.signatures gives every node the modelled provider
+ * (sim/secmodel.h) or the real one (sec/provider.h, credentials made once per run from one
+ * CA) and every peer slot a credential with the user name "user<index>@sim" — hostile peers
+ * included: they are insiders.  security.redundant_paths > 1 sends the workload's lookups
+ * and fetches over that many paths (core/redundant.h).  Without any hostile: or security:
+ * key the world is as before.
+ *
+ * With any of these the workload is set up so that the truth is known and a forgery can be
+ * told from the genuine value: lookups, stores and fetches come from honest peers only, and
+ * record i belongs to one honest peer (the i-th in index order), stored at the Resource-ID of
+ * its user name, H("user<index>@sim"), under the USER-MATCH policy (RFC 6940 §7.3.1) when
+ * signatures are on — the binding that lets a fetcher reject a value a hostile peer signed
+ * with its own credential.  The oracle compares each fetched value with what the owner
+ * stored: a different one that the fetcher accepted counts as forged_accepted. */
+
+#define WORLD_STREAM_HOSTILE (((uint64_t)1 << 32) + 0x300)
+
+struct world_security {
+    struct secmodel *model;      /* security.signatures modelled */
+    struct sec_provider *prov;   /* security.signatures real */
+    struct node_kind kinds[1];   /* the workload's kind under USER-MATCH (signatures on) */
+    uint32_t hostile;            /* hostile peers */
+    uint64_t genuine, forged;    /* fetched values the requester accepted, by the oracle */
+    struct node_stats gone;      /* counters of nodes already freed */
+};
+
+static void world_user_name(uint32_t index, char *buf, size_t size)
+{
+    snprintf(buf, size, "user%u@sim", index);
+}
+
+/* Real credentials: one CA, one enrollment per peer slot with its Node-ID, valid from an hour
+ * before the run's virtual time 0 (which stands for the UNIX time they were made) to a day
+ * after its end.  The wall clock only places that window: no decision depends on it. */
+static bool world_real_credentials(struct world *w, struct world_security *s, GError **err)
+{
+    int64_t t0 = g_get_real_time() / G_USEC_PER_SEC;
+    int64_t t1 = t0 + (int64_t)(w->sc->duration / ENV_S) + 86400;
+    struct cred *ca = NULL;
+    if (cred_ca_new(w->sc->overlay.name, t0 - 3600, t1, &ca) < 0) {
+        g_set_error(err, SCENARIO_ERROR, SCENARIO_ERROR_VALUE,
+                    "%s: security.signatures: real: cannot make the overlay CA", w->sc->file);
+        return false;
+    }
+    s->prov = sec_provider_new(ca);
+    sec_provider_set_epoch(s->prov, t0);
+    bool ok = true;
+    for (uint32_t i = 0; ok && i < w->n_peers + w->n_servers; i++) {
+        char user[48];
+        world_user_name(i, user, sizeof user);
+        struct cred *c = NULL;
+        ok = cred_enroll(ca, user, 1, &w->peers[i].id, t0 - 3600, t1, &c) == 0;
+        if (ok)
+            sec_provider_add(s->prov, c);
+        cred_free(c);
+    }
+    cred_free(ca);
+    if (!ok)
+        g_set_error(err, SCENARIO_ERROR, SCENARIO_ERROR_VALUE,
+                    "%s: security.signatures: real: an enrollment failed", w->sc->file);
+    return ok;
+}
+
+/* Chooses the hostile peers, gives every node its provider and the kind its policy, and
+ * binds the records to honest owners.  Called once the peers have their Node-IDs, before
+ * the per-role configurations are copied from w->cfg. */
+static bool world_security_init(struct world *w, GError **err)
+{
+    const struct scenario *sc = w->sc;
+    if (!scenario_security_on(sc))
+        return true;
+    struct world_security *s = w->sec = g_new0(struct world_security, 1);
+    s->hostile = (uint32_t)llround(sc->hostile.fraction * sc->peers);
+    struct sim_rng r;
+    sim_rng_init(&r, sc->seed, WORLD_STREAM_HOSTILE);
+    for (uint32_t chosen = 0; chosen < s->hostile;) { /* distinct peers, uniformly */
+        struct world_peer *p = &w->peers[sim_rng_below(&r, sc->peers)];
+        if (!p->hostile) {
+            p->hostile = true;
+            chosen++;
+        }
+    }
+    uint64_t rec = 0; /* the loader keeps workload.records <= the honest peers */
+    for (uint32_t i = 0; i < sc->peers && rec < sc->workload.records; i++) {
+        if (w->peers[i].hostile)
+            continue;
+        char user[48];
+        world_user_name(i, user, sizeof user);
+        w->records[rec].owner = i;
+        w->records[rec].res = id_hash(user, strlen(user));
+        rec++;
+    }
+    if (sc->security.signatures == SCENARIO_SIGNATURES_MODELLED) {
+        s->model = secmodel_new(sc->seed);
+        secmodel_set_costs(s->model, (uint32_t)MIN(sc->security.sign_cost, UINT32_MAX),
+                           (uint32_t)MIN(sc->security.verify_cost, UINT32_MAX));
+        for (uint32_t i = 0; i < w->n_peers + w->n_servers; i++) {
+            char user[48];
+            world_user_name(i, user, sizeof user);
+            secmodel_enroll(s->model, &w->peers[i].id, user);
+        }
+        w->cfg.security.ops = secmodel_ops();
+        w->cfg.security.ud = s->model;
+    } else if (sc->security.signatures == SCENARIO_SIGNATURES_REAL) {
+        if (!world_real_credentials(w, s, err))
+            return false;
+        w->cfg.security.ops = sec_provider_ops();
+        w->cfg.security.ud = s->prov;
+    }
+    if (w->cfg.security.ops && !w->cfg.kinds) {
+        const struct node_kind *def = node_kind_find(NULL, NODE_KIND_VALUE);
+        s->kinds[0] = *def;
+        s->kinds[0].access = NODE_ACCESS_USER_MATCH;
+        w->cfg.kinds = s->kinds;
+        w->cfg.n_kinds = 1;
+    }
+    return true;
+}
+
+/* The hostile peers' configurations: the honest ones' plus the adversary block. */
+static void world_security_roles(struct world *w)
+{
+    const struct scenario *sc = w->sc;
+    struct node_adversary a = {
+        .drop = sc->hostile.drop,
+        .misroute = sc->hostile.misroute,
+        .forge = sc->hostile.forge,
+        .refuse_store = (uint8_t)sc->hostile.refuse_store, /* the same order */
+    };
+    G_STATIC_ASSERT((int)SCENARIO_REFUSE_ERROR == (int)NODE_REFUSE_ERROR &&
+                    (int)SCENARIO_REFUSE_SILENT == (int)NODE_REFUSE_SILENT);
+    a.active = a.drop || a.misroute || a.forge || a.refuse_store != NODE_REFUSE_NONE;
+    w->cfg_hostile = w->cfg;
+    w->cfg_hostile.adversary = a;
+    w->cfg_hostile_super = w->cfg_super;
+    w->cfg_hostile_super.adversary = a;
+}
+
+static void world_security_add(struct node_stats *sum, const struct node_stats *s)
+{
+    sum->dropped_signature += s->dropped_signature;
+    sum->refused_join += s->refused_join;
+    sum->refused_store += s->refused_store;
+    sum->rejected_values += s->rejected_values;
+}
+
+/* Frees peer p's node, keeping its security counters. */
+static void world_node_retire(struct world *w, struct world_peer *p)
+{
+    if (w->sec && p->node)
+        world_security_add(&w->sec->gone, node_get_stats(p->node));
+    node_free(p->node);
+}
+
+static void world_security_free(struct world *w)
+{
+    if (!w->sec)
+        return;
+    secmodel_free(w->sec->model);
+    sec_provider_free(w->sec->prov);
+    g_free(w->sec);
+}
+
+/* A joined honest peer, uniformly (a workload requester or owner); NULL when none. */
+static struct world_peer *world_random_requester(struct world *w, struct sim_rng *r)
+{
+    struct world_peer *c = world_clients_pick(w, r); /* docs/clients.md */
+    if (c)
+        return c;
+    struct world_peer *p = world_random_joined(w, r);
+    for (unsigned tries = 0; w->sec && p && p->hostile && tries < 1000; tries++)
+        p = world_random_joined(w, r);
+    return p && !p->hostile ? p : NULL;
+}
+
+/* The requester's fetch callback: the oracle's verdict on what it accepted. */
+static void world_fetch_checked(void *ud, int status, const struct wire_fetch_ans *ans)
+{
+    struct world *w = ud;
+    if (status != NODE_OK || !ans || sim_now(w->engine) < w->sc->workload.start)
+        return;
+    bool forged = false;
+    for (uint32_t k = 0; k < ans->n_kinds; k++)
+        for (uint32_t v = 0; v < ans->kinds[k].n_values; v++) {
+            const struct wire_stored_data *d = &ans->kinds[k].values[v];
+            if (d->exists && (d->value.len != w->sc->workload.value_size ||
+                              memcmp(d->value.p, w->value, d->value.len) != 0))
+                forged = true;
+        }
+    if (forged)
+        w->sec->forged++;
+    else
+        w->sec->genuine++;
+}
+
+static int world_lookup_start(struct world *w, struct world_peer *p, const struct id *key,
+                              uint64_t cookie)
+{
+    if (w->sec)
+        return redundant_lookup(p->node, key, w->sc->security.redundant_paths, cookie);
+    return node_lookup(p->node, key, cookie);
+}
+
+static int world_fetch_start(struct world *w, struct world_peer *p, const struct id *res,
+                             uint64_t cookie)
+{
+    if (w->sec)
+        return redundant_fetch(p->node, res, NODE_KIND_VALUE, w->sc->security.redundant_paths,
+                               cookie, world_fetch_checked, w);
+    return node_fetch(p->node, res, NODE_KIND_VALUE, cookie, NULL, NULL);
+}
+
+static void world_security_rows(const struct world *w, const struct world_summary *sm,
+                                GArray *rows)
+{
+    const struct world_security *s = w->sec;
+    struct node_stats sum = s->gone;
+    for (uint32_t i = 0; i < w->n_peers + w->n_servers; i++)
+        if (w->peers[i].node)
+            world_security_add(&sum, node_get_stats(w->peers[i].node));
+    world_row_u(rows, "hostile_peers", s->hostile);
+    world_row_u(rows, "redundant_paths", w->sc->security.redundant_paths);
+    world_row_f(rows, "fetch_success", sm->fetches ? (double)s->genuine / (double)sm->fetches : 1,
+                4);
+    world_row_u(rows, "fetches_genuine", s->genuine);
+    world_row_u(rows, "forged_accepted", s->forged);
+    world_row_u(rows, "forged_rejected", sum.rejected_values);
+    world_row_u(rows, "dropped_signature", sum.dropped_signature);
+    world_row_u(rows, "refused_join", sum.refused_join);
+    world_row_u(rows, "refused_store", sum.refused_store);
+    /* The modelled provider's operations and CPU time (0 in the other modes, so that every
+     * run of a sweep has the same rows). */
+    const struct secmodel_stats *ms = s->model ? secmodel_get_stats(s->model) : NULL;
+    world_row_u(rows, "signatures", ms ? ms->signs : 0);
+    world_row_u(rows, "verifications", ms ? ms->verifies : 0);
+    world_row_f(rows, "crypto_cpu_s", ms ? (double)ms->cpu_us / 1e6 : 0, 3);
 }
 
 /* ---- services (core/service.h, docs/services.md) ------------------------------------------ */
@@ -2514,7 +3104,15 @@ static bool world_models(struct world *w, GError **err)
     }
     if (nat_in_scenario(sc))
         w->n_servers = sc->nat.relay_servers; /* hosts after the peers (world_ice_init) */
-    w->underlay = underlay_new(sc, w->n_peers + w->n_servers, sc->seed, err);
+    w->n_clients = world_clients_count(sc);
+    if ((uint64_t)w->n_peers + w->n_servers + w->n_clients > WORLD_MAX_PEERS) {
+        g_set_error(err, SCENARIO_ERROR, SCENARIO_ERROR_VALUE,
+                    "%s: clients.fraction: %u clients and %u peers are more than %u hosts (one "
+                    "10.0.0.0/8 address each)",
+                    sc->file, w->n_clients, w->n_peers, WORLD_MAX_PEERS);
+        return false;
+    }
+    w->underlay = underlay_new(sc, w->n_peers + w->n_servers + w->n_clients, sc->seed, err);
     if (!w->underlay)
         return false;
     if (nat_in_scenario(sc))
@@ -2566,7 +3164,7 @@ static void world_workload_init(struct world *w)
 static bool world_peers_init(struct world *w, GError **err)
 {
     const struct scenario *sc = w->sc;
-    w->peers = g_new0(struct world_peer, w->n_peers + w->n_servers);
+    w->peers = g_new0(struct world_peer, w->n_peers + w->n_servers + w->n_clients);
     w->first_joiner = -1;
     struct sim_rng ids;
     sim_rng_init(&ids, sc->seed, WORLD_STREAM_IDS);
@@ -2609,8 +3207,11 @@ static bool world_peers_init(struct world *w, GError **err)
     }
     world_ice_init(w);
     world_bootstrap_init(w);
+    if (!world_security_init(w, err))
+        return false;
     w->cfg_super = w->cfg;
     w->cfg_super.superpeer.is_super = true;
+    world_security_roles(w);
     for (uint32_t k = 0; w->ice && k < w->n_servers; k++) {
         struct world_peer *p = &w->peers[w->n_peers + k];
         struct env e = {.ops = &world_env_ops, .ctx = p};
@@ -2621,6 +3222,7 @@ static bool world_peers_init(struct world *w, GError **err)
     for (uint32_t i = 0; i < sc->peers; i++)
         if (!w->churn || churn_initially_up(w->churn, i))
             world_peer_start(w, &w->peers[i]);
+    world_clients_init(w);
     return true;
 }
 
@@ -2674,6 +3276,7 @@ void world_free(struct world *w)
     if (!w)
         return;
     sipua_free(w->sip); /* the registrars before their nodes */
+    world_clients_free(w);
     for (uint32_t k = 0; w->peers && k < w->n_servers; k++)
         node_free(w->peers[w->n_peers + k].node);
     if (w->peers)
@@ -2683,6 +3286,7 @@ void world_free(struct world *w)
                 world_services_drop(w, &w->peers[i]);
             }
     world_services_free(w);
+    world_security_free(w); /* after the nodes that use its provider */
     while (w->blocks)
         world_block_free(w, w->blocks);
     churn_free(w->churn);
@@ -3154,6 +3758,10 @@ GArray *world_summary_rows(const struct world *w, const struct world_summary *gi
         world_services_rows(w, rows);
     if (w->boot)
         world_bootstrap_rows(w, rows);
+    if (w->sec)
+        world_security_rows(w, s, rows);
+    if (w->cl)
+        world_clients_rows(w, s, rows);
     return rows;
 }
 

@@ -18,7 +18,9 @@
  *
  * Addresses: peer i listens on 10.0.0.0 + i + 1, UDP port 6084, so up to 2^24 - 2 peers fit
  * in 10.0.0.0/8 and a pcap of the run looks like a real network.  Peers 0..peers-1 are the
- * scenario's; flash crowds (churn.events) use the slots after them.  With a nat block
+ * scenario's; flash crowds (churn.events) use the slots after them, then relay servers, then
+ * clients (clients:, docs/clients.md: hosts whose nodes attach to peers and never join; not
+ * counted by world_peers, the oracle or the per-peer figures).  With a nat block
  * (sim/nat.h, docs/nat.md) a peer behind a NAT box keeps that address as its private one,
  * reachable only from behind the same box; boxes have public addresses in 100.64.0.0/10, and
  * the datagrams crossing them are translated when sent and filtered when they arrive.  With a
