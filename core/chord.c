@@ -27,6 +27,10 @@
  * Partition detection (§10.7.4.4): every partition_interval a peer Pings the id after its own
  * through one of its configured bootstrap peers and Attaches to a responder that is not its
  * successor, which merges two rings once a partition heals.
+ * Beyond the RFC, Chord's notify (Stoica et al., SIGCOMM 2001, "stabilize"/"notify"): a peer
+ * that receives an Update from a peer taking it for its immediate neighbour, while it knows
+ * closer peers on that side, answers with its own neighbours (notify_stale), so that a peer
+ * in nobody's neighbour table — whom the Updates of §10.7.4.1 never reach — closes the ring.
  */
 #include <string.h>
 
@@ -76,6 +80,10 @@ struct chord {
     bool join_sent;
     unsigned pending_attaches;
     uint32_t join_gen; /* tells this join attempt's Attaches from an earlier attempt's */
+    /* The last peers told they are stale (on_update), and when: one notice per update
+     * interval each. */
+    struct id notified[2];
+    env_time notified_at[2];
     struct node_peer neighbours[]; /* succ's entries, then pred's */
 };
 
@@ -423,6 +431,21 @@ static void join_attached(struct node *n, void *arg, int status, const struct no
     maybe_join(c);
 }
 
+/* Sends peer our neighbours (an Update), unless it was told less than an update interval
+ * ago: a peer whose view stays wrong (it cannot reach the peers named) is not told again at
+ * each of its Updates. */
+static void notify_stale(struct chord *c, const struct id *peer)
+{
+    env_time now = env_now(&N(c)->env), period = N(c)->cfg->update_interval;
+    for (unsigned i = 0; i < G_N_ELEMENTS(c->notified); i++)
+        if (c->notified_at[i] && id_eq(&c->notified[i], peer) && now - c->notified_at[i] < period)
+            return;
+    unsigned k = c->notified_at[0] <= c->notified_at[1] ? 0 : 1; /* the older slot */
+    c->notified[k] = *peer;
+    c->notified_at[k] = now ? now : 1;
+    send_update(c, peer, WIRE_CHORD_NEIGHBORS);
+}
+
 static void on_update(struct chord *c, const struct wire_message *m)
 {
     struct wire_chord_update *u = g_new(struct wire_chord_update, 1);
@@ -486,6 +509,14 @@ static void on_update(struct chord *c, const struct wire_message *m)
             neighbors_changed(c);
         finger_consider(c, &p);
     }
+    /* The sender takes this node for its immediate successor or predecessor, but this node
+     * knows closer ones on that side (the sender is in neither list): its view is stale — it
+     * joined through the wrong peer, or nobody told it of the peers that joined next to it —
+     * and the Updates of §10.7.4.1 go to neighbours only, so no one else will.  Tell it
+     * (Chord's notify). */
+    if (!in_list(c->succ, c->n_succ, &sender) && !in_list(c->pred, c->n_pred, &sender) &&
+        ((u->n_succ && id_eq(&u->succ[0], SELF(c))) || (u->n_pred && id_eq(&u->pred[0], SELF(c)))))
+        notify_stale(c, &sender);
     for (unsigned i = 0; i < u->n_pred; i++)
         learn(c, &u->pred[i], &sender, true);
     for (unsigned i = 0; i < u->n_succ; i++)

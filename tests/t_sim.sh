@@ -217,6 +217,23 @@ else
     fail "nat-chord-own-relays: superpeers_end '$sp', stderr: $(head -c 300 "$WORK/relays-superpeer.err")"
 fi
 
+# ---- relays from the directory, relay failover (docs/nat.md) -------------------------------
+# Three relay peers crash at 12 s: with failover their clients move and lookups succeed;
+# without, the peers that relied on them are lost.
+for f in true false; do
+    "$BIN" sim scenarios/nat/nat-relay-churn.yaml --quiet --set nat.relay_failover=$f \
+        --out "$WORK/relay-churn-$f" 2>"$WORK/relay-churn-$f.err" ||
+        fail "nat-relay-churn failover=$f exited $? ($(head -c 300 "$WORK/relay-churn-$f.err"))"
+done
+on=$(metric "$WORK/relay-churn-true/summary.tsv" lookup_success)
+off=$(metric "$WORK/relay-churn-false/summary.tsv" lookup_success)
+moved=$(metric "$WORK/relay-churn-true/summary.tsv" relay_failovers)
+if awk -v a="$on" -v b="$off" -v m="$moved" 'BEGIN { exit !(a >= 0.99 && b < 0.97 && m > 0) }'; then
+    pass "nat-relay-churn: lookup_success $on with failover ($moved failovers), $off without"
+else
+    fail "nat-relay-churn: lookup_success '$on' with failover ('$moved' failovers), '$off' without"
+fi
+
 if [ "$FAILS" -gt 0 ]; then
     echo "t_sim.sh: $FAILS check(s) failed"
     exit 1

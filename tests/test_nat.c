@@ -456,6 +456,14 @@ static void test_nat_scenario_errors(void)
         {HEAD "nat:\n  hairpin: sometimes\n",
          ":5:12:", "key 'nat.hairpin': expected true or false"},
         {HEAD "nat:\n  stun: yes\n", ":5:3:", "key 'nat.stun': unknown key"},
+        {HEAD "nat:\n  relay_discovery: dns\n", ":5:20:",
+         "key 'nat.relay_discovery': unknown value 'dns' (expected: configured, service)"},
+        {HEAD "nat:\n  relay_policy: nearest\n", ":5:17:", "key 'nat.relay_policy': unknown value"},
+        {HEAD "nat:\n  bootstrap_relays: 0\n",
+         ":5:21:", "key 'nat.bootstrap_relays': must be >= 1"},
+        {HEAD "nat:\n  relay_capacity: 0\n", ":5:19:", "key 'nat.relay_capacity': must be >= 1"},
+        {HEAD "nat:\n  relay_failover: maybe\n",
+         ":5:19:", "key 'nat.relay_failover': expected true or false"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
         world_util_check_bad(i, bad[i].yaml, bad[i].where, bad[i].what);
@@ -620,6 +628,67 @@ static void test_nat_world_half(void)
     world_util_run_free(&r);
 }
 
+/* nat.mix.TYPE (--set and sweep:): the share of the file's entry of that type, the other
+ * entries rescaled in proportion; a sweep point loads with its share; bad values, a type the
+ * mix lacks and a mix with nothing left to rescale are refused with the key. */
+static void test_nat_mix_share_keys(void)
+{
+    static const char *const yaml =
+        HEAD "nat:\n  mix:\n    - {type: public, share: 0.5}\n"
+             "    - {type: port_restricted, share: 0.3}\n    - {type: symmetric, share: 0.2}\n"
+             "sweep:\n  nat.mix.symmetric: [0, 0.6]\n";
+    char *path = world_util_write_yaml(yaml);
+    GError *err = NULL;
+    const char *const set[] = {"nat.mix.symmetric=0.6", NULL};
+    struct scenario *s = scenario_load(path, set, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    const struct scenario_nat_entry *e = (const struct scenario_nat_entry *)s->nat.mix->data;
+    CU_ASSERT_EQUAL(s->nat.mix->len, 3);
+    CU_ASSERT_DOUBLE_EQUAL(e[0].share, 0.25, 1e-12); /* 0.5 and 0.3 scaled by 0.4 / 0.8 */
+    CU_ASSERT_DOUBLE_EQUAL(e[1].share, 0.15, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(e[2].share, 0.6, 1e-12);
+    CU_ASSERT_EQUAL(e[2].type, SCENARIO_NAT_SYMMETRIC);
+    CU_ASSERT_EQUAL(scenario_sweep_points(s), 2);
+    char **ov = scenario_sweep_overrides(s, 0);
+    CU_ASSERT_STRING_EQUAL(ov[0], "nat.mix.symmetric=0");
+    scenario_free(s);
+    s = scenario_load(path, (const char *const *)ov, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    e = (const struct scenario_nat_entry *)s->nat.mix->data;
+    CU_ASSERT_DOUBLE_EQUAL(e[0].share, 0.625, 1e-12); /* scaled by 1 / 0.8 */
+    CU_ASSERT_DOUBLE_EQUAL(e[2].share, 0, 1e-12);
+    scenario_free(s);
+    g_strfreev(ov);
+    static const struct {
+        const char *set, *what;
+    } bad[] = {
+        {"nat.mix.symmetric=1.5", "key 'nat.mix.symmetric': expected a share from 0 to 1"},
+        {"nat.mix.symmetric=lots", "key 'nat.mix.symmetric': expected a share from 0 to 1"},
+        {"nat.mix.full_cone=0.1",
+         "key 'nat.mix.full_cone': nat.mix in the scenario file has no entry of type 'full_cone'"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        const char *const one[] = {bad[i].set, NULL};
+        struct scenario *b = scenario_load(path, one, &err);
+        CU_ASSERT_PTR_NULL(b);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+        if (!strstr(err->message, bad[i].what))
+            fprintf(stderr, "\n    case %zu: %s", i, err->message);
+        CU_ASSERT(strstr(err->message, bad[i].what) != NULL);
+        CU_ASSERT_EQUAL(err->code, i < 2 ? SCENARIO_ERROR_VALUE : SCENARIO_ERROR_KEY);
+        g_clear_error(&err);
+        scenario_free(b);
+    }
+    g_unlink(path);
+    g_free(path);
+    world_util_check_bad(0, HEAD "nat:\n  mix: [{type: public, share: 1}]\n"
+                                 "sweep:\n  nat.mix.public: [0.5]\n",
+                         ":7:20:", "key 'sweep.nat.mix.public': the other nat.mix entries have "
+                                   "no share to scale up");
+    world_util_check_bad(1, HEAD "sweep:\n  nat.mix.symmetric: [0.5]\n", ":5:23:",
+                         "key 'sweep.nat.mix.symmetric': the scenario file has no nat.mix");
+}
+
 CU_TestInfo test_nat_tests[] = {
     {"combinations", test_nat_combinations},
     {"shorthands", test_nat_shorthands},
@@ -632,6 +701,7 @@ CU_TestInfo test_nat_tests[] = {
     {"lazy_expiry", test_nat_lazy_expiry},
     {"scenario_keys", test_nat_scenario_keys},
     {"scenario_errors", test_nat_scenario_errors},
+    {"mix_share_keys", test_nat_mix_share_keys},
     {"layout", test_nat_layout},
     {"world_all_public", test_nat_world_all_public},
     {"world_one_box", test_nat_world_one_box},
