@@ -32,8 +32,9 @@ static const char usage[] =
     "        (re)render a run's or a sweep's gnuplot figures (PNG and SVG)\n"
     "  compare RUN_DIR...\n"
     "        print runs' summaries side by side and write overlaid plots\n"
-    "  ca init|enroll|self-sign|show ...\n"
-    "        the overlay certificate authority: make a CA, enroll users, show certificates\n"
+    "  ca init|enroll|self-sign|show|sign-config|verify-config ...\n"
+    "        the overlay certificate authority: make a CA, enroll users, show certificates,\n"
+    "        sign and check overlay configuration documents\n"
     "\n"
     "Run 'p2psip COMMAND --help' for a command's options.\n"
     "Exit codes: 0 success, 1 not found, 2 usage or scenario error, 3 failed expectations.\n";

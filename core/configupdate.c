@@ -16,8 +16,10 @@
  *   - a request whose configuration_sequence differs from ours is served anyway (§6.3.2.1
  *     asks for Error_Config_Too_Old or Error_Config_Too_New); the node that holds the newer
  *     document pushes it to the origin, at most once per origin per request lifetime;
- *   - no signature is checked (credentials come with issue 7), so any newer document for our
- *     overlay is adopted;
+ *   - the core checks no signature itself: the host's parser refuses a document whose
+ *     signature is missing, wrong or not by a signer the configuration in force lists
+ *     (§11.1; net/security.c for peers with credentials, docs/config.md), and a node without
+ *     such a parser adopts any newer document for its overlay;
  *   - ConfigUpdates of type kind (§6.5.4.2: signed kind-blocks) are refused with
  *     Error_Forbidden.
  */

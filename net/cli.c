@@ -11,6 +11,14 @@
  * stores) that sends everything through one peer (§4.2.1) and issues one Store (§7.4.1) or
  * Fetch (§7.4.2) of the single-value kind NODE_KIND_VALUE at Resource-ID SHA-1(NAME) (§10.2).
  *
+ * `peer --client` runs such a client for as long as the process lives (docs/clients.md): it
+ * attaches to one or more peers with failover between them (core/client.c), takes store and
+ * fetch commands on stdin and, with --sip, serves phones reached through its peer.
+ *
+ * `peer` may join further overlays (--overlay NAME,key=value; net/overlays.h, seed draft §6.5),
+ * one SIP adapter each behind one SIP socket (sip/router.h), and with --dns sends requests for
+ * other domains out by RFC 3263 (net/dns.h).
+ *
  * With --config FILE every command reads the overlay configuration document (RFC 6940 §11.1;
  * config/config.h, docs/config.md): the overlay's name, sequence, topology, parameters and
  * kinds, and its bootstrap nodes when no --bootstrap (peer) or --peer (store, fetch) is given.
@@ -30,7 +38,11 @@
 #include "../core/id.h"
 #include "../core/node.h"
 #include "../sip/registrar.h"
+#include "../sip/router.h"
 #include "bootstrap.h"
+#include "dns.h"
+#include "overlays.h"
+#include "security.h"
 #include "udp.h"
 
 #define CLI_DEFAULT_OVERLAY "p2psip.example"
@@ -39,6 +51,7 @@
 #define CLI_LEAVE_GRACE_MS 300
 #define CLI_DEFAULT_TIMEOUT_S 10.0
 #define CLI_DEFAULT_LIFETIME_S 3600
+#define CLI_CLIENT_KEEPALIVE_S 10.0
 
 enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILED = 1, CLI_EXIT_USAGE = 2 };
 
@@ -124,6 +137,18 @@ struct cli_peer {
     struct net_bootstrap_announcer *announcer; /* --announce */
     const char *cache;                         /* --cache FILE, or NULL */
     guint cache_source;                        /* the periodic cache write */
+    /* Several overlays (net/overlays.h): the further ones, their SIP adapters (NULL without
+     * --sip), the router in front of every adapter, and the DNS locator (--dns). */
+    GPtrArray *extras;                /* struct net_overlay * */
+    struct sip_registrar **extra_sip; /* one per extra */
+    struct sip_router *router;
+    struct net_dns *dns;
+    /* --client (docs/clients.md): the peer last reported on stdout, the periodic check of
+     * it, and the command channel on stdin. */
+    bool client, have_reported;
+    struct node_peer reported;
+    guint client_tick, stdin_watch;
+    GIOChannel *stdin_ch;
 };
 
 /* ---- NAT traversal (--relay; core/ice.c, docs/nat.md "Traversal") ---- */
@@ -169,6 +194,18 @@ static void cli_peer_log_connect(struct cli_peer *p, const struct env_event *ev)
                  cli_connect_outcome(ev->code));
 }
 
+/* The peer's own relay changed (docs/nat.md, "Relay failover"). */
+static void cli_peer_log_relay(struct cli_peer *p, const struct env_event *ev)
+{
+    char hex[ID_HEX_LEN + 1];
+    id_to_hex(&ev->responder, hex);
+    if (ev->code == NODE_RELAY_LOOKUP_FAILED)
+        net_udp_logf(p->udp, ENV_LOG_INFO, "ice: relay lookup found no provider");
+    else
+        net_udp_logf(p->udp, ENV_LOG_INFO, "ice: own relay now node-id=%s (%s)", hex,
+                     ev->code == NODE_RELAY_FOUND ? "from the directory" : "failover");
+}
+
 static void cli_peer_log_ice(struct cli_peer *p)
 {
     const struct node_ice_stats *s = node_ice_get_stats(p->node);
@@ -192,8 +229,8 @@ static void cli_sip_send(void *ud, const struct env_addr *to, const char *msg, s
 static void cli_sip_receive(void *ud, const struct env_addr *from, const uint8_t *buf, size_t len)
 {
     struct cli_peer *p = ud;
-    if (p->sip)
-        sip_registrar_receive(p->sip, from, buf, len);
+    if (p->router)
+        sip_router_receive(p->router, from, buf, len);
 }
 
 static void cli_peer_event(void *ud, const struct env_event *ev, const struct env_addr *from)
@@ -245,6 +282,9 @@ static void cli_peer_event(void *ud, const struct env_event *ev, const struct en
         break;
     case ENV_EV_CONNECT:
         cli_peer_log_connect(p, ev);
+        break;
+    case ENV_EV_RELAY:
+        cli_peer_log_relay(p, ev);
         break;
     }
 }
@@ -337,8 +377,27 @@ static gboolean cli_peer_signal(gpointer ud)
     net_udp_logf(p->udp, ENV_LOG_INFO, "signal received: leaving the overlay");
     cli_peer_write_cache(p); /* before Leave empties the routing table */
     node_leave(p->node);
+    for (guint i = 0; p->extras && i < p->extras->len; i++)
+        net_overlay_leave(p->extras->pdata[i]);
     p->quit_source = g_timeout_add(CLI_LEAVE_GRACE_MS, cli_peer_quit, p);
     return G_SOURCE_CONTINUE;
+}
+
+/* The SIP adapter's counters (none without --sip). */
+static void cli_sip_log_stats(struct net_udp *udp, const struct sip_registrar *sip)
+{
+    if (!sip)
+        return;
+    const struct sip_registrar_stats *st = sip_registrar_get_stats(sip);
+    net_udp_logf(
+        udp, ENV_LOG_INFO,
+        "sip: received %" PRIu64 ", registers ok %" PRIu64 " failed %" PRIu64 ", lookups %" PRIu64
+        " found %" PRIu64 ", forwarded %" PRIu64 " (+%" PRIu64 " ACKs), relayed %" PRIu64
+        ", timeouts %" PRIu64 ", AppAttaches %" PRIu64 " failed %" PRIu64 ", malformed %" PRIu64
+        ", out by DNS %" PRIu64 " (unresolvable %" PRIu64 ")",
+        st->received, st->registers_ok, st->registers_failed, st->lookups, st->lookups_found,
+        st->forwarded, st->forwarded_stateless, st->relayed, st->proxy_timeouts, st->app_attaches,
+        st->app_attach_failures, st->dropped_malformed, st->located, st->locate_failures);
 }
 
 static void cli_peer_log_stats(struct cli_peer *p)
@@ -350,22 +409,25 @@ static void cli_peer_log_stats(struct cli_peer *p)
                  " msgs (%" PRIu64 " bytes), forwarded %" PRIu64 ", retransmissions %" PRIu64
                  ", dropped malformed %" PRIu64 ", ttl %" PRIu64 ", other overlay %" PRIu64
                  ", links failed %" PRIu64 ", send failures %" PRIu64
-                 ", config updates %" PRIu64 " (sequence %u), records held %zu",
+                 ", config updates %" PRIu64 " (sequence %u), records held %zu"
+                 ", dropped signature %" PRIu64 ", refused joins %" PRIu64,
                  s->msgs_sent, s->bytes_sent, s->msgs_received, s->bytes_received, s->forwarded,
                  s->retransmissions, s->dropped_malformed, s->dropped_ttl, s->dropped_overlay,
                  s->links_failed, c->send_failures, s->config_updates,
-                 node_config_sequence(p->node), node_stored_records(p->node));
-    if (!p->sip)
-        return;
-    const struct sip_registrar_stats *st = sip_registrar_get_stats(p->sip);
-    net_udp_logf(
-        p->udp, ENV_LOG_INFO,
-        "sip: received %" PRIu64 ", registers ok %" PRIu64 " failed %" PRIu64 ", lookups %" PRIu64
-        " found %" PRIu64 ", forwarded %" PRIu64 " (+%" PRIu64 " ACKs), relayed %" PRIu64
-        ", timeouts %" PRIu64 ", AppAttaches %" PRIu64 " failed %" PRIu64 ", malformed %" PRIu64,
-        st->received, st->registers_ok, st->registers_failed, st->lookups, st->lookups_found,
-        st->forwarded, st->forwarded_stateless, st->relayed, st->proxy_timeouts, st->app_attaches,
-        st->app_attach_failures, st->dropped_malformed);
+                 node_config_sequence(p->node), node_stored_records(p->node),
+                 s->dropped_signature, s->refused_join);
+    cli_sip_log_stats(p->udp, p->sip);
+    for (guint i = 0; p->extras && i < p->extras->len; i++) {
+        net_overlay_log_stats(p->extras->pdata[i]);
+        cli_sip_log_stats(net_overlay_udp(p->extras->pdata[i]), p->extra_sip[i]);
+    }
+    if (p->dns) {
+        const struct net_dns_stats *d = net_dns_get_stats(p->dns);
+        net_udp_logf(p->udp, ENV_LOG_INFO,
+                     "dns: searches %" PRIu64 ", found %" PRIu64 ", failed %" PRIu64
+                     ", queries %" PRIu64,
+                     d->searches, d->found, d->failed, d->queries);
+    }
 }
 
 static const char peer_summary[] =
@@ -385,6 +447,14 @@ static const char peer_summary[] =
     "REGISTER for sip:USER@DOMAIN stores the user's registration in the overlay (RFC 7904), and\n"
     "an INVITE (or any request) for an AoR is looked up in the overlay and proxied to the peer\n"
     "where the callee registered, and on to the phone; ACK and BYE follow Record-Route.\n"
+    "With --dns, a request for a domain no joined overlay serves leaves by ordinary SIP to the\n"
+    "next hop found by DNS NAPTR, SRV and A records (RFC 3263).\n"
+    "\n"
+    "Each --overlay NAME,listen=ADDR:PORT[,bootstrap=...][,config=FILE][,node-id=HEX32]\n"
+    "[,sip-domain=D] joins one more overlay from the same process, on a socket of its own, with\n"
+    "its own Node-ID, storage and neighbours (seed draft sec. 6.5).  With --sip every overlay\n"
+    "serves its SIP domain on the one SIP socket: requests go to the overlay of their\n"
+    "Request-URI's domain (docs/sip.md, \"Several overlays\").\n"
     "\n"
     "With --relay (repeatable, the same list at every peer) the peer crosses NATs (docs/nat.md,\n"
     "\"Traversal\"): it learns its server-reflexive address from its relay, offers host,\n"
@@ -399,6 +469,24 @@ static const char peer_summary[] =
     "(--discover; joined peers answer with --announce), configured peers, then the bootstrap\n"
     "server (docs/bootstrap.md).  With only --cache/--discover and no answer it starts a new\n"
     "overlay.\n"
+    "\n"
+    "With --key and --cert (p2psip ca enroll) the peer runs as its certificate's Node-ID, signs\n"
+    "every RELOAD message it sends and verifies every message that ends at it (RFC 6940 sec.\n"
+    "6.3.4); unsigned or unverifiable ones are dropped and counted, and a peer without a\n"
+    "credential the trust anchor accepts cannot join (logged as 'refused an AttachReq from\n"
+    "node-id=HEX: REASON').  The trust anchor is --ca, else the --config document's\n"
+    "<root-cert>, else self-signed mode (docs/security.md).  With a credential the --config\n"
+    "document must be signed (p2psip ca sign-config) by a <configuration-signer> the anchor\n"
+    "trusts (in self-signed mode only when it lists one), and a newer one arriving by\n"
+    "ConfigUpdate by a signer the configuration in force lists; others are refused\n"
+    "(docs/config.md, \"Signed configurations\").\n"
+    "\n"
+    "With --client the process is a RELOAD client (RFC 6940 sec. 4.2; docs/clients.md): it\n"
+    "attaches to the --attach peers (in order; the next when the link to the current one\n"
+    "fails), neither routes nor stores, and reads commands on stdin: 'store NAME VALUE',\n"
+    "'fetch NAME', 'peer'; answered on stdout as 'stored NAME', 'fetched NAME VALUE', 'fetch\n"
+    "NAME not found', '... failed: REASON', and 'attached peer-id=HEX addr=A.B.C.D:PORT' each\n"
+    "time its peer changes.  SIGUSR1 logs the routing table (any peer) on stderr.\n"
     "\n"
     "Lines on stdout, each flushed:\n"
     "  listening node-id=HEX addr=A.B.C.D:PORT overlay=NAME\n"
@@ -423,6 +511,12 @@ struct cli_peer_opts {
     struct node_config cfg;
     struct config *doc; /* --config: must outlive the node (cfg borrows its kinds) */
     struct node_peer relays[CLI_MAX_RELAYS]; /* --relay: cfg.ice.relays borrows them */
+    struct net_security *sec; /* --key/--cert: must outlive the node (cfg borrows it) */
+    char **extras; /* the --overlay NAME,key=value,... specifications (owned, NULL-ended) */
+    char *dns;     /* --dns: "A.B.C.D:PORT", "system", or NULL (owned) */
+    bool client;   /* --client: the peers to attach to, in order of use */
+    struct env_addr attach[NODE_MAX_CLIENT_PEERS];
+    unsigned n_attach;
 };
 
 /* Reads --config FILE for command cmd (--overlay picks the configuration when given) and
@@ -465,28 +559,78 @@ static unsigned cli_config_bootstraps(const struct config *doc, const struct env
     return n;
 }
 
+/* --key/--cert/--ca (net/security.h): loads the credential and trust anchor into *sec and
+ * turns security on in cfg; the node runs as *self, which must be one of the certificate's
+ * Node-IDs when has_self (--node-id), else becomes its first.  Returns 0, or an exit code
+ * after printing why. */
+static int cli_security(const char *cmd, const char *key, const char *cert, const char *ca,
+                        const struct config *doc, const char *overlay, struct node_config *cfg,
+                        struct net_security **sec, struct id *self, bool has_self)
+{
+    GError *err = NULL;
+    *sec = net_security_new(key, cert, ca, doc, overlay, &err);
+    if (!*sec) {
+        if (!err)
+            return CLI_EXIT_OK; /* no credential: security off */
+        int rc = cli_usage_error(cmd, err->message);
+        g_error_free(err);
+        return rc;
+    }
+    if (!net_security_node_id(*sec, has_self ? self : NULL, self)) {
+        net_security_free(*sec);
+        *sec = NULL;
+        return cli_usage_error(cmd, "--node-id is not a Node-ID of the --cert certificate");
+    }
+    net_security_apply(*sec, cfg);
+    return CLI_EXIT_OK;
+}
+
 /* Parses and checks the peer's arguments into o; returns 0 or an exit code after printing
  * why. */
 static int cli_peer_parse(int argc, char **argv, struct cli_peer_opts *o)
 {
     char *listen_s = NULL, *bootstrap_s = NULL, *overlay = NULL, *node_id_s = NULL;
+    char **overlay_v = NULL, *dns_s = NULL;
     char *sip_s = NULL, *sip_domain = NULL, *config_s = NULL;
     char **relay_s = NULL;
     char *cache_s = NULL, *group_s = NULL, *server_s = NULL;
+    char *key_s = NULL, *cert_s = NULL, *ca_s = NULL;
     gboolean discover = FALSE, announce = FALSE;
     double update_interval = 0;
-    gboolean verbose = FALSE;
+    gboolean verbose = FALSE, client = FALSE;
+    char **attach_s = NULL;
+    double keepalive = CLI_CLIENT_KEEPALIVE_S;
     GOptionEntry entries[] = {
+        {"client", 0, 0, G_OPTION_ARG_NONE, &client,
+         "Run as a RELOAD client (RFC 6940 sec. 4.2): attach to a peer (--attach, else "
+         "--bootstrap or the --config document's bootstrap nodes) and neither route nor store; "
+         "commands on stdin (docs/clients.md)",
+         NULL},
+        {"attach", 0, 0, G_OPTION_ARG_STRING_ARRAY, &attach_s,
+         "With --client: a peer to attach to (repeatable, up to 8, used in order: the next "
+         "when the link to the current one fails)",
+         "ADDR:PORT"},
+        {"keepalive", 0, 0, G_OPTION_ARG_DOUBLE, &keepalive,
+         "With --client: Ping the peer this often (default 10; 0: never)", "SECONDS"},
         {"listen", 'l', 0, G_OPTION_ARG_STRING, &listen_s,
          "Receive on this IPv4 address and UDP port (port 0: any free port) [required]",
          "ADDR:PORT"},
         {"bootstrap", 'b', 0, G_OPTION_ARG_STRING, &bootstrap_s,
          "Join the overlay through the peer at this address (default: start a new overlay)",
          "ADDR:PORT"},
-        {"overlay", 'o', 0, G_OPTION_ARG_STRING, &overlay,
+        {"overlay", 'o', 0, G_OPTION_ARG_STRING_ARRAY, &overlay_v,
          "Overlay name; its hash goes in every message header (default " CLI_DEFAULT_OVERLAY
-         ", or the --config document's instance-name)",
-         "NAME"},
+         ", or the --config document's instance-name).  Repeatable as NAME,listen=ADDR:PORT"
+         "[,bootstrap=ADDR:PORT][,config=FILE][,node-id=HEX32][,sip-domain=NAME]"
+         "[,key=FILE,cert=FILE[,ca=FILE]]: one more overlay this process joins, with a "
+         "credential of its own when key= and cert= are given (docs/sip.md, \"Several "
+         "overlays\")",
+         "NAME[,KEY=VALUE...]"},
+        {"dns", 0, 0, G_OPTION_ARG_STRING, &dns_s,
+         "With --sip: send requests for domains no joined overlay serves out by ordinary SIP, "
+         "the next hop found by DNS NAPTR/SRV/A (RFC 3263) asking this server, or the "
+         "system's resolver with 'system'",
+         "ADDR:PORT|system"},
         {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_s,
          "Follow this overlay configuration document (RFC 6940 sec. 11.1; with --overlay, its "
          "configuration of that instance-name)",
@@ -522,6 +666,16 @@ static int cli_peer_parse(int argc, char **argv, struct cli_peer_opts *o)
          "Join through this bootstrap server (p2psip bootstrap-server) when no remembered, "
          "discovered or configured peer answers",
          "ADDR:PORT"},
+        {"key", 0, 0, G_OPTION_ARG_FILENAME, &key_s,
+         "This peer's private key (PEM, from p2psip ca enroll): with --cert, every message is "
+         "signed and every message received is verified (docs/security.md)",
+         "FILE"},
+        {"cert", 0, 0, G_OPTION_ARG_FILENAME, &cert_s,
+         "This peer's certificate (PEM); the Node-ID is one it carries", "FILE"},
+        {"ca", 0, 0, G_OPTION_ARG_FILENAME, &ca_s,
+         "The overlay CA's certificate (PEM), the trust anchor (default: the --config "
+         "document's <root-cert>, else self-signed mode)",
+         "FILE"},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debugging detail to stderr", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
@@ -532,6 +686,39 @@ static int cli_peer_parse(int argc, char **argv, struct cli_peer_opts *o)
     int rc = CLI_EXIT_USAGE;
     if (!cli_parse(ctx, "peer", &argc, &argv))
         goto out;
+    /* A plain --overlay NAME names the first overlay; NAME,key=value adds another one. */
+    GPtrArray *extras = g_ptr_array_new();
+    for (unsigned i = 0; overlay_v && overlay_v[i]; i++) {
+        GError *e = NULL;
+        if (strchr(overlay_v[i], ',') && !net_overlay_spec_check(overlay_v[i], &e)) {
+            g_ptr_array_free(extras, TRUE);
+            cli_usage_error("peer", e->message);
+            g_error_free(e);
+            goto out;
+        }
+        if (strchr(overlay_v[i], ','))
+            g_ptr_array_add(extras, g_strdup(overlay_v[i]));
+        else if (!overlay)
+            overlay = g_strdup(overlay_v[i]);
+        else {
+            g_ptr_array_free(extras, TRUE);
+            cli_usage_error("peer", "--overlay NAME given twice (a further overlay needs "
+                                    "NAME,listen=ADDR:PORT,...)");
+            goto out;
+        }
+    }
+    g_ptr_array_add(extras, NULL);
+    o->extras = (char **)g_ptr_array_free(extras, FALSE);
+    if (dns_s && !sip_s) {
+        cli_usage_error("peer", "--dns needs --sip");
+        goto out;
+    }
+    if (dns_s && strcmp(dns_s, "system") != 0) {
+        struct env_addr da;
+        if (!cli_addr("peer", "dns", dns_s, &da))
+            goto out;
+    }
+    o->dns = g_strdup(dns_s);
     if (argc > 1) {
         cli_usage_error("peer", "unexpected argument");
         goto out;
@@ -588,6 +775,31 @@ static int cli_peer_parse(int argc, char **argv, struct cli_peer_opts *o)
     }
     o->has_sip = sip_s != NULL;
     o->has_bootstrap = bootstrap_s != NULL;
+    if (attach_s && !client) {
+        cli_usage_error("peer", "--attach needs --client");
+        goto out;
+    }
+    for (unsigned i = 0; attach_s && attach_s[i]; i++) {
+        if (i == NODE_MAX_CLIENT_PEERS) {
+            cli_usage_error("peer", "--attach: at most 8 peers");
+            goto out;
+        }
+        if (!cli_addr("peer", "attach", attach_s[i], &o->attach[i]))
+            goto out;
+        o->n_attach = i + 1;
+    }
+    if (client && (relay_s || announce || discover || server_s || cache_s || o->extras[0])) {
+        cli_usage_error("peer", "--client takes no --relay, --announce, --discover, "
+                                "--bootstrap-server, --cache or further --overlay");
+        goto out;
+    }
+    if (client && !(keepalive >= 0 && keepalive <= 3600.0)) {
+        cli_usage_error("peer", "--keepalive must lie between 0 and 3600 seconds");
+        goto out;
+    }
+    o->client = client;
+    o->cfg.client = client;
+    o->cfg.client_keepalive = (env_time)(keepalive * (double)ENV_S);
     o->has_id = node_id_s != NULL;
     if (node_id_s && id_from_hex(node_id_s, &o->self) != 0) {
         cli_usage_error("peer", "--node-id needs exactly 32 hex digits");
@@ -614,11 +826,28 @@ static int cli_peer_parse(int argc, char **argv, struct cli_peer_opts *o)
     }
     if (update_interval > 0)
         o->cfg.update_interval = (env_time)(update_interval * (double)ENV_S);
+    /* A client's peers: --attach, else --bootstrap, else the document's bootstrap nodes. */
+    if (client && o->n_attach == 0 && o->has_bootstrap)
+        o->attach[o->n_attach++] = o->bootstrap;
+    for (unsigned i = 0; client && !attach_s && i < o->cfg.n_bootstraps &&
+                         o->n_attach < NODE_MAX_CLIENT_PEERS;
+         i++)
+        if (!env_addr_eq(&o->cfg.bootstraps[i], &o->bootstrap) || !o->has_bootstrap)
+            o->attach[o->n_attach++] = o->cfg.bootstraps[i];
+    if (client && o->n_attach == 0) {
+        cli_usage_error("peer", "--client needs a peer: --attach ADDR:PORT (or --bootstrap, or "
+                                "a --config document with bootstrap nodes)");
+        goto out;
+    }
     o->overlay = g_intern_string(overlay         ? overlay
                                  : o->doc ? o->doc->instance_name
                                           : CLI_DEFAULT_OVERLAY);
     o->sip_domain = g_intern_string(sip_domain ? sip_domain : o->overlay);
     o->cfg.overlay = id_overlay_hash(o->overlay);
+    if (cli_security("peer", key_s, cert_s, ca_s, o->doc, o->overlay, &o->cfg, &o->sec,
+                     &o->self, o->has_id) != CLI_EXIT_OK)
+        goto out;
+    o->has_id = o->has_id || o->sec;
     o->verbose = verbose;
     rc = CLI_EXIT_OK;
 out:
@@ -626,15 +855,27 @@ out:
     g_free(listen_s);
     g_free(bootstrap_s);
     g_free(overlay);
+    g_strfreev(overlay_v);
+    g_free(dns_s);
     g_free(node_id_s);
     g_free(sip_s);
     g_free(sip_domain);
     g_free(config_s);
     g_strfreev(relay_s);
+    g_strfreev(attach_s);
     g_free(cache_s);
     g_free(group_s);
     g_free(server_s);
+    g_free(key_s);
+    g_free(cert_s);
+    g_free(ca_s);
     if (rc != CLI_EXIT_OK) {
+        net_security_free(o->sec);
+        o->sec = NULL;
+        g_strfreev(o->extras);
+        o->extras = NULL;
+        g_free(o->dns);
+        o->dns = NULL;
         g_free(o->cache);
         o->cache = NULL;
         config_free(o->doc);
@@ -699,6 +940,7 @@ static int cli_peer_start(struct cli_peer *p, const struct cli_peer_opts *o)
         .ttl = o->cfg.initial_ttl,
         .self = *node_id(p->node),
         .give_up = n_fixed == 0, /* nothing configured: a lone peer starts the overlay */
+        .node_cfg = &o->cfg, /* signed probes when the peer has a credential */
     };
     GError *err = NULL;
     p->search = net_bootstrap_new(p->udp, &bc, cli_peer_bootstrap_found, p, &err);
@@ -710,6 +952,223 @@ static int cli_peer_start(struct cli_peer *p, const struct cli_peer_opts *o)
     net_udp_logf(p->udp, ENV_LOG_INFO, "bootstrap: probing %u candidates%s", n,
                  o->discover ? " and the multicast group" : "");
     return NODE_OK;
+}
+
+/* With --sip: the SIP socket, one adapter per overlay behind a router (sip/router.h), and
+ * with --dns the locator that sends requests for other domains out (net/dns.h).  Prints
+ * "sip addr=A.B.C.D:PORT domain=NAME" (and " overlay=NAME" for the further overlays).
+ * Returns 0, or -1 with p->exit_code set. */
+static int cli_peer_sip_start(struct cli_peer *p, const struct cli_peer_opts *o)
+{
+    GError *err = NULL;
+    p->sip_sock = net_udp_app_new(p->udp, &o->sip, cli_sip_receive, p, &err);
+    if (!p->sip_sock) {
+        net_udp_logf(p->udp, ENV_LOG_ERROR, "--sip: %s", err->message);
+        g_error_free(err);
+        p->exit_code = CLI_EXIT_FAILED;
+        return -1;
+    }
+    if (o->dns) {
+        p->dns = net_dns_new(strcmp(o->dns, "system") == 0 ? NULL : o->dns, p->udp, &err);
+        if (!p->dns) {
+            net_udp_logf(p->udp, ENV_LOG_ERROR, "--dns: %s", err->message);
+            g_error_free(err);
+            p->exit_code = CLI_EXIT_FAILED;
+            return -1;
+        }
+    }
+    struct sip_registrar_config sc;
+    sip_registrar_config_default(&sc);
+    sc.domain = o->sip_domain;
+    sc.addr = net_udp_app_local_addr(p->sip_sock);
+    sc.locator = p->dns ? net_dns_locator(p->dns) : NULL;
+    p->router = sip_router_new();
+    p->sip = sip_registrar_new(net_udp_env(p->udp), p->node, &sc, cli_sip_send, p);
+    sip_router_add(p->router, o->sip_domain, p->sip);
+    char sa[NET_UDP_ADDR_STRLEN];
+    printf("sip addr=%s domain=%s\n", net_udp_format_addr(&sc.addr, sa), o->sip_domain);
+    for (guint i = 0; i < p->extras->len; i++) {
+        struct net_overlay *ov = p->extras->pdata[i];
+        sc.domain = net_overlay_sip_domain(ov);
+        sc.instance = i + 1;
+        p->extra_sip[i] = sip_registrar_new(net_udp_env(net_overlay_udp(ov)),
+                                            net_overlay_node(ov), &sc, cli_sip_send, p);
+        sip_router_add(p->router, sc.domain, p->extra_sip[i]);
+        printf("sip addr=%s domain=%s overlay=%s\n", sa, sc.domain, net_overlay_name(ov));
+    }
+    fflush(stdout);
+    return 0;
+}
+
+/* ---- p2psip peer --client (RFC 6940 §4.2; core/client.c, docs/clients.md) ---- */
+
+/* How often the client checks which peer it is attached to (it reports changes). */
+#define CLI_CLIENT_TICK_MS 200
+
+/* Prints "attached peer-id=HEX addr=A.B.C.D:PORT" when the client's peer (or its Node-ID,
+ * learnt from its first frame) changed; with --sip the phones' routes are stored again. */
+static gboolean cli_client_tick(gpointer ud)
+{
+    struct cli_peer *p = ud;
+    struct node_peer cur;
+    if (!node_client_peer(p->node, &cur))
+        return G_SOURCE_CONTINUE;
+    if (p->have_reported && id_eq(&cur.id, &p->reported.id) &&
+        env_addr_eq(&cur.addr, &p->reported.addr))
+        return G_SOURCE_CONTINUE;
+    bool moved = p->have_reported;
+    p->reported = cur;
+    p->have_reported = true;
+    char a[NET_UDP_ADDR_STRLEN], hex[ID_HEX_LEN + 1];
+    id_to_hex(&cur.id, hex);
+    printf("attached peer-id=%s addr=%s\n", hex, net_udp_format_addr(&cur.addr, a));
+    fflush(stdout);
+    if (p->sip)
+        sip_registrar_restore(p->sip);
+    if (moved)
+        net_udp_logf(p->udp, ENV_LOG_INFO, "client: failed over to %s (%" PRIu64 " failovers)", a,
+                     node_get_stats(p->node)->client_failovers);
+    return G_SOURCE_CONTINUE;
+}
+
+/* One stdin command's answer: the command's words, kept until the operation completes. */
+struct cli_client_cmd {
+    struct cli_peer *p;
+    char *name;
+};
+
+static void cli_client_stored(void *ud, int status)
+{
+    struct cli_client_cmd *c = ud;
+    if (status == NODE_OK)
+        printf("stored %s\n", c->name);
+    else
+        printf("store %s failed: %s\n", c->name, cli_strerror(status));
+    fflush(stdout);
+    g_free(c->name);
+    g_free(c);
+}
+
+static void cli_client_fetched(void *ud, int status, const struct wire_fetch_ans *ans)
+{
+    struct cli_client_cmd *c = ud;
+    const struct wire_stored_data *d = NULL;
+    for (uint32_t k = 0; status == NODE_OK && ans && k < ans->n_kinds && !d; k++)
+        for (uint32_t v = 0; v < ans->kinds[k].n_values && !d; v++)
+            if (ans->kinds[k].values[v].exists)
+                d = &ans->kinds[k].values[v];
+    if (d)
+        printf("fetched %s %.*s\n", c->name, (int)d->value.len, (const char *)d->value.p);
+    else if (status == NODE_OK || status == NODE_E_NOT_FOUND)
+        printf("fetch %s not found\n", c->name);
+    else
+        printf("fetch %s failed: %s\n", c->name, cli_strerror(status));
+    fflush(stdout);
+    g_free(c->name);
+    g_free(c);
+}
+
+/* Runs one command line: "store NAME VALUE", "fetch NAME" or "peer". */
+static void cli_client_command(struct cli_peer *p, char *line)
+{
+    char **w = g_strsplit_set(g_strstrip(line), " \t", 3);
+    unsigned n = g_strv_length(w);
+    int rc = NODE_OK;
+    if (n == 0 || !w[0][0]) {
+        g_strfreev(w);
+        return;
+    }
+    struct id res = n > 1 ? id_hash(w[1], strlen(w[1])) : (struct id){0, 0};
+    if (strcmp(w[0], "store") == 0 && n == 3) {
+        struct cli_client_cmd *c = g_new0(struct cli_client_cmd, 1);
+        c->p = p;
+        c->name = g_strdup(w[1]);
+        struct node_value v = {.value = (const uint8_t *)w[2],
+                               .value_len = (uint32_t)strlen(w[2]),
+                               .exists = true,
+                               .lifetime = CLI_DEFAULT_LIFETIME_S};
+        rc = node_store(p->node, &res, NODE_KIND_VALUE, &v, 0, cli_client_stored, c);
+        if (rc != NODE_OK) {
+            g_free(c->name);
+            g_free(c);
+        }
+    } else if (strcmp(w[0], "fetch") == 0 && n == 2) {
+        struct cli_client_cmd *c = g_new0(struct cli_client_cmd, 1);
+        c->p = p;
+        c->name = g_strdup(w[1]);
+        rc = node_fetch(p->node, &res, NODE_KIND_VALUE, 0, cli_client_fetched, c);
+        if (rc != NODE_OK) {
+            g_free(c->name);
+            g_free(c);
+        }
+    } else if (strcmp(w[0], "peer") == 0 && n == 1) {
+        p->have_reported = false; /* reported again at the next tick */
+    } else {
+        printf("error: unknown command (store NAME VALUE | fetch NAME | peer)\n");
+    }
+    if (rc != NODE_OK)
+        printf("%s %s failed: %s\n", w[0], w[1], cli_strerror(rc));
+    fflush(stdout);
+    g_strfreev(w);
+}
+
+static gboolean cli_client_stdin(GIOChannel *ch, GIOCondition cond, gpointer ud)
+{
+    struct cli_peer *p = ud;
+    char *line = NULL;
+    GIOStatus st = g_io_channel_read_line(ch, &line, NULL, NULL, NULL);
+    if (st == G_IO_STATUS_NORMAL && line)
+        cli_client_command(p, line);
+    g_free(line);
+    if (st == G_IO_STATUS_EOF || st == G_IO_STATUS_ERROR || (cond & (G_IO_HUP | G_IO_ERR))) {
+        p->stdin_watch = 0; /* stdin closed: the client keeps running */
+        return G_SOURCE_REMOVE;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+/* Attaches the client to its peers and starts its reports and stdin commands. */
+static int cli_client_start(struct cli_peer *p, const struct cli_peer_opts *o)
+{
+    int r = node_client_connect_list(p->node, o->attach, o->n_attach);
+    if (r != NODE_OK) {
+        net_udp_logf(p->udp, ENV_LOG_ERROR, "cannot attach: %s", cli_strerror(r));
+        return r;
+    }
+    char a[NET_UDP_ADDR_STRLEN];
+    for (unsigned i = 0; i < o->n_attach; i++)
+        net_udp_logf(p->udp, ENV_LOG_INFO, "client: peer %u of %u: %s", i + 1, o->n_attach,
+                     net_udp_format_addr(&o->attach[i], a));
+    p->client = true;
+    p->client_tick = g_timeout_add(CLI_CLIENT_TICK_MS, cli_client_tick, p);
+    p->stdin_ch = g_io_channel_unix_new(0);
+    p->stdin_watch = g_io_add_watch(p->stdin_ch, G_IO_IN | G_IO_HUP | G_IO_ERR, cli_client_stdin, p);
+    return NODE_OK;
+}
+
+/* SIGUSR1: the routing table (Node-ID and address of each entry) and, for a client, its peer,
+ * on stderr — how tests see who a peer routes through (docs/clients.md). */
+static gboolean cli_peer_dump(gpointer ud)
+{
+    struct cli_peer *p = ud;
+    struct node_peer t[256];
+    size_t n = node_routing_table(p->node, t, G_N_ELEMENTS(t));
+    char a[NET_UDP_ADDR_STRLEN], hex[ID_HEX_LEN + 1];
+    net_udp_logf(p->udp, ENV_LOG_INFO, "table: %zu entries", n);
+    for (size_t i = 0; i < n; i++) {
+        id_to_hex(&t[i].id, hex);
+        net_udp_logf(p->udp, ENV_LOG_INFO, "table: node-id=%s addr=%s", hex,
+                     net_udp_format_addr(&t[i].addr, a));
+    }
+    struct node_peer cur;
+    if (p->client) {
+        bool known = node_client_peer(p->node, &cur);
+        id_to_hex(&cur.id, hex);
+        net_udp_logf(p->udp, ENV_LOG_INFO, "client: attached to %s node-id=%s, %" PRIu64
+                     " failovers", net_udp_format_addr(&cur.addr, a), known ? hex : "(unknown)",
+                     node_get_stats(p->node)->client_failovers);
+    }
+    return G_SOURCE_CONTINUE;
 }
 
 int net_cli_peer(int argc, char **argv)
@@ -743,33 +1202,37 @@ int net_cli_peer(int argc, char **argv)
     net_udp_set_event_hook(p.udp, cli_peer_event, &p);
     guint sig_int = g_unix_signal_add(SIGINT, cli_peer_signal, &p);
     guint sig_term = g_unix_signal_add(SIGTERM, cli_peer_signal, &p);
+    guint sig_usr1 = g_unix_signal_add(SIGUSR1, cli_peer_dump, &p);
 
     id_to_hex(&o.self, hex);
     printf("listening node-id=%s addr=%s overlay=%s\n", hex, a, o.overlay);
     fflush(stdout);
+    if (o.sec) {
+        net_security_set_env(o.sec, env); /* logs the ConfigUpdate checks */
+        char *d = net_security_describe(o.sec);
+        net_udp_logf(p.udp, ENV_LOG_INFO, "security: %s", d);
+        g_free(d);
+    }
     if (o.doc)
         net_udp_logf(p.udp, ENV_LOG_INFO,
                      "configuration %s: overlay %s, sequence %u, topology %s, %u kinds, %u "
                      "bootstrap nodes",
                      o.doc->file, o.doc->instance_name, o.doc->sequence, o.doc->topology_name,
                      o.doc->n_kinds, o.doc->bootstraps->len);
-    if (o.has_sip) {
-        p.sip_sock = net_udp_app_new(p.udp, &o.sip, cli_sip_receive, &p, &err);
-        if (!p.sip_sock) {
-            net_udp_logf(p.udp, ENV_LOG_ERROR, "--sip: %s", err->message);
+    p.extras = g_ptr_array_new_with_free_func((GDestroyNotify)net_overlay_free);
+    for (unsigned i = 0; o.extras[i]; i++) {
+        struct net_overlay *ov = net_overlay_new(o.extras[i], o.verbose, &err);
+        if (!ov) {
+            net_udp_logf(p.udp, ENV_LOG_ERROR, "%s", err->message);
+            p.exit_code = err->code == NET_OVERLAY_E_USAGE ? CLI_EXIT_USAGE : CLI_EXIT_FAILED;
             g_error_free(err);
-            p.exit_code = CLI_EXIT_FAILED;
             goto done;
         }
-        struct sip_registrar_config sc;
-        sip_registrar_config_default(&sc);
-        sc.domain = o.sip_domain;
-        sc.addr = net_udp_app_local_addr(p.sip_sock);
-        p.sip = sip_registrar_new(env, p.node, &sc, cli_sip_send, &p);
-        char sa[NET_UDP_ADDR_STRLEN];
-        printf("sip addr=%s domain=%s\n", net_udp_format_addr(&sc.addr, sa), o.sip_domain);
-        fflush(stdout);
+        g_ptr_array_add(p.extras, ov);
     }
+    p.extra_sip = g_new0(struct sip_registrar *, p.extras->len + 1);
+    if (o.has_sip && cli_peer_sip_start(&p, &o) != 0)
+        goto done;
     if (o.announce) {
         p.announcer = net_bootstrap_announce_new(p.udp, p.node, &o.group, local.ip, &err);
         if (!p.announcer) {
@@ -782,8 +1245,16 @@ int net_cli_peer(int argc, char **argv)
     p.cache = o.cache;
     if (p.cache)
         p.cache_source = g_timeout_add_seconds(CLI_CACHE_WRITE_S, cli_peer_cache_tick, &p);
-    p.join_nag = g_timeout_add_seconds(CLI_JOIN_NAG_S, cli_peer_join_nag, &p);
-    if (cli_peer_start(&p, &o) == NODE_OK)
+    int started;
+    if (o.client) {
+        started = cli_client_start(&p, &o);
+    } else {
+        p.join_nag = g_timeout_add_seconds(CLI_JOIN_NAG_S, cli_peer_join_nag, &p);
+        started = cli_peer_start(&p, &o);
+    }
+    for (guint i = 0; started == NODE_OK && i < p.extras->len; i++)
+        started = net_overlay_start(p.extras->pdata[i]);
+    if (started == NODE_OK)
         g_main_loop_run(p.loop);
     else
         p.exit_code = CLI_EXIT_FAILED;
@@ -800,12 +1271,30 @@ done:
     cli_peer_log_ice(&p);
     g_source_remove(sig_int);
     g_source_remove(sig_term);
+    g_source_remove(sig_usr1);
+    if (p.client_tick)
+        g_source_remove(p.client_tick);
+    if (p.stdin_watch)
+        g_source_remove(p.stdin_watch);
+    if (p.stdin_ch)
+        g_io_channel_unref(p.stdin_ch);
     net_udp_attach(p.udp, NULL);
+    sip_router_free(p.router);
+    p.router = NULL;
     sip_registrar_free(p.sip);
     p.sip = NULL;
+    for (guint i = 0; p.extras && i < p.extras->len; i++)
+        sip_registrar_free(p.extra_sip[i]);
+    g_free(p.extra_sip);
+    net_dns_free(p.dns);
     net_udp_app_free(p.sip_sock);
+    if (p.extras)
+        g_ptr_array_free(p.extras, TRUE);
     node_free(p.node);
+    g_strfreev(o.extras);
+    g_free(o.dns);
     config_free(o.doc);
+    net_security_free(o.sec);
     g_free(o.cache);
     net_udp_free(p.udp);
     g_main_loop_unref(p.loop);
@@ -817,6 +1306,7 @@ done:
 /* Options shared by store and fetch. */
 struct cli_client_opts {
     char *peer, *listen, *overlay, *config;
+    char *key, *cert, *ca; /* --key/--cert/--ca (net/security.h) */
     double timeout;
     gboolean verbose;
 };
@@ -829,6 +1319,7 @@ struct cli_client {
     struct node *node;
     struct node_config cfg; /* the node's configuration: node_new borrows it */
     struct config *doc; /* --config */
+    struct net_security *sec; /* --key/--cert: cfg borrows it */
     guint timeout_source;
     int exit_code;
 };
@@ -854,6 +1345,9 @@ static void cli_client_opts_clear(struct cli_client_opts *o)
     g_free(o->listen);
     g_free(o->overlay);
     g_free(o->config);
+    g_free(o->key);
+    g_free(o->cert);
+    g_free(o->ca);
 }
 
 /* Appends the shared options to ctx; they write into o. */
@@ -875,6 +1369,16 @@ static void cli_client_add_options(GOptionContext *ctx, struct cli_client_opts *
          "Local address of the client's socket (default: 127.0.0.1:0 for a loopback peer, "
          "else 0.0.0.0:0)",
          "ADDR:PORT"},
+        {"key", 0, 0, G_OPTION_ARG_FILENAME, &o->key,
+         "The client's private key (PEM): with --cert its messages are signed and the answers "
+         "verified (docs/security.md)",
+         "FILE"},
+        {"cert", 0, 0, G_OPTION_ARG_FILENAME, &o->cert,
+         "The client's certificate (PEM); the client runs as its first Node-ID", "FILE"},
+        {"ca", 0, 0, G_OPTION_ARG_FILENAME, &o->ca,
+         "The overlay CA's certificate (PEM) (default: the --config document's <root-cert>, "
+         "else self-signed mode)",
+         "FILE"},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &o->verbose, "Log debugging detail to stderr", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
@@ -907,6 +1411,14 @@ static int cli_client_open(struct cli_client *c, const struct cli_client_opts *o
         local.ip = 0x7f000001u;
     if (!(o->timeout > 0 && o->timeout <= 86400.0))
         return cli_usage_error(c->cmd, "--timeout must lie between 0 and 86400 seconds");
+    struct id self;
+    const char *overlay = o->overlay ? o->overlay
+                          : c->doc   ? c->doc->instance_name
+                                     : CLI_DEFAULT_OVERLAY;
+    int src = cli_security(c->cmd, o->key, o->cert, o->ca, c->doc, overlay, cfg, &c->sec, &self,
+                           false);
+    if (src != CLI_EXIT_OK)
+        return src;
 
     GError *err = NULL;
     c->udp = net_udp_new(&local, c->cmd, &err);
@@ -918,10 +1430,9 @@ static int cli_client_open(struct cli_client *c, const struct cli_client_opts *o
     net_udp_set_log_level(c->udp, o->verbose ? ENV_LOG_DEBUG : ENV_LOG_WARN);
     const struct env *env = net_udp_env(c->udp);
     cfg->client = true;
-    cfg->overlay = id_overlay_hash(o->overlay ? o->overlay
-                                  : c->doc   ? c->doc->instance_name
-                                             : CLI_DEFAULT_OVERLAY);
-    struct id self = cli_random_id(env);
+    cfg->overlay = id_overlay_hash(overlay);
+    if (!c->sec)
+        self = cli_random_id(env);
     struct env_addr bound = net_udp_local_addr(c->udp);
     c->loop = g_main_loop_new(NULL, FALSE);
     c->node = node_new(env, cfg, &self, &bound);
@@ -955,6 +1466,7 @@ static void cli_client_close(struct cli_client *c)
     if (c->node)
         node_free(c->node);
     config_free(c->doc);
+    net_security_free(c->sec);
     net_udp_free(c->udp);
     if (c->loop)
         g_main_loop_unref(c->loop);

@@ -9,6 +9,12 @@
  *       a self-signed credential (§11.3.1): the Node-IDs are hashes of the public key
  *   p2psip ca show FILE [--ca CA.pem]
  *       prints a certificate's user, overlay, Node-IDs and validity (and checks it)
+ *   p2psip ca sign-config --key KEY --cert CERT DOC > SIGNED
+ *       signs each <configuration> of an overlay configuration document (RFC 6940 §11.1,
+ *       sec/confsig.h) and writes the signed document to stdout
+ *   p2psip ca verify-config DOC [--ca CA.pem] [--overlay NAME]
+ *       checks the signatures of a document's configurations (each against its own
+ *       <configuration-signer> list), as a peer with that trust anchor does at start
  *
  * The clock is read here, at the edge, and handed to sec/cred.c as a value.  Exit codes:
  * 0 success, 1 verification failed (show --ca), 2 usage error or unusable files.
@@ -22,6 +28,7 @@
 #include <time.h>
 
 #include "../cli/cli.h"
+#include "confsig.h"
 #include "cred.h"
 
 #define CA_DEFAULT_OVERLAY "p2psip.example"
@@ -48,6 +55,14 @@ static const char ca_usage[] =
     "  show FILE [--ca CA.pem]\n"
     "        print a certificate's user, overlay, Node-IDs and validity; with --ca also verify\n"
     "        it against that CA now (self-signed certificates verify without --ca)\n"
+    "  sign-config --key KEY --cert CERT DOC\n"
+    "        sign every <configuration> of the overlay configuration document DOC (RFC 6940\n"
+    "        section 11.1) as the certificate's Node-ID its <configuration-signer> lists, and\n"
+    "        write the signed document to stdout (an existing <signature> is replaced)\n"
+    "  verify-config DOC [--ca CA.pem] [--overlay NAME]\n"
+    "        check the signature of each configuration (or of NAME's) against its own\n"
+    "        <configuration-signer> list and the CA (without --ca: self-signed mode), as a\n"
+    "        peer does at start (docs/config.md, \"Signed configurations\")\n"
     "\n"
     "Exit codes: 0 success, 1 verification failed, 2 usage error or unusable files.\n";
 
@@ -64,7 +79,7 @@ static int ca_usage_error(const char *fmt, ...)
 }
 
 struct ca_opts {
-    char *dir, *overlay, *user, *ca;
+    char *dir, *overlay, *user, *ca, *key, *cert;
     int days, nodes;
 };
 
@@ -79,9 +94,15 @@ static bool ca_parse(const char *sub, struct ca_opts *o, int *argc, char ***argv
          "N"},
         {"days", 0, 0, G_OPTION_ARG_INT, &o->days, "validity in days from now", "N"},
         {"ca", 0, 0, G_OPTION_ARG_FILENAME, &o->ca, "CA certificate to verify against", "FILE"},
+        {"key", 0, 0, G_OPTION_ARG_FILENAME, &o->key, "the signer's private key (sign-config)",
+         "FILE"},
+        {"cert", 0, 0, G_OPTION_ARG_FILENAME, &o->cert, "the signer's certificate (sign-config)",
+         "FILE"},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
-    GOptionContext *ctx = g_option_context_new(strcmp(sub, "show") ? "" : "FILE");
+    GOptionContext *ctx = g_option_context_new(!strcmp(sub, "show")       ? "FILE"
+                                               : strstr(sub, "-config") ? "DOC"
+                                                                         : "");
     g_option_context_set_description(ctx, ca_usage);
     g_option_context_add_main_entries(ctx, entries, NULL);
     char *prgname = g_strdup_printf("p2psip ca %s", sub);
@@ -103,6 +124,8 @@ static void ca_opts_clear(struct ca_opts *o)
     g_free(o->overlay);
     g_free(o->user);
     g_free(o->ca);
+    g_free(o->key);
+    g_free(o->cert);
 }
 
 /* A file name for a user: the name with anything but [A-Za-z0-9@._-] replaced by '_'. */
@@ -322,19 +345,109 @@ out:
     return rc;
 }
 
+static int ca_sign_config(struct ca_opts *o, int argc, char **argv)
+{
+    if (argc != 2)
+        return ca_usage_error("sign-config expects exactly one argument, DOC");
+    if (!o->key || !o->cert)
+        return ca_usage_error("sign-config needs --key and --cert (the configuration signer's)");
+    GError *err = NULL;
+    char *text = NULL, *out = NULL;
+    gsize len = 0;
+    size_t out_len = 0;
+    int rc = CA_EXIT_USAGE;
+    GPtrArray *notes = g_ptr_array_new_with_free_func(g_free);
+    struct cred *signer = cred_load(o->key, o->cert, &err);
+    if (!signer || !g_file_get_contents(argv[1], &text, &len, &err)) {
+        fprintf(stderr, "p2psip ca: %s\n", err->message);
+        goto out;
+    }
+    out = confsig_sign(text, len, argv[1], signer, notes, &out_len, &err);
+    if (!out) {
+        fprintf(stderr, "p2psip ca: sign-config: %s\n", err->message);
+        goto out;
+    }
+    for (guint i = 0; i < notes->len; i++)
+        fprintf(stderr, "p2psip ca: warning: %s\n", (char *)notes->pdata[i]);
+    rc = fwrite(out, 1, out_len, stdout) == out_len && fflush(stdout) == 0 ? CA_EXIT_OK
+                                                                          : CA_EXIT_FAILED;
+out:
+    g_clear_error(&err);
+    g_ptr_array_unref(notes);
+    cred_free(signer);
+    g_free(text);
+    g_free(out);
+    return rc;
+}
+
+static int ca_verify_config(struct ca_opts *o, int argc, char **argv, int64_t now)
+{
+    if (argc != 2)
+        return ca_usage_error("verify-config expects exactly one argument, DOC");
+    GError *err = NULL;
+    char *text = NULL;
+    gsize len = 0;
+    struct cred *ca = NULL;
+    GPtrArray *all = NULL;
+    int rc = CA_EXIT_USAGE;
+    if ((o->ca && !(ca = cred_load(NULL, o->ca, &err))) ||
+        !g_file_get_contents(argv[1], &text, &len, &err) ||
+        !(all = config_parse_all(text, len, argv[1], &err))) {
+        fprintf(stderr, "p2psip ca: %s\n", err->message);
+        goto out;
+    }
+    if (ca && !ca->info.is_ca) {
+        fprintf(stderr, "p2psip ca: --ca %s is not a CA certificate\n", o->ca);
+        goto out;
+    }
+    rc = CA_EXIT_OK;
+    unsigned checked = 0;
+    for (guint i = 0; i < all->len; i++) {
+        const struct config *c = all->pdata[i];
+        if (o->overlay && strcmp(o->overlay, c->instance_name) != 0)
+            continue;
+        checked++;
+        struct confsig_signer who;
+        char hex[ID_HEX_LEN + 1];
+        if (confsig_verify(c, ca, c->configuration_signers, "this configuration", c->bad_nodes,
+                           now, &who, &err)) {
+            id_to_hex(&who.node, hex);
+            printf("%s sequence %u: signed by node-id=%s (user %s): ok\n", c->instance_name,
+                   c->sequence, hex, who.user);
+        } else {
+            printf("%s sequence %u: %s\n", c->instance_name, c->sequence, err->message);
+            g_clear_error(&err);
+            rc = CA_EXIT_FAILED;
+        }
+    }
+    if (!checked)
+        rc = ca_usage_error("%s has no configuration '%s'", argv[1], o->overlay);
+out:
+    g_clear_error(&err);
+    if (all)
+        g_ptr_array_unref(all);
+    cred_free(ca);
+    g_free(text);
+    return rc;
+}
+
 int sec_cli_ca(int argc, char **argv)
 {
     if (argc < 2)
-        return ca_usage_error("missing subcommand (init, enroll, self-sign, show)");
+        return ca_usage_error("missing subcommand (init, enroll, self-sign, show, sign-config, "
+                              "verify-config)");
     const char *sub = argv[1];
     if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
         fputs(ca_usage, stdout);
         return CA_EXIT_OK;
     }
     bool known = !strcmp(sub, "init") || !strcmp(sub, "enroll") || !strcmp(sub, "self-sign") ||
-                 !strcmp(sub, "show");
+                 !strcmp(sub, "show") || !strcmp(sub, "sign-config") ||
+                 !strcmp(sub, "verify-config");
     if (!known)
-        return ca_usage_error("unknown subcommand '%s' (init, enroll, self-sign, show)", sub);
+        return ca_usage_error("unknown subcommand '%s' (init, enroll, self-sign, show, "
+                              "sign-config, verify-config)",
+                              sub);
     struct ca_opts o = {.days = CA_UNSET, .nodes = CA_UNSET};
     argc--;
     argv++;
@@ -344,8 +457,13 @@ int sec_cli_ca(int argc, char **argv)
     }
     int64_t now = (int64_t)time(NULL);
     int rc;
-    if (strcmp(sub, "show") != 0 && argc != 1)
+    bool takes_arg = !strcmp(sub, "show") || strstr(sub, "-config");
+    if (!takes_arg && argc != 1)
         rc = ca_usage_error("unexpected argument '%s'", argv[1]);
+    else if (!strcmp(sub, "sign-config"))
+        rc = ca_sign_config(&o, argc, argv);
+    else if (!strcmp(sub, "verify-config"))
+        rc = ca_verify_config(&o, argc, argv, now);
     else if (!strcmp(sub, "init"))
         rc = ca_init(&o, now);
     else if (!strcmp(sub, "enroll"))

@@ -18,7 +18,10 @@
  *      per Node-ID for cfg.app_cache), then the request goes to that peer's SIP address.  No
  *      route reachable (or only routes to this node, which has no binding): 480.
  * A request forwarded in step 3 is record-routed, so that the dialog's ACK and BYE come back
- * through both peers and follow step 1.  Only IPv4 literals are next hops (no DNS here).
+ * through both peers and follow step 1.  With a locator (cfg.locator, RFC 3263), step 3 sends
+ * a request for another domain than this overlay's — one no overlay of this peer serves —
+ * out by ordinary SIP to the next hop the locator finds (docs/sip.md, "Out of the overlay");
+ * without one only IPv4 literals are next hops.
  *
  * One client transaction per forwarded request (no forking), keyed by our Via branch and
  * method; its responses go back on the server transaction that asked, our Via removed.  An
@@ -81,9 +84,20 @@ struct peer_entry {
     GPtrArray *waiting; /* char *: keys of server transactions waiting for it */
 };
 
+/* An AppAttach in flight, owned by reg->attaches: freed when its answer comes, or by
+ * sip_proxy_clear, which first makes the node forget it (node_app_attach_cancel) — a node
+ * freed with the request pending never calls back, so the op cannot wait for its answer. */
 struct attach_op {
-    struct sip_registrar *reg; /* NULL once the adapter is gone */
+    struct sip_registrar *reg;
     struct id node;
+};
+
+/* A search for the next hop of a domain outside the overlays (cfg.locator), owned by
+ * reg->locates; the server transaction is found again by its key when the answer comes. */
+struct locate_op {
+    struct sip_registrar *reg;
+    char *key;
+    void *handle;
 };
 
 /* A SIP address reached through the overlay: the peer it belongs to. */
@@ -249,6 +263,13 @@ static void tunnel_learn(struct sip_registrar *r, const struct env_addr *addr, c
     tu->node = *node;
 }
 
+void sip_proxy_heard(struct sip_registrar *r, const struct env_addr *addr)
+{
+    gint64 key = addr_key(addr);
+    if (!g_hash_table_contains(r->direct, &key))
+        g_hash_table_add(r->direct, g_memdup2(&key, sizeof key));
+}
+
 static void tunnel_forget(struct sip_registrar *r, const struct env_addr *addr)
 {
     gint64 key = addr_key(addr);
@@ -266,7 +287,9 @@ static void on_tunnel(void *ud, const struct id *from, const struct env_addr *fr
         return;
     }
     tunnel_learn(r, from_app, from);
+    r->rx_tunnel = true;
     sip_registrar_receive(r, from_app, data, len);
+    r->rx_tunnel = false;
 }
 
 void sip_proxy_send(struct sip_registrar *r, const struct env_addr *to, const char *text,
@@ -462,8 +485,12 @@ static void ctxn_timer(void *arg)
             return;
         }
         /* No answer from a peer's AppAttach address yet: it may be a private one behind a
-         * NAT, so this and what follows for that address go through the overlay. */
-        if (c->via_peer && c->state == CT_CALLING)
+         * NAT, so this and what follows for that address go through the overlay — unless
+         * that address has answered us directly before: then the path works and the delay
+         * is load, which the tunnel (four datagrams per SIP message, and the overlay's own
+         * retransmissions) would only make worse. */
+        gint64 hop_key = addr_key(&c->hop);
+        if (c->via_peer && c->state == CT_CALLING && !g_hash_table_contains(r->direct, &hop_key))
             tunnel_learn(r, &c->hop, &c->peer);
         /* Timer A (doubling) or E (doubling up to T2; T2 once a provisional came). */
         send_text(r, &c->hop, c->text, c->len);
@@ -583,8 +610,8 @@ static void forward(struct sip_registrar *r, struct txn *t, const struct env_add
     set_max_forwards(m, max_forwards(t->req) - 1);
     if (record)
         push_record_route(r, m);
-    char *branch =
-        g_strdup_printf(BRANCH_MAGIC "p2p%016" G_GINT64_MODIFIER "x", env_random(&r->env));
+    char *branch = g_strdup_printf(BRANCH_MAGIC "p2p%s%016" G_GINT64_MODIFIER "x", r->branch_tag,
+                                   env_random(&r->env));
     push_via(r, m, branch);
     gint64 key = addr_key(hop);
     struct tunnel *tu = peer ? g_hash_table_lookup(r->tunnels, &key) : NULL;
@@ -640,10 +667,6 @@ static void on_app_attach(void *ud, int status, const struct id *node, const str
 {
     struct attach_op *op = ud;
     struct sip_registrar *r = op->reg;
-    if (!r) {
-        g_free(op);
-        return;
-    }
     g_ptr_array_remove_fast(r->attaches, op);
     struct peer_entry *e = g_hash_table_lookup(r->peers, &op->node);
     GPtrArray *waiting = e ? e->waiting : NULL;
@@ -812,6 +835,8 @@ static bool to_local_contact(struct sip_registrar *r, struct txn *t, const struc
     return true;
 }
 
+static bool to_outside(struct sip_registrar *r, struct txn *t);
+
 void sip_proxy_request(struct sip_registrar *r, struct txn *t)
 {
     osip_message_t *m = t->req;
@@ -862,6 +887,10 @@ void sip_proxy_request(struct sip_registrar *r, struct txn *t)
         g_free(aor);
         return;
     }
+    if (r->cfg.locator && r->cfg.addr.port && to_outside(r, t)) {
+        g_free(aor);
+        return;
+    }
     r->stats.lookups++;
     struct sip_resolve *h = NULL;
     int rc = sip_resolve(r->node, aor, r->cfg.resolve_depth, r->cfg.cookie, on_resolved, t, &h);
@@ -873,6 +902,63 @@ void sip_proxy_request(struct sip_registrar *r, struct txn *t)
         return;
     }
     t->lookup = h; /* NULL when already answered */
+}
+
+/* ---- out of the overlay by ordinary SIP (RFC 3263; cfg.locator) -------------------------- */
+
+static void on_located(void *ud, int status, const struct env_addr *hop)
+{
+    struct locate_op *op = ud;
+    struct sip_registrar *r = op->reg;
+    g_ptr_array_remove_fast(r->locates, op);
+    struct txn *t = g_hash_table_lookup(r->txns, op->key);
+    if (t && t->state < TXN_COMPLETED && !t->ctxn) { /* else answered meanwhile (CANCEL) */
+        if (status == 0 && !env_addr_eq(hop, &r->cfg.addr)) {
+            r->stats.located++;
+            forward(r, t, hop, NULL, true, NULL);
+        } else {
+            r->stats.locate_failures++;
+            sip_registrar_respond(t, 502, "Unresolvable Destination", NULL, NULL, NULL);
+        }
+    }
+    g_free(op->key);
+    g_free(op);
+}
+
+/* A new request whose Request-URI host is not this overlay's domain leaves the overlays: an
+ * IPv4 literal is the next hop (RFC 3263 §4.2), a domain name is located (NAPTR, SRV, A).
+ * False when the host is ours (or this proxy's own address): the overlay is asked. */
+static bool to_outside(struct sip_registrar *r, struct txn *t)
+{
+    const osip_uri_t *u = t->req->req_uri;
+    struct env_addr hop;
+    if (!u->host || !u->host[0] || (r->domain && g_ascii_strcasecmp(u->host, r->domain) == 0))
+        return false;
+    if (uri_addr(u, &hop)) {
+        if (env_addr_eq(&hop, &r->cfg.addr))
+            return false;
+        forward(r, t, &hop, NULL, true, NULL);
+        return true;
+    }
+    uint32_t port = 0;
+    if (u->port && u->port[0] && (!sip_registrar_seconds(u->port, &port) || port > 65535)) {
+        sip_registrar_respond(t, 416, NULL, NULL, NULL, NULL);
+        return true;
+    }
+    struct locate_op *op = g_new0(struct locate_op, 1);
+    op->reg = r;
+    op->key = g_strdup(t->key);
+    const struct sip_locator *l = r->cfg.locator;
+    op->handle = l->start(l->ctx, u->host, (uint16_t)port, on_located, op);
+    if (!op->handle) {
+        g_free(op->key);
+        g_free(op);
+        r->stats.locate_failures++;
+        sip_registrar_respond(t, 502, "Unresolvable Destination", NULL, NULL, NULL);
+        return true;
+    }
+    g_ptr_array_add(r->locates, op);
+    return true;
 }
 
 /* CANCEL (§9.2, §16.10): answered 200 on its own transaction.  The INVITE it names, when still
@@ -927,7 +1013,7 @@ void sip_proxy_ack(struct sip_registrar *r, osip_message_t *m)
     /* The same ACK (a retransmission) gets the same branch: derived from the incoming one. */
     char *seed = g_strconcat(in, "|", r->sent_by, NULL);
     char *sum = g_compute_checksum_for_string(G_CHECKSUM_SHA1, seed, -1);
-    char *branch = g_strdup_printf(BRANCH_MAGIC "p2s%.16s", sum);
+    char *branch = g_strdup_printf(BRANCH_MAGIC "p2s%s%.16s", r->branch_tag, sum);
     set_max_forwards(m, hops - 1);
     push_via(r, m, branch);
     size_t len = 0;
@@ -954,6 +1040,9 @@ void sip_proxy_init(struct sip_registrar *r)
     r->peers = g_hash_table_new_full(id_hash_fn, id_equal_fn, NULL, peer_entry_free);
     r->attaches = g_ptr_array_new();
     r->tunnels = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
+    r->direct = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+    r->locates = g_ptr_array_new();
+    r->branch_tag = r->cfg.instance ? g_strdup_printf("-%u-", r->cfg.instance) : g_strdup("");
     if (r->cfg.addr.port) {
         node_app_listen(r->node, NODE_APP_SIP, &r->cfg.addr);
         node_app_on_data(r->node, NODE_APP_SIP, on_tunnel, r);
@@ -964,12 +1053,23 @@ void sip_proxy_clear(struct sip_registrar *r)
 {
     if (r->cfg.addr.port)
         node_app_listen(r->node, NODE_APP_SIP, NULL);
-    for (guint i = 0; i < r->attaches->len; i++)
-        ((struct attach_op *)r->attaches->pdata[i])->reg = NULL;
+    for (guint i = 0; i < r->attaches->len; i++) {
+        node_app_attach_cancel(r->node, r->attaches->pdata[i]);
+        g_free(r->attaches->pdata[i]);
+    }
     g_ptr_array_free(r->attaches, TRUE);
     g_hash_table_destroy(r->ctxns);
     g_hash_table_destroy(r->peers);
     g_hash_table_destroy(r->tunnels);
     r->tunnels = NULL;
+    g_hash_table_destroy(r->direct);
+    for (guint i = 0; i < r->locates->len; i++) {
+        struct locate_op *op = r->locates->pdata[i];
+        r->cfg.locator->cancel(r->cfg.locator->ctx, op->handle);
+        g_free(op->key);
+        g_free(op);
+    }
+    g_ptr_array_free(r->locates, TRUE);
+    g_free(r->branch_tag);
     g_free(r->sent_by);
 }

@@ -64,6 +64,34 @@ struct sip_registrar_config {
     struct env_addr addr;
     uint32_t expired_grace; /* s a lapsed registration stays known (480, not 404), 300 */
     uint32_t app_cache;     /* s an AppAttach answer (a peer's SIP address) is reused, 120 */
+    /* Overload control (RFC 3261 §21.5.4; docs/sip.md, "Overload"): while the node has at
+     * least max_pending RELOAD requests of its own awaiting answers, a new request that would
+     * add overlay work — a REGISTER, or a request outside a dialog (no To tag) other than ACK
+     * and CANCEL — is answered 503 with Retry-After: retry_after, before any overlay work is
+     * started.  In-dialog requests (BYE) pass: they end calls.  0: no limit.  2048, 1 s. */
+    unsigned max_pending;
+    uint32_t retry_after;
+    /* Ordinary SIP out of the overlay (RFC 3263; docs/sip.md, "Out of the overlay"): with a
+     * locator, a new request whose Request-URI host is neither `domain` nor an IPv4 literal
+     * is for a domain no overlay of this peer serves: the locator finds its next hop (NAPTR,
+     * SRV, A) and the request is forwarded there, record-routed; 502 when none is found.  An
+     * IPv4 literal host is the next hop itself.  NULL: every AoR is looked up in the overlay. */
+    const struct sip_locator *locator; /* borrowed, must outlive the adapter */
+    /* Several adapters sharing one SIP address (sip/router.h): 0 for the first; N > 0 puts
+     * "-N-" at the start of this adapter's Via branches so that responses find it. */
+    unsigned instance;
+};
+
+/* Completion of a locator's search: 0 and the next hop, or a negative code (none found). */
+typedef void (*sip_locate_cb)(void *ud, int status, const struct env_addr *hop);
+/* A host's resolver of SIP domains (net/dns.h over c-ares; tests use fakes).  start finds the
+ * next hop for a domain name (port: the URI's, 0 when it gives none) and returns a handle;
+ * cb runs later — never during start — exactly once, unless cancel(ctx, handle) comes first.
+ * start returns NULL when it cannot begin (cb will not run). */
+struct sip_locator {
+    void *(*start)(void *ctx, const char *domain, uint16_t port, sip_locate_cb cb, void *ud);
+    void (*cancel)(void *ctx, void *handle);
+    void *ctx;
 };
 void sip_registrar_config_default(struct sip_registrar_config *c);
 /* Initialises libosip2's parser tables (and silences its trace output) once per process;
@@ -88,6 +116,11 @@ void sip_registrar_free(struct sip_registrar *r);
 /* A SIP datagram arrived from `from`.  buf is borrowed and need not be NUL-terminated. */
 void sip_registrar_receive(struct sip_registrar *r, const struct env_addr *from, const uint8_t *buf,
                            size_t len);
+
+/* Stores every binding that has contacts again, now (in AoR order): what a client's host calls
+ * when the client moved to another peer, so that the routes ([peer, client], docs/clients.md)
+ * name the new one. */
+void sip_registrar_restore(struct sip_registrar *r);
 
 /* The unexpired contacts kept for a canonical AoR: up to max URIs (borrowed, valid until the
  * adapter is next entered) with their absolute expiry times; returns how many exist. */
@@ -118,6 +151,10 @@ struct sip_registrar_stats {
     uint64_t proxy_timeouts;      /* client transactions that timed out (408 upstream) */
     /* SIP datagrams to and from other peers carried through the overlay (AppData, proxy.c) */
     uint64_t tunnelled_sent, tunnelled_received;
+    /* Out of the overlay by ordinary SIP (locator): searches started, found, failed (502). */
+    uint64_t located, locate_failures;
+    /* Overload control (cfg.max_pending): new requests answered 503 with Retry-After. */
+    uint64_t rejected_overload;
 };
 const struct sip_registrar_stats *sip_registrar_get_stats(const struct sip_registrar *r);
 

@@ -77,6 +77,11 @@ struct sip_registrar {
     GHashTable *peers;   /* struct id * -> struct peer_entry *: AppAttach answers */
     GPtrArray *attaches; /* struct attach_op * in flight */
     GHashTable *tunnels; /* SIP address -> struct tunnel *: peers reached through the overlay */
+    GPtrArray *locates;  /* struct locate_op * in flight (cfg.locator) */
+    char *branch_tag;    /* "" or "-N-" (cfg.instance) */
+    bool overload_logged; /* the current overload episode has been logged */
+    GHashTable *direct;   /* SIP addresses a response came from directly (proxy.c) */
+    bool rx_tunnel;       /* sip_registrar_receive is handling a tunnelled datagram */
 };
 
 /* ---- registrar.c ---- */
@@ -99,7 +104,7 @@ char *sip_registrar_ip_string(uint32_t ip);
 
 /* ---- proxy.c ---- */
 void sip_proxy_init(struct sip_registrar *r);
-/* Stops every client transaction; AppAttaches in flight find nothing when they complete. */
+/* Stops every client transaction; AppAttaches in flight are cancelled at the node and freed. */
 void sip_proxy_clear(struct sip_registrar *r);
 /* A new request other than REGISTER, CANCEL and ACK, on its server transaction t. */
 void sip_proxy_request(struct sip_registrar *r, struct txn *t);
@@ -111,6 +116,9 @@ void sip_proxy_ack(struct sip_registrar *r, osip_message_t *m);
 /* A response: matched to a client transaction by the top Via's branch (§17.1.3) and relayed
  * upstream.  m is taken over. */
 void sip_proxy_response(struct sip_registrar *r, osip_message_t *m);
+/* A response arrived straight from SIP address addr, not through the tunnel: the direct path
+ * to it works, so a slow answer from it later is load, not a NAT (no tunnel is learnt). */
+void sip_proxy_heard(struct sip_registrar *r, const struct env_addr *addr);
 /* Sends a datagram to a SIP address: through the overlay (AppData to the peer's Node-ID) when
  * that address is a peer reached that way, else directly (the host's send). */
 void sip_proxy_send(struct sip_registrar *r, const struct env_addr *to, const char *text,

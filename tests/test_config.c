@@ -7,7 +7,11 @@
  * refusal naming FILE:LINE:COLUMN and the element; config_apply() and the scenario settings;
  * the ConfigUpdateReq codec; another overlay's messages counted and dropped without an ACK;
  * max-size and max-count enforced by the storing peer; a newer document spreading through a
- * ring by ConfigUpdate, kinds included.  Tests run from the repository root.
+ * ring by ConfigUpdate, kinds included; signed configurations (sec/confsig.h, §11.1): the
+ * exact byte spans signed, sign then verify, a changed byte, a signer not listed, a signer of
+ * another CA or overlay, a <bad-node> signer, an unsigned document, self-signed mode,
+ * re-signing in place, and ConfigUpdate through sec/confsig.h's guard on the fake network (a
+ * tampered or re-signed newer document refused, the signer's adopted).  Tests run from the repository root.
  */
 #include <CUnit/CUnit.h>
 #include <glib.h>
@@ -18,6 +22,7 @@
 #include "../config/config.h"
 #include "../core/node.h"
 #include "../core/wire.h"
+#include "../sec/confsig.h"
 #include "../sim/scenario.h"
 #include "../sim/world.h"
 #include "fake_env.h"
@@ -821,6 +826,365 @@ static void test_utf8_lead_at_end(void)
     g_free(exact);
 }
 
+/* ---- signed configurations (sec/confsig.h) ------------------------------------------------- */
+
+#define SIG_NOW ((int64_t)1800000000) /* a fixed "now" (2027-01-15) */
+#define SIG_DAY ((int64_t)86400)
+
+static struct cred *sig_ca(const char *overlay)
+{
+    struct cred *ca = NULL;
+    CU_ASSERT_EQUAL_FATAL(cred_ca_new(overlay, SIG_NOW - SIG_DAY, SIG_NOW + 365 * SIG_DAY, &ca), 0);
+    return ca;
+}
+
+static struct cred *sig_user(const struct cred *ca, const char *user)
+{
+    struct cred *c = NULL;
+    CU_ASSERT_EQUAL_FATAL(
+        cred_enroll(ca, user, 1, NULL, SIG_NOW - SIG_DAY, SIG_NOW + 30 * SIG_DAY, &c), 0);
+    return c;
+}
+
+/* A document of overlay t.example, sequence seq (and a second configuration, o.example) whose
+ * <configuration-signer> lists `listed` (and whose <bad-node> lists `bad`, when given). */
+static char *sig_doc_seq(const struct cred *listed, const struct cred *bad, unsigned seq)
+{
+    char hex[ID_HEX_LEN + 1], badhex[ID_HEX_LEN + 1] = "";
+    id_to_hex(&listed->info.nodes[0], hex);
+    if (bad)
+        id_to_hex(&bad->info.nodes[0], badhex);
+    return g_strdup_printf(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<b:overlay xmlns:b=\"urn:ietf:params:xml:ns:p2p:config-base\">\n"
+        "  <!-- a comment with <b:configuration> inside -->\n"
+        "  <b:configuration instance-name=\"t.example\" sequence=\"%u\">\n"
+        "    <b:configuration-signer>%s</b:configuration-signer>\n"
+        "    %s%s%s\n"
+        "  </b:configuration>\n"
+        "  <b:configuration instance-name=\"o.example\"/>\n"
+        "</b:overlay>\n",
+        seq, hex, bad ? "<b:bad-node>" : "", badhex, bad ? "</b:bad-node>" : "");
+}
+
+static char *sig_doc(const struct cred *listed, const struct cred *bad)
+{
+    return sig_doc_seq(listed, bad, 3);
+}
+
+/* Signs text with signer; the signed document (g_free). */
+static char *sig_sign(const char *text, const struct cred *signer)
+{
+    GError *err = NULL;
+    size_t len = 0;
+    char *out = confsig_sign(text, strlen(text), "doc.xml", signer, NULL, &len, &err);
+    if (!out)
+        fprintf(stderr, "\nsign: %s\n", err->message);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+    CU_ASSERT_EQUAL(strlen(out), len);
+    return out;
+}
+
+/* Verifies text's configuration t.example against its own signers; NULL when it verifies,
+ * else the error message (g_free). */
+static char *sig_check(const char *text, const struct cred *anchor, struct confsig_signer *who)
+{
+    GError *err = NULL;
+    struct config *c = config_parse(text, strlen(text), "doc.xml", "t.example", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    char *msg = NULL;
+    if (!confsig_verify(c, anchor, c->configuration_signers, "this configuration", c->bad_nodes,
+                        SIG_NOW, who, &err)) {
+        CU_ASSERT_EQUAL(err->domain, CONFSIG_ERROR);
+        msg = g_strdup(err->message);
+        g_error_free(err);
+    }
+    config_free(c);
+    return msg;
+}
+
+static void expect_refusal(const char *text, const struct cred *anchor, const char *part)
+{
+    char *msg = sig_check(text, anchor, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(msg);
+    if (!strstr(msg, part))
+        fprintf(stderr, "\nmessage: %s\nwanted: %s\n", msg, part);
+    CU_ASSERT_PTR_NOT_NULL(strstr(msg, part));
+    g_free(msg);
+}
+
+static void test_signature_spans(void)
+{
+    const char *doc = "<?xml version=\"1.0\"?>\n"
+                      "<overlay xmlns=\"urn:ietf:params:xml:ns:p2p:config-base\">\n"
+                      "  <configuration instance-name=\"a.example\"><initial-ttl>9</initial-ttl>\n"
+                      "  </configuration   >\n"
+                      "  <signature algorithm=\"x>y\">QUJD\n  REVG</signature>\n"
+                      "  <configuration instance-name=\"b.example\"/><signature>QQ==</signature>\n"
+                      "</overlay>\n";
+    GError *err = NULL;
+    GPtrArray *all = config_parse_all(doc, strlen(doc), "t.xml", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(all);
+    CU_ASSERT_EQUAL_FATAL(all->len, 2);
+    const struct config *a = all->pdata[0], *b = all->pdata[1];
+    const char *t = g_bytes_get_data(a->text, NULL);
+    char *span = g_strndup(t + a->span_start, a->span_end - a->span_start);
+    CU_ASSERT_STRING_EQUAL(span, "<configuration instance-name=\"a.example\"><initial-ttl>9"
+                                 "</initial-ttl>\n  </configuration   >");
+    g_free(span);
+    span = g_strndup(t + a->sig_start, a->sig_end - a->sig_start);
+    CU_ASSERT_STRING_EQUAL(span, "<signature algorithm=\"x>y\">QUJD\n  REVG</signature>");
+    g_free(span);
+    CU_ASSERT_STRING_EQUAL(a->signature, "QUJDREVG");
+    CU_ASSERT(a->line == 3 && a->col == 3 && a->sig_line == 5 && a->sig_col == 3);
+    span = g_strndup(t + b->span_start, b->span_end - b->span_start);
+    CU_ASSERT_STRING_EQUAL(span, "<configuration instance-name=\"b.example\"/>");
+    g_free(span);
+    CU_ASSERT(b->line == 7 && b->col == 3 && b->sig_line == 7 && b->sig_col == 45);
+    g_ptr_array_unref(all);
+}
+
+static void test_signature_verifies(void)
+{
+    struct cred *ca = sig_ca("t.example"), *signer = sig_user(ca, "signer");
+    char *doc = sig_doc(signer, NULL), *signed_doc = sig_sign(doc, signer);
+    /* The original bytes are kept; a <b:signature> follows each configuration. */
+    CU_ASSERT_PTR_NOT_NULL(strstr(signed_doc, "  </b:configuration>\n  <b:signature>\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(signed_doc, "<b:configuration instance-name=\"o.example\"/>\n"
+                                              "  <b:signature>"));
+    struct confsig_signer who;
+    char *msg = sig_check(signed_doc, ca, &who);
+    if (msg)
+        fprintf(stderr, "\nunexpected: %s\n", msg);
+    CU_ASSERT_PTR_NULL(msg);
+    CU_ASSERT(id_eq(&who.node, &signer->info.nodes[0]));
+    CU_ASSERT_STRING_EQUAL(who.user, "signer");
+    /* Signing again replaces the signatures in place: still one per configuration. */
+    char *again = sig_sign(signed_doc, signer);
+    CU_ASSERT_PTR_NULL(sig_check(again, ca, NULL));
+    GError *err = NULL;
+    GPtrArray *all = config_parse_all(again, strlen(again), "doc.xml", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(all);
+    CU_ASSERT_EQUAL(all->len, 2);
+    unsigned n_sig = 0;
+    for (const char *q = again; (q = strstr(q, "<b:signature>")) != NULL; q++)
+        n_sig++;
+    CU_ASSERT_EQUAL(n_sig, 2);
+    g_ptr_array_unref(all);
+    g_free(again);
+    /* Expired or not yet valid: the signer's certificate is checked at `now`. */
+    struct config *c = config_parse(signed_doc, strlen(signed_doc), "doc.xml", NULL, &err);
+    CU_ASSERT_FALSE(confsig_verify(c, ca, c->configuration_signers, "x", NULL,
+                                   SIG_NOW + 60 * SIG_DAY, NULL, &err));
+    CU_ASSERT_EQUAL(err ? err->code : 0, CONFSIG_E_UNTRUSTED);
+    g_clear_error(&err);
+    config_free(c);
+    g_free(signed_doc);
+    g_free(doc);
+    cred_free(signer);
+    cred_free(ca);
+}
+
+static void test_signature_refusals(void)
+{
+    struct cred *ca = sig_ca("t.example"), *signer = sig_user(ca, "signer");
+    struct cred *peer = sig_user(ca, "peer"); /* of the CA, but not listed */
+    struct cred *other_ca = sig_ca("t.example"), *mallory = sig_user(other_ca, "mallory");
+    struct cred *o_ca = sig_ca("o.example"), *o_signer = sig_user(o_ca, "osigner");
+    char *doc = sig_doc(signer, NULL), *signed_doc = sig_sign(doc, signer);
+
+    /* Unsigned. */
+    expect_refusal(doc, ca, "doc.xml:4:3: <configuration>: configuration 't.example' "
+                            "(sequence 3) is not signed");
+    /* One byte of the signed text changed: sequence 3 -> 4. */
+    char *tampered = g_strdup(signed_doc);
+    char *seq = strstr(tampered, "sequence=\"3\"");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(seq);
+    seq[10] = '4';
+    expect_refusal(tampered, ca, "doc.xml:8:3: <signature>: the signature does not verify over "
+                                 "the <configuration> at line 4");
+    /* Whitespace counts too (no canonical form, §11.1). */
+    char *spaced = g_strdup(signed_doc);
+    char *nl = strstr(spaced, "</b:configuration-signer>\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(nl);
+    nl[strlen("</b:configuration-signer>")] = ' ';
+    expect_refusal(spaced, ca, "does not verify");
+    /* The signature's own text damaged. */
+    char *garbled = g_strdup(signed_doc);
+    char *b64 = strstr(garbled, "<b:signature>\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b64);
+    memcpy(b64 + strlen("<b:signature>\n      "), "!!!!", 4);
+    char *msg = sig_check(garbled, ca, NULL);
+    CU_ASSERT_PTR_NOT_NULL(msg);
+    g_free(msg);
+    /* A signer the CA certified but the configuration does not list. */
+    char *by_peer = sig_sign(doc, peer);
+    expect_refusal(by_peer, ca, "is not a <configuration-signer> of this configuration");
+    /* A listed Node-ID cannot be borrowed: the same document listing mallory, signed by mallory
+     * of another CA, against our CA. */
+    char *doc_m = sig_doc(mallory, NULL), *by_mallory = sig_sign(doc_m, mallory);
+    expect_refusal(by_mallory, ca, "certificate not signed by the overlay CA");
+    CU_ASSERT_PTR_NULL(sig_check(by_mallory, other_ca, NULL)); /* fine for its own CA */
+    /* A certificate of another overlay. */
+    char *doc_o = sig_doc(o_signer, NULL), *by_o = sig_sign(doc_o, o_signer);
+    expect_refusal(by_o, o_ca, "is one of overlay o.example, not t.example");
+    /* The signer is a <bad-node>. */
+    char *doc_bad = sig_doc(signer, signer), *by_bad = sig_sign(doc_bad, signer);
+    expect_refusal(by_bad, ca, "is a <bad-node>");
+    /* ConfigUpdate's rule: the signers of the configuration in force, not the new one's. */
+    GError *err = NULL;
+    struct config *c = config_parse(by_peer, strlen(by_peer), "ConfigUpdate", "t.example", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    GPtrArray *in_force = g_ptr_array_new_with_free_func(g_free);
+    char hex[ID_HEX_LEN + 1];
+    id_to_hex(&peer->info.nodes[0], hex);
+    g_ptr_array_add(in_force, g_ascii_strup(hex, -1)); /* hex compares ignoring case */
+    CU_ASSERT(confsig_verify(c, ca, in_force, "in force", NULL, SIG_NOW, NULL, &err));
+    g_clear_error(&err);
+    config_free(c);
+    g_ptr_array_unref(in_force);
+
+    g_free(by_bad);
+    g_free(doc_bad);
+    g_free(by_o);
+    g_free(doc_o);
+    g_free(by_mallory);
+    g_free(doc_m);
+    g_free(by_peer);
+    g_free(garbled);
+    g_free(spaced);
+    g_free(tampered);
+    g_free(signed_doc);
+    g_free(doc);
+    cred_free(o_signer);
+    cred_free(o_ca);
+    cred_free(mallory);
+    cred_free(other_ca);
+    cred_free(peer);
+    cred_free(signer);
+    cred_free(ca);
+}
+
+static void test_signature_self_signed(void)
+{
+    struct cred *self = NULL, *forger = NULL;
+    CU_ASSERT_EQUAL_FATAL(
+        cred_self_signed("t.example", "self", 1, SIG_NOW - SIG_DAY, SIG_NOW + SIG_DAY, &self), 0);
+    CU_ASSERT_EQUAL_FATAL(
+        cred_self_signed("t.example", "forger", 1, SIG_NOW - SIG_DAY, SIG_NOW + SIG_DAY, &forger),
+        0);
+    char *doc = sig_doc(self, NULL), *by_self = sig_sign(doc, self);
+    char *by_forger = sig_sign(doc, forger);
+    /* No CA: the Node-ID is the key's hash, so listing it names the key. */
+    CU_ASSERT_PTR_NULL(sig_check(by_self, NULL, NULL));
+    expect_refusal(by_forger, NULL, "is not a <configuration-signer>");
+    GError *err = NULL;
+    size_t len;
+    GPtrArray *notes = g_ptr_array_new_with_free_func(g_free);
+    char *out = confsig_sign(doc, strlen(doc), "doc.xml", forger, notes, &len, &err);
+    CU_ASSERT_PTR_NOT_NULL(out);
+    CU_ASSERT_EQUAL(notes->len, 2); /* neither configuration lists the forger */
+    g_free(out);
+    g_ptr_array_unref(notes);
+    /* A signer without its key, or a document that does not parse, cannot sign. */
+    CU_ASSERT_PTR_NULL(confsig_sign("<overlay/>", 10, "x.xml", self, NULL, &len, &err));
+    CU_ASSERT_EQUAL(err ? err->code : 0, CONFSIG_E_INVALID);
+    g_clear_error(&err);
+    g_free(by_forger);
+    g_free(by_self);
+    g_free(doc);
+    cred_free(forger);
+    cred_free(self);
+}
+
+/* A ring of two on the fake network: peer 0 follows `pushed` but claims sequence 10 in its
+ * headers, so it pushes `pushed` to peer 1, which follows `in_force` (not pushing it), with a
+ * signature-checking guard (the overlay CA `ca`) when `guarded`.  Returns peer 1's guard (or
+ * NULL); r is for ring_free. */
+static struct confsig_guard *guarded_ring(struct ring *r, const struct config *pushed,
+                                          const struct config *in_force, const struct cred *ca,
+                                          bool guarded, struct node_config cfg[2])
+{
+    base_config(&cfg[0], pushed);
+    cfg[0].config_seq = 10;
+    base_config(&cfg[1], in_force);
+    cfg[1].config_doc = NULL;
+    struct confsig_guard *g = guarded ? confsig_guard_new(in_force, ca) : NULL;
+    if (g)
+        confsig_guard_install(g, &cfg[1]);
+    r->net = fake_net_new(LAT);
+    r->n = 0;
+    CU_ASSERT_EQUAL(node_join(add_node(r, 0, &cfg[0]), NULL), NODE_OK);
+    add_node(r, 1, &cfg[1]);
+    if (g)
+        confsig_guard_set_clock(g, &r->h[1]->env, SIG_NOW); /* the fake clock starts at 0 */
+    CU_ASSERT_EQUAL(node_join(r->h[1]->node, &r->h[0]->addr), NODE_OK);
+    fake_net_run_until(r->net, fake_net_now(r->net) + 20 * ENV_S);
+    CU_ASSERT(node_is_joined(r->h[1]->node));
+    return g;
+}
+
+static struct config *sig_parsed(const char *text)
+{
+    struct config *c = parse_ok(text, "t.example");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    return c;
+}
+
+static void test_signature_config_update(void)
+{
+    struct cred *ca = sig_ca("t.example"), *signer = sig_user(ca, "signer");
+    struct cred *peer = sig_user(ca, "peer");
+    char *d3 = sig_doc_seq(signer, NULL, 3), *d4 = sig_doc_seq(signer, NULL, 4);
+    char *d4_peer = sig_doc_seq(peer, NULL, 4);
+    char *s3 = sig_sign(d3, signer), *s4 = sig_sign(d4, signer);
+    /* A newer document with one byte changed after signing (sequence 4 -> 5), and one that a
+     * peer wrote listing itself and signed: valid signatures, but not by a signer in force. */
+    char *tampered = g_strdup(s4);
+    char *seq = strstr(tampered, "sequence=\"4\"");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(seq);
+    seq[10] = '5';
+    char *resigned = sig_sign(d4_peer, peer);
+    struct config *in_force = sig_parsed(s3), *good = sig_parsed(s4);
+    struct config *bad[2] = {sig_parsed(tampered), sig_parsed(resigned)};
+    struct node_config cfg[2];
+    struct ring r;
+    for (unsigned i = 0; i < 2; i++) {
+        struct confsig_guard *g = guarded_ring(&r, bad[i], in_force, ca, true, cfg);
+        CU_ASSERT_EQUAL(node_config_sequence(r.h[1]->node), 3);
+        CU_ASSERT_EQUAL(node_get_stats(r.h[1]->node)->config_updates, 0);
+        CU_ASSERT(confsig_guard_refused(g) >= 1);
+        ring_free(&r);
+        confsig_guard_free(g);
+    }
+    /* The control: the signer's sequence 4 is adopted. */
+    struct confsig_guard *g = guarded_ring(&r, good, in_force, ca, true, cfg);
+    CU_ASSERT_EQUAL(node_config_sequence(r.h[1]->node), 4);
+    CU_ASSERT_EQUAL(node_get_stats(r.h[1]->node)->config_updates, 1);
+    CU_ASSERT_EQUAL(confsig_guard_refused(g), 0);
+    ring_free(&r);
+    confsig_guard_free(g);
+    /* Without a guard (a node without credentials) the tampered document is adopted: the
+     * check is the host's parser's, not the core's. */
+    CU_ASSERT_PTR_NULL(guarded_ring(&r, bad[0], in_force, ca, false, cfg));
+    CU_ASSERT_EQUAL(node_config_sequence(r.h[1]->node), 5);
+    ring_free(&r);
+    for (unsigned i = 0; i < 2; i++)
+        config_free(bad[i]);
+    config_free(good);
+    config_free(in_force);
+    g_free(resigned);
+    g_free(tampered);
+    g_free(s4);
+    g_free(s3);
+    g_free(d4_peer);
+    g_free(d4);
+    g_free(d3);
+    cred_free(peer);
+    cred_free(signer);
+    cred_free(ca);
+}
+
 CU_TestInfo test_config_tests[] = {
     {"a UTF-8 lead byte at the end is refused without reading past it", test_utf8_lead_at_end},
     {"docs/overlay-example.xml parses", test_example},
@@ -834,5 +1198,13 @@ CU_TestInfo test_config_tests[] = {
     {"older documents are not adopted; a peer without a parser keeps its own",
      test_config_update_refused},
     {"overlay.config: the document's values are the scenario's defaults", test_scenario_defaults},
+    {"signatures cover the exact bytes of each <configuration>", test_signature_spans},
+    {"a signed configuration verifies; re-signing replaces in place; expiry counts",
+     test_signature_verifies},
+    {"unsigned, changed, unlisted, other CA, other overlay and bad-node signers are refused",
+     test_signature_refusals},
+    {"self-signed mode: the listed Node-ID names the key", test_signature_self_signed},
+    {"ConfigUpdate: a tampered or re-signed newer document is refused, the signer's adopted",
+     test_signature_config_update},
     CU_TEST_INFO_NULL,
 };
