@@ -62,6 +62,8 @@ void sip_registrar_config_default(struct sip_registrar_config *c)
     c->t4 = 5 * ENV_S;
     c->expired_grace = 300;
     c->app_cache = 120;
+    c->max_pending = 2048;
+    c->retry_after = 1;
 }
 
 static void contact_free(gpointer p)
@@ -351,6 +353,20 @@ void sip_registrar_answer(struct txn *t, int code, char *text, size_t len)
 /* The transaction key (§17.2.3): the top Via's branch when it has the RFC 3261 magic cookie,
  * with its sent-by and the method (ACK matches INVITE); otherwise Call-ID, CSeq, From tag and
  * the top Via. */
+/* Overload control (cfg.max_pending): would request m add overlay work while the node has
+ * max_pending requests of its own outstanding?  Requests within a dialog, ACK and CANCEL
+ * never count: they finish work. */
+static bool overloaded(const struct sip_registrar *r, osip_message_t *m)
+{
+    if (!r->cfg.max_pending || node_pending_requests(r->node) < r->cfg.max_pending)
+        return false;
+    if (strcmp(m->sip_method, "REGISTER") == 0)
+        return true;
+    osip_generic_param_t *tag = NULL;
+    bool in_dialog = m->to && osip_to_get_tag(m->to, &tag) >= 0 && tag && tag->gvalue;
+    return !in_dialog && strcmp(m->sip_method, "ACK") != 0 && strcmp(m->sip_method, "CANCEL") != 0;
+}
+
 static char *txn_key(osip_message_t *m)
 {
     osip_via_t *v = osip_list_get(&m->vias, 0);
@@ -418,10 +434,21 @@ static GByteArray *binding_value(const struct binding *b)
     }
     struct sip_registration reg;
     char *aor = fwd ? sip_usage_aor(fwd->uri) : NULL;
-    if (aor)
+    struct node_peer via;
+    uint8_t via_id[ID_BYTES];
+    if (aor) {
         sip_usage_uri(&reg, aor);
-    else
+    } else if (node_client_peer(b->reg->node, &via)) {
+        /* A client is reached only through its peer (RFC 6940 §4.2.1, docs/clients.md):
+         * the route is the destination list [that peer, this client]. */
         sip_usage_route_to(&reg, b->reg->self, NULL);
+        id_to_bytes(&via.id, via_id);
+        reg.dest[1] = reg.dest[0];
+        wire_dest_node(&reg.dest[0], via_id);
+        reg.n_dest = 2;
+    } else {
+        sip_usage_route_to(&reg, b->reg->self, NULL);
+    }
     GByteArray *v = g_byte_array_new();
     sip_usage_encode(v, &reg);
     g_free(aor);
@@ -819,6 +846,8 @@ void sip_registrar_receive(struct sip_registrar *r, const struct env_addr *from,
         return;
     }
     if (MSG_IS_RESPONSE(m)) {
+        if (!r->rx_tunnel)
+            sip_proxy_heard(r, from);
         sip_proxy_response(r, m);
         return;
     }
@@ -872,12 +901,37 @@ void sip_registrar_receive(struct sip_registrar *r, const struct env_addr *from,
         sip_registrar_respond(t, 400, "Bad CSeq", NULL, NULL, NULL);
         return;
     }
+    if (overloaded(r, m)) {
+        r->stats.rejected_overload++;
+        if (!r->overload_logged)
+            env_logf(&r->env, ENV_LOG_WARN,
+                     "sip: overloaded (%zu overlay requests pending, limit %u): new requests "
+                     "get 503 until it drains",
+                     node_pending_requests(r->node), r->cfg.max_pending);
+        r->overload_logged = true;
+        char retry[16];
+        g_snprintf(retry, sizeof retry, "%u", r->cfg.retry_after);
+        sip_registrar_respond(t, 503, "Service Unavailable", NULL, "Retry-After", retry);
+        return;
+    }
+    r->overload_logged = false;
     if (strcmp(m->sip_method, "REGISTER") == 0)
         handle_register(r, t);
     else if (strcmp(m->sip_method, "CANCEL") == 0)
         sip_proxy_cancel(r, t);
     else
         sip_proxy_request(r, t);
+}
+
+void sip_registrar_restore(struct sip_registrar *r)
+{
+    GList *keys = g_list_sort(g_hash_table_get_keys(r->bindings), (GCompareFunc)strcmp);
+    for (GList *k = keys; k; k = k->next) {
+        struct binding *b = g_hash_table_lookup(r->bindings, k->data);
+        if (b && b->contacts->len > 0)
+            binding_store(b, NULL, true);
+    }
+    g_list_free(keys);
 }
 
 size_t sip_registrar_contacts(const struct sip_registrar *r, const char *aor,

@@ -9,6 +9,7 @@
 
 #include "../sip/registrar.h"
 #include "../sip/resolve.h"
+#include "../sip/router.h"
 #include "../sip/usage.h"
 #include "fake_env.h"
 #include "ring.h"
@@ -1029,7 +1030,289 @@ static void test_in_dialog_to_self(void)
     rig_free(&s);
 }
 
+/* Regression (issue 7's SANITIZE=1 run): an adapter freed while its AppAttach is pending must
+ * free the op it handed the node, and the node, still running, must not call the freed adapter
+ * back — nor the new adapter put on the same node.  Under ASan a leak or a use after free
+ * fails this test; without it the new adapter's counters show the answer went nowhere. */
+static void test_free_with_app_attach_pending(void)
+{
+    struct sip_rig s;
+    rig_build(&s, NULL);
+    send_reg(&s, 3, "bob", "p1", 1, "<sip:bob@192.168.0.10:5062>", NULL);
+    run(&s, 5 * ENV_S);
+    char *inv = invite("bob", "p2", "call-40");
+    deliver_from(&s, 1, &ALICE, inv);
+    g_free(inv);
+    for (unsigned i = 0; i < 2000 && !sip_registrar_get_stats(s.reg[1])->lookups_found; i++)
+        run(&s, ENV_MS);
+    CU_ASSERT_EQUAL_FATAL(sip_registrar_get_stats(s.reg[1])->lookups_found, 1);
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[1])->app_attaches, 0); /* still pending */
+    sip_registrar_free(s.reg[1]);
+    struct sip_registrar_config c;
+    sip_registrar_config_default(&c);
+    c.domain = DOMAIN;
+    c.addr = peer_sip(1);
+    s.reg[1] = sip_registrar_new(&s.ring.h[1]->env, s.ring.h[1]->node, &c, ua_send, &s.ua[1]);
+    run(&s, 5 * ENV_S);
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[1])->app_attaches, 0);
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[1])->app_attach_failures, 0);
+    /* And one freed together with its node while the AppAttach is pending (rig_free). */
+    inv = invite("bob", "p3", "call-41");
+    deliver_from(&s, 1, &ALICE, inv);
+    g_free(inv);
+    for (unsigned i = 0; i < 2000 && !sip_registrar_get_stats(s.reg[1])->lookups_found; i++)
+        run(&s, ENV_MS);
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[1])->lookups_found, 1);
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[1])->app_attaches, 0);
+    rig_free(&s);
+}
+
+/* Overload control: with max_pending RELOAD requests outstanding, new REGISTERs get 503 with
+ * Retry-After before any overlay work starts (a retransmission gets the same answer); once the
+ * overlay has answered, REGISTERs are served again.  Without a limit none is refused. */
+static unsigned overload_burst(unsigned max_pending, unsigned *ok, unsigned *busy)
+{
+    struct sip_rig s;
+    struct sip_registrar_config cfg;
+    sip_registrar_config_default(&cfg);
+    cfg.domain = DOMAIN;
+    cfg.max_pending = max_pending;
+    rig_build(&s, &cfg);
+    run(&s, 2 * ENV_S);
+    char user[16], branch[16];
+    for (unsigned i = 0; i < 12; i++) { /* all at once: no answer from the overlay yet */
+        g_snprintf(user, sizeof user, "u%u", i);
+        g_snprintf(branch, sizeof branch, "ov%u", i);
+        send_reg(&s, 0, user, branch, 1, "<sip:u@192.168.0.10:5062>", NULL);
+    }
+    CU_ASSERT(max_pending == 0 || node_pending_requests(s.ring.h[0]->node) <= max_pending);
+    unsigned rejected = 0;
+    const GPtrArray *msgs = s.ua[0].msgs;
+    for (guint i = 0; i < msgs->len; i++) {
+        if (g_str_has_prefix(msgs->pdata[i], "SIP/2.0 503 ")) {
+            rejected++;
+            CU_ASSERT_PTR_NOT_NULL(strstr(msgs->pdata[i], "\r\nRetry-After: 1\r\n"));
+        }
+    }
+    if (rejected) { /* the rejected request's retransmission: the same 503, counted once */
+        guint before = msgs->len;
+        send_reg(&s, 0, "u11", "ov11", 1, "<sip:u@192.168.0.10:5062>", NULL);
+        CU_ASSERT_EQUAL(msgs->len, before + 1);
+        CU_ASSERT_TRUE(g_str_has_prefix(last(&s, 0), "SIP/2.0 503 "));
+    }
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[0])->rejected_overload, rejected);
+    run(&s, 2 * ENV_S);
+    *busy = rejected;
+    *ok = (unsigned)sip_registrar_get_stats(s.reg[0])->registers_ok;
+    CU_ASSERT_EQUAL(node_pending_requests(s.ring.h[0]->node), 0);
+    send_reg(&s, 0, "late", "ovlate", 1, "<sip:late@192.168.0.10:5062>", NULL);
+    run(&s, 2 * ENV_S);
+    CU_ASSERT_TRUE(g_str_has_prefix(last(&s, 0), "SIP/2.0 200 "));
+    rig_free(&s);
+    return rejected;
+}
+
+static void test_overload(void)
+{
+    unsigned ok, busy;
+    overload_burst(2, &ok, &busy);
+    CU_ASSERT_TRUE(busy > 0);
+    CU_ASSERT_EQUAL(ok + busy, 12);
+    overload_burst(0, &ok, &busy);
+    CU_ASSERT_EQUAL(busy, 0);
+    CU_ASSERT_EQUAL(ok, 12);
+}
+
+/* A locator whose searches the test completes by hand (net/dns.c is the real one). */
+struct fake_locator {
+    char *domain;
+    uint16_t port;
+    sip_locate_cb cb;
+    void *ud;
+    unsigned started, cancelled;
+};
+
+static void *fake_locate_start(void *ctx, const char *domain, uint16_t port, sip_locate_cb cb,
+                               void *ud)
+{
+    struct fake_locator *f = ctx;
+    g_free(f->domain);
+    f->domain = g_strdup(domain);
+    f->port = port;
+    f->cb = cb;
+    f->ud = ud;
+    f->started++;
+    return f;
+}
+
+static void fake_locate_cancel(void *ctx, void *handle)
+{
+    struct fake_locator *f = ctx;
+    CU_ASSERT_PTR_EQUAL(handle, f);
+    f->cb = NULL;
+    f->cancelled++;
+}
+
+static void fake_locate_finish(struct fake_locator *f, int status, const struct env_addr *hop)
+{
+    sip_locate_cb cb = f->cb;
+    f->cb = NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cb);
+    cb(f->ud, status, hop);
+}
+
+/* An INVITE as invite() builds it, for Request-URI sip:TARGET instead of the user's AoR. */
+static char *out_invite(const char *target, const char *branch, const char *call_id)
+{
+    char *inv = invite("u", branch, call_id);
+    const char *rest = strstr(inv, " SIP/2.0\r\n");
+    char *out = g_strdup_printf("INVITE sip:%s%s", target, rest);
+    g_free(inv);
+    return out;
+}
+
+/* RFC 3263 out of the overlay: a request for another domain goes to the hop the locator finds,
+ * record-routed; none found: 502; an IPv4 literal is the hop itself; the overlay's own domain
+ * is still looked up in the overlay; an adapter freed with a search pending cancels it. */
+static void test_out_by_locator(void)
+{
+    static const struct env_addr CLASSIC = {0xc0a8001e, 5070}; /* 192.168.0.30:5070 */
+    struct fake_locator f = {0};
+    struct sip_locator loc = {fake_locate_start, fake_locate_cancel, &f};
+    struct sip_registrar_config cfg;
+    sip_registrar_config_default(&cfg);
+    cfg.domain = DOMAIN;
+    cfg.locator = &loc;
+    struct sip_rig s;
+    rig_build(&s, &cfg);
+    char *out = out_invite("carol@Classic.Test", "o1", "call-50");
+    deliver_from(&s, 1, &ALICE, out);
+    g_free(out);
+    run(&s, ENV_S);
+    CU_ASSERT_EQUAL(f.started, 1);
+    CU_ASSERT_STRING_EQUAL(f.domain, "Classic.Test");
+    CU_ASSERT_EQUAL(f.port, 0);
+    CU_ASSERT_PTR_NULL(sent_to(&s, 1, &CLASSIC, "INVITE "));
+    fake_locate_finish(&f, 0, &CLASSIC);
+    const char *fwd = sent_to(&s, 1, &CLASSIC, "INVITE sip:carol@Classic.Test SIP/2.0\r\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(fwd);
+    CU_ASSERT_PTR_NOT_NULL(strstr(fwd, "Record-Route: <sip:10.0.1.2:5060;lr>\r\n"));
+    CU_ASSERT_EQUAL(count_of(fwd, "\r\nVia: "), 2);
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[1])->located, 1);
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[1])->lookups, 0);
+    /* The classic UAS answers; the 200 goes back to alice. */
+    char *ok = answer(fwd, "200 OK");
+    deliver_from(&s, 1, &CLASSIC, ok);
+    g_free(ok);
+    run(&s, 100 * ENV_MS);
+    CU_ASSERT_PTR_NOT_NULL(sent_to(&s, 1, &ALICE, "SIP/2.0 200 "));
+
+    /* Nothing found: 502. */
+    out = out_invite("x@nowhere.test:5080", "o2", "call-51");
+    deliver_from(&s, 1, &ALICE, out);
+    g_free(out);
+    run(&s, ENV_S);
+    CU_ASSERT_EQUAL_FATAL(f.started, 2);
+    CU_ASSERT_EQUAL(f.port, 5080);
+    fake_locate_finish(&f, -1, NULL);
+    CU_ASSERT_PTR_NOT_NULL(sent_to(&s, 1, &ALICE, "SIP/2.0 502 "));
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[1])->locate_failures, 1);
+
+    /* An IPv4 literal: no search. */
+    out = out_invite("x@192.168.0.30:5070", "o3", "call-52");
+    deliver_from(&s, 1, &ALICE, out);
+    g_free(out);
+    run(&s, ENV_S);
+    CU_ASSERT_EQUAL(f.started, 2);
+    CU_ASSERT_PTR_NOT_NULL(sent_to(&s, 1, &CLASSIC, "INVITE sip:x@192.168.0.30:5070 "));
+
+    /* The overlay's own domain: looked up in the overlay (404, nobody registered). */
+    out = invite("nobody", "o4", "call-53");
+    deliver_from(&s, 1, &ALICE, out);
+    g_free(out);
+    run(&s, 2 * ENV_S);
+    CU_ASSERT_EQUAL(f.started, 2);
+    CU_ASSERT_PTR_NOT_NULL(sent_to(&s, 1, &ALICE, "SIP/2.0 404 "));
+
+    /* Freed with a search pending: cancelled. */
+    out = out_invite("y@classic.test", "o5", "call-54");
+    deliver_from(&s, 1, &ALICE, out);
+    g_free(out);
+    run(&s, ENV_S);
+    CU_ASSERT_EQUAL(f.started, 3);
+    run(&s, 60 * ENV_S);
+    rig_free(&s);
+    CU_ASSERT_EQUAL(f.cancelled, 1);
+    g_free(f.domain);
+}
+
+/* sip_router: requests go to the adapter of the Request-URI's (or To URI's) domain, responses
+ * by the "-N-" in their Via branch, anything else to the first adapter. */
+static void test_router(void)
+{
+    struct sip_rig s;
+    rig_build(&s, NULL); /* reg[i] serve DOMAIN */
+    struct sip_registrar_config c;
+    sip_registrar_config_default(&c);
+    c.domain = "b.example";
+    c.addr = peer_sip(0);
+    c.instance = 1;
+    struct sip_registrar *b =
+        sip_registrar_new(&s.ring.h[2]->env, s.ring.h[2]->node, &c, ua_send, &s.ua[0]);
+    struct sip_router *rt = sip_router_new();
+    sip_router_add(rt, DOMAIN, s.reg[0]);
+    sip_router_add(rt, "B.example", b);
+    const char *reg_b = "REGISTER sip:b.example SIP/2.0\r\n"
+                        "Via: SIP/2.0/UDP 192.168.0.10:5062;branch=z9hG4bKrb\r\n"
+                        "From: <sip:zoe@b.example>;tag=1\r\nTo: <sip:zoe@b.example>\r\n"
+                        "Call-ID: rb\r\nCSeq: 1 REGISTER\r\n"
+                        "Contact: <sip:zoe@192.168.0.10:5062>\r\nContent-Length: 0\r\n\r\n";
+    sip_router_receive(rt, &UA_ADDR, (const uint8_t *)reg_b, strlen(reg_b));
+    char *reg_a = reg_msg("amy", "ra", 1, "<sip:amy@192.168.0.10:5062>", NULL);
+    sip_router_receive(rt, &UA_ADDR, (const uint8_t *)reg_a, strlen(reg_a));
+    g_free(reg_a);
+    run(&s, 5 * ENV_S);
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(b)->registers_ok, 1);
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[0])->registers_ok, 1);
+    CU_ASSERT_EQUAL(sip_registrar_contacts(b, "sip:zoe@b.example", NULL, 0), 1);
+    CU_ASSERT_EQUAL(sip_registrar_contacts(s.reg[0], "sip:amy@" DOMAIN, NULL, 0), 1);
+    /* A BYE whose Request-URI is an address goes by its To domain; responses by branch. */
+    const char *bye = "BYE sip:zoe@192.168.0.10:5062 SIP/2.0\r\n"
+                      "Via: SIP/2.0/UDP 192.168.0.20:5064;branch=z9hG4bKbb\r\n"
+                      "From: <sip:a@x>;tag=a\r\nTo: <sip:zoe@b.example>;tag=z\r\n"
+                      "Call-ID: bb\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n";
+    uint64_t before = sip_registrar_get_stats(b)->received;
+    sip_router_receive(rt, &ALICE, (const uint8_t *)bye, strlen(bye));
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(b)->received, before + 1);
+    const char *resp1 =
+        "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.1.1:5060;branch=z9hG4bKp2p-1-ab\r\n"
+        "From: <sip:a@x>;tag=a\r\nTo: <sip:q@y>;tag=z\r\n"
+        "Call-ID: r1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    const char *resp0 = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.1.1:5060;branch=z9hG4bKp2pab\r\n"
+                        "From: <sip:a@x>;tag=a\r\nTo: <sip:q@b.example>;tag=z\r\n"
+                        "Call-ID: r0\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    uint64_t a0 = sip_registrar_get_stats(s.reg[0])->received;
+    sip_router_receive(rt, &ALICE, (const uint8_t *)resp1, strlen(resp1));
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(b)->received, before + 2);
+    sip_router_receive(rt, &ALICE, (const uint8_t *)resp0, strlen(resp0));
+    sip_router_receive(rt, &ALICE, (const uint8_t *)"garbage", 7);
+    CU_ASSERT_EQUAL(sip_registrar_get_stats(s.reg[0])->received, a0 + 2);
+    CU_ASSERT_EQUAL(sip_router_count(rt, 0), a0 + 2);
+    CU_ASSERT_EQUAL(sip_router_count(rt, 1), before + 2);
+    sip_router_free(rt);
+    run(&s, 60 * ENV_S);
+    sip_registrar_free(b);
+    rig_free(&s);
+}
+
 CU_TestInfo test_sip_tests[] = {
+    {"out of the overlay: the locator's hop, 502, IPv4 literals, own domain, cancel",
+     test_out_by_locator},
+    {"router: by Request-URI or To domain, responses by Via branch", test_router},
+    {"overload: 503 with Retry-After past max_pending overlay requests, then served again",
+     test_overload},
+    {"an adapter freed with an AppAttach pending frees it; no call back",
+     test_free_with_app_attach_pending},
     {"an in-dialog request to the adapter itself is looked up, not looped", test_in_dialog_to_self},
     {"a call through two peers: INVITE, 180, 200, ACK, BYE; CANCEL downstream", test_call},
     {"404 unknown or unregistered, 480 lapsed or unreachable, then 404", test_not_found_and_lapsed},
