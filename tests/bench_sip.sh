@@ -20,6 +20,8 @@
 # repository root after ./p2psip is built.  Needs kamailio: installed with apt-get when run as
 # root, else the apt-get line is printed and the script exits 2.  Prints one line per rate
 # ("# ...") and one TSV table: system, registers_per_s, calls_per_s, failures, loadavg, command.
+# SIP_SECURE=1 gives the peers credentials from `p2psip ca` (docs/security.md): every RELOAD
+# message and stored value is then signed and verified.
 # Each ladder (REGISTER, calls) starts on a freshly started system.  Every wait is bounded; an EXIT trap kills whatever this script started.
 set -u
 
@@ -33,6 +35,7 @@ REG_RATES=${SIP_REG_RATES:-1000 2000 4000 8000 12000}
 CALL_RATES=${SIP_CALL_RATES:-250 500 1000 2000 4000}
 DUR=${SIP_DURATION:-5}      # seconds of load per rate
 SYSTEMS=${SIP_SYSTEMS:-p2psip kamailio}
+SECURE=${SIP_SECURE:-0}     # 1: the peers hold credentials (p2psip ca), every message signed
 JOIN_WAIT_S=10
 
 [ -x "$BIN" ] || { echo "bench_sip.sh: $BIN not built (run from the repository root)" >&2; exit 2; }
@@ -175,9 +178,16 @@ register_bob() {
 ROWS=()
 start_p2psip() {
     local i args names=(A B C)
+    if [ "$SECURE" = 1 ] && [ ! -f "$WORK/ca/ca.pem" ]; then
+        { "$BIN" ca init --dir "$WORK/ca" --overlay "$DOMAIN" &&
+            for i in "${names[@]}"; do "$BIN" ca enroll --dir "$WORK/ca" --user "peer$i" || exit 1; done
+        } >"$WORK/ca.txt" 2>&1 || die "p2psip ca init/enroll failed"
+    fi
     for i in 0 1 2; do
         args=(peer --listen "$HOST:$((BASE + i))" --sip "$HOST:$((BASE + 3 + i))"
               --sip-domain "$DOMAIN")
+        [ "$SECURE" = 1 ] && args+=(--key "$WORK/ca/peer${names[$i]}.key"
+            --cert "$WORK/ca/peer${names[$i]}.pem" --ca "$WORK/ca/ca.pem")
         [ $i -gt 0 ] && args+=(--bootstrap "$HOST:$BASE")
         start_peer "peer${names[$i]}" "${args[@]}"
         P2P_PIDS+=($PEER_PID)
@@ -193,7 +203,7 @@ start_system() {
         P2P_PIDS=()
         start_p2psip
         reg_addr="$HOST:$((BASE + 3))"; call_addr="$HOST:$((BASE + 5))"
-        desc="3 p2psip peers (REGISTER to A, calls through C)"
+        desc="3 p2psip peers (REGISTER to A, calls through C)$([ "$SECURE" = 1 ] && echo ', every RELOAD message and value signed (ECDSA P-256)')"
         ;;
     kamailio)
         mkdir -p "$WORK/kam"
