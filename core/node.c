@@ -1928,14 +1928,8 @@ int node_store(struct node *n, const struct id *res, uint32_t kind, const struct
     return NODE_OK;
 }
 
-int node_fetch(struct node *n, const struct id *res, uint32_t kind, uint64_t cookie,
-               node_fetch_cb cb, void *ud)
+GByteArray *node_fetch_all_body(const struct id *res, uint32_t kind, int model)
 {
-    int model = node_kind_model(kind, n);
-    if (!model)
-        return NODE_E_INVALID;
-    if (!can_originate(n))
-        return NODE_E_STATE;
     uint8_t rid[ID_BYTES];
     id_to_bytes(res, rid);
     /* Everything of the kind: an empty key list / an open array range (§7.4.2.1). */
@@ -1948,6 +1942,18 @@ int node_fetch(struct node *n, const struct id *res, uint32_t kind, uint64_t coo
     struct wire_fetch_req req = {.resource = {rid, ID_BYTES}, .n_specifiers = 1, .specifiers = &sp};
     GByteArray *b = g_byte_array_new();
     wire_encode_fetch_req(b, &req);
+    return b;
+}
+
+int node_fetch(struct node *n, const struct id *res, uint32_t kind, uint64_t cookie,
+               node_fetch_cb cb, void *ud)
+{
+    int model = node_kind_model(kind, n);
+    if (!model)
+        return NODE_E_INVALID;
+    if (!can_originate(n))
+        return NODE_E_STATE;
+    GByteArray *b = node_fetch_all_body(res, kind, model);
     struct op *op = op_new(n, OP_FETCH, res, cookie);
     op->fetch_cb = cb;
     op->ud = ud;

@@ -109,6 +109,9 @@ uint64_t node_request_certs(struct node *n, const struct node_dest *dest, size_t
                             const GByteArray *certs);
 void node_respond_certs(struct node *n, const struct wire_message *req, uint16_t code,
                         const GByteArray *body, const GByteArray *certs);
+/* The body of a FetchReq for every value of a kind (model: its data model) at res
+ * (§7.4.2.1: an empty key list, an open array range); the caller frees it. */
+GByteArray *node_fetch_all_body(const struct id *res, uint32_t kind, int model);
 
 /* The verified signer of a message this node received, as a handler sees it (on_request's
  * message, a transaction callback's resp): NULL when the node has no security provider

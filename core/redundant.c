@@ -383,18 +383,7 @@ int redundant_fetch(struct node *n, const struct id *res, uint32_t kind, unsigne
     int model = node_kind_model(kind, n);
     if (!model || !redundant_applies(n, res, k))
         return node_fetch(n, res, kind, cookie, cb, ud);
-    uint8_t rid[ID_BYTES];
-    id_to_bytes(res, rid);
-    /* Everything of the kind, as node_fetch asks (§7.4.2.1). */
-    struct wire_array_range all = {0, INT32_MAX};
-    struct wire_specifier sp = {.kind = kind, .generation = 0, .model = (uint8_t)model};
-    if (model == WIRE_MODEL_ARRAY) {
-        sp.n_ranges = 1;
-        sp.ranges = &all;
-    }
-    struct wire_fetch_req req = {.resource = {rid, ID_BYTES}, .n_specifiers = 1, .specifiers = &sp};
-    GByteArray *b = g_byte_array_new();
-    wire_encode_fetch_req(b, &req);
+    GByteArray *b = node_fetch_all_body(res, kind, model); /* as node_fetch asks */
     struct rop *op = g_new0(struct rop, 1);
     op->n = n;
     op->fetch = true;

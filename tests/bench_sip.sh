@@ -179,9 +179,7 @@ ROWS=()
 start_p2psip() {
     local i args names=(A B C)
     if [ "$SECURE" = 1 ] && [ ! -f "$WORK/ca/ca.pem" ]; then
-        { "$BIN" ca init --dir "$WORK/ca" --overlay "$DOMAIN" &&
-            for i in "${names[@]}"; do "$BIN" ca enroll --dir "$WORK/ca" --user "peer$i" || exit 1; done
-        } >"$WORK/ca.txt" 2>&1 || die "p2psip ca init/enroll failed"
+        make_ca "$WORK/ca" "$DOMAIN" peerA peerB peerC || die "p2psip ca init/enroll failed"
     fi
     for i in 0 1 2; do
         args=(peer --listen "$HOST:$((BASE + i))" --sip "$HOST:$((BASE + 3 + i))"

@@ -143,3 +143,15 @@ start_peer() {
 # wait_joined NAME PID: waits up to JOIN_WAIT_S (default 10) seconds for the "joined" line of
 # the peer whose stdout is $WORK/NAME.out.
 wait_joined() { wait_line "$WORK/$1.out" '^joined node-id=' "${JOIN_WAIT_S:-10}" "$2"; }
+
+# make_ca DIR OVERLAY USER...: an overlay CA in DIR (`p2psip ca init`) and a credential per
+# USER (`p2psip ca enroll`: DIR/USER.key, DIR/USER.pem); output appended to $WORK/ca.log.
+# Returns non-zero at the first failure.
+make_ca() {
+    local dir=$1 overlay=$2 u
+    shift 2
+    {
+        "$BIN" ca init --dir "$dir" --overlay "$overlay" || return 1
+        for u in "$@"; do "$BIN" ca enroll --dir "$dir" --user "$u" || return 1; done
+    } >>"$WORK/ca.log" 2>&1
+}

@@ -35,12 +35,7 @@ BASE=$(pick_base_port 14) || abort "no free UDP port range on $HOST"
 echo "t_client.sh: ports $HOST:$BASE..$((BASE + 13)), files in $WORK"
 
 CA=$WORK/ca
-{
-    "$BIN" ca init --dir "$CA" --overlay p2psip.example &&
-        for u in peer1 peer2 peer3 client fetcher; do
-            "$BIN" ca enroll --dir "$CA" --user "$u" || exit 1
-        done
-} >"$WORK/ca.log" 2>&1 || abort "p2psip ca init/enroll failed: $(tail -n 3 "$WORK/ca.log")"
+make_ca "$CA" p2psip.example peer1 peer2 peer3 client fetcher || abort "p2psip ca init/enroll failed: $(tail -n 3 "$WORK/ca.log")"
 cred() { echo --key "$CA/$1.key" --cert "$CA/$1.pem" --ca "$CA/ca.pem"; }
 
 # node_id NAME: the Node-ID a process printed on its "listening" line.

@@ -41,17 +41,10 @@ echo "t_config_sig.sh: peers on $HOST:$BASE..$((BASE + 7)), files in $WORK"
 # ---- credentials ------------------------------------------------------------------------------
 CA=$WORK/ca
 {
-    "$BIN" ca init --dir "$CA" --overlay p2psip.example &&
-        for u in signer peer1 peer2 peer3 peer4 m; do
-            "$BIN" ca enroll --dir "$CA" --user "$u" || exit 1
-        done &&
-        "$BIN" ca init --dir "$WORK/other" --overlay p2psip.example &&
-        "$BIN" ca enroll --dir "$WORK/other" --user signer &&
-        "$BIN" ca init --dir "$WORK/cab" --overlay b.example &&
-        for u in m-b p-b client-b; do
-            "$BIN" ca enroll --dir "$WORK/cab" --user "$u" || exit 1
-        done
-} >"$WORK/ca.log" 2>&1 || abort "p2psip ca init/enroll failed: $(tail -n 3 "$WORK/ca.log")"
+    make_ca "$CA" p2psip.example signer peer1 peer2 peer3 peer4 m &&
+        make_ca "$WORK/other" p2psip.example signer &&
+        make_ca "$WORK/cab" b.example m-b p-b client-b
+} || abort "p2psip ca init/enroll failed: $(tail -n 3 "$WORK/ca.log")"
 node_of() { sed -n 's/^node-id: *//p' <("$BIN" ca show "$1"); }
 SIGNER=$(node_of "$CA/signer.pem")
 P3ID=$(node_of "$CA/peer3.pem")

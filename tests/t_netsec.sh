@@ -29,12 +29,8 @@ echo "t_netsec.sh: peers on $HOST:$BASE..$((BASE + 6)), files in $WORK"
 CA=$WORK/ca
 OTHER=$WORK/other
 {
-    "$BIN" ca init --dir "$CA" --overlay p2psip.example &&
-        for u in peer1 peer2 peer3 peer4 client-store client-fetch; do
-            "$BIN" ca enroll --dir "$CA" --user "$u" || exit 1
-        done &&
-        "$BIN" ca init --dir "$OTHER" --overlay p2psip.example &&
-        "$BIN" ca enroll --dir "$OTHER" --user mallory &&
+    make_ca "$CA" p2psip.example peer1 peer2 peer3 peer4 client-store client-fetch &&
+        make_ca "$OTHER" p2psip.example mallory &&
         "$BIN" ca self-sign --dir "$WORK/self" --user self1 &&
         "$BIN" ca self-sign --dir "$WORK/self" --user self2 &&
         "$BIN" ca self-sign --dir "$WORK/self" --user self3

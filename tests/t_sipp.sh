@@ -53,9 +53,8 @@ echo "t_sipp.sh: peers on $HOST:$BASE..$((BASE + 5)), bob on $BOB_PORT, files in
 
 # ---- 1. three peers with SIP --------------------------------------------------------------
 if [ "$SECURE" = 1 ]; then
-    { "$BIN" ca init --dir "$WORK/ca" --overlay "$DOMAIN" &&
-        for n in "${NAMES[@]}"; do "$BIN" ca enroll --dir "$WORK/ca" --user "peer$n" || exit 1; done
-    } >"$WORK/ca.txt" 2>&1 || abort "p2psip ca init/enroll failed: $(tail -n 2 "$WORK/ca.txt")"
+    make_ca "$WORK/ca" "$DOMAIN" peerA peerB peerC ||
+        abort "p2psip ca init/enroll failed: $(tail -n 2 "$WORK/ca.log")"
 fi
 for i in 0 1 2; do
     args=(peer --listen "$HOST:$(reload_port $i)" --sip "$HOST:$(sip_port $i)"
