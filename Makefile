@@ -21,10 +21,11 @@ TEST_LDLIBS := -lcunit
 # used by the analysis and SIP layers; sip-tester is SIPp, for tests/t_sipp.sh; nftables makes
 # the NATs of tests/t_natns.sh; baresip-core is the softphone of tests/t_baresip.sh;
 # libssl-dev is OpenSSL's libcrypto, for sec/'s credentials; libc-ares-dev is the asynchronous
-# DNS resolver of net/dns.c (RFC 3263), dnsmasq the local DNS server of tests/t_dns.sh).
+# DNS resolver of net/dns.c (RFC 3263); dnsmasq-base, the local DNS server of tests/t_dns.sh,
+# is dnsmasq's executable without the system daemon that the dnsmasq package would start).
 DEBS := build-essential pkg-config libglib2.0-dev libyaml-dev libcunit1-dev tshark \
         gnuplot-nox libigraph-dev libosip2-dev python3 sip-tester nftables libssl-dev \
-        baresip-core libc-ares-dev dnsmasq
+        baresip-core libc-ares-dev dnsmasq-base
 # Only `make fuzz` needs these (clang and its libFuzzer runtime); `make test` and CI do not.
 FUZZ_DEBS := clang-14 libclang-rt-14-dev
 

@@ -33,7 +33,7 @@ JOIN_WAIT_S=10
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-for tool in "$DNSMASQ:dnsmasq" "$SIPP:sip-tester"; do
+for tool in "$DNSMASQ:dnsmasq-base" "$SIPP:sip-tester"; do
     cmd=${tool%%:*} pkg=${tool##*:}
     command -v "$cmd" >/dev/null && continue
     if [ "$(id -u)" = 0 ]; then
