@@ -65,6 +65,12 @@ static void finger_set(struct finger *f, const struct node_peer *p)
 
 /* Fields ordered to leave no padding, and the neighbour tables in the same allocation: memory
  * per peer counts (docs/benchmarks.md). */
+/* The last two peers told they are stale (notify_stale), and when. */
+struct chord_notified {
+    struct id id[2];
+    env_time at[2];
+};
+
 struct chord {
     struct topology base;
     struct node_peer *pred, *succ; /* max_pred() and max_succ() entries, in neighbours[] */
@@ -82,8 +88,7 @@ struct chord {
     uint32_t join_gen; /* tells this join attempt's Attaches from an earlier attempt's */
     /* The last peers told they are stale (on_update), and when: one notice per update
      * interval each. */
-    struct id notified[2];
-    env_time notified_at[2];
+    struct chord_notified *notified; /* NULL until the first notice (memory per peer counts) */
     struct node_peer neighbours[]; /* succ's entries, then pred's */
 };
 
@@ -437,12 +442,15 @@ static void join_attached(struct node *n, void *arg, int status, const struct no
 static void notify_stale(struct chord *c, const struct id *peer)
 {
     env_time now = env_now(&N(c)->env), period = N(c)->cfg->update_interval;
-    for (unsigned i = 0; i < G_N_ELEMENTS(c->notified); i++)
-        if (c->notified_at[i] && id_eq(&c->notified[i], peer) && now - c->notified_at[i] < period)
+    if (!c->notified)
+        c->notified = g_new0(struct chord_notified, 1);
+    struct chord_notified *nt = c->notified;
+    for (unsigned i = 0; i < G_N_ELEMENTS(nt->id); i++)
+        if (nt->at[i] && id_eq(&nt->id[i], peer) && now - nt->at[i] < period)
             return;
-    unsigned k = c->notified_at[0] <= c->notified_at[1] ? 0 : 1; /* the older slot */
-    c->notified[k] = *peer;
-    c->notified_at[k] = now ? now : 1;
+    unsigned k = nt->at[0] <= nt->at[1] ? 0 : 1; /* the older slot */
+    nt->id[k] = *peer;
+    nt->at[k] = now ? now : 1;
     send_update(c, peer, WIRE_CHORD_NEIGHBORS);
 }
 
@@ -1018,6 +1026,7 @@ static void chord_destroy(struct topology *t)
     env_timer_stop(&n->env, c->reactive_timer);
     env_timer_stop(&n->env, c->partition_timer);
     g_free(c->fingers);
+    g_free(c->notified);
     g_free(c); /* succ and pred included */
 }
 
