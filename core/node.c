@@ -1564,18 +1564,22 @@ static void drop(struct node *n, size_t len, const char *why);
  * cannot join, attach or leave as a Node-ID its certificate does not carry.  A refused Join or
  * Attach request counts in refused_join and is logged with the reason. */
 
-/* A message delivered to this node and what its signature said.  Handlers get &rx->m (the
- * first member), and node_message_signer() finds the rest from it. */
+/* A message delivered to this node and what its signature said.  Handlers get &rx->m;
+ * node_message_signer() answers for the message being handled (rx_current, set by
+ * deliver_local for the duration of its dispatch and restored after, since a handler may
+ * deliver another message to this or another node synchronously).  Per thread: the simulator
+ * may run worlds in parallel threads. */
 struct node_rx {
     struct wire_message m;
     struct node_signer who;
     bool verified;
 };
+static _Thread_local const struct node_rx *rx_current;
 
 const struct node_signer *node_message_signer(const struct wire_message *m)
 {
-    const struct node_rx *rx = (const struct node_rx *)m;
-    return rx->verified ? &rx->who : NULL;
+    const struct node_rx *rx = rx_current;
+    return rx && &rx->m == m && rx->verified ? &rx->who : NULL;
 }
 
 /* The Node-ID message m speaks for, when it is one of the kinds that bind one (above). */
@@ -1689,6 +1693,8 @@ static void deliver_local(struct node *n, const struct wire_header *h, const uin
         return;
     if (n->cfg->config_doc)
         configupdate_seen(n, m);
+    const struct node_rx *outer = rx_current;
+    rx_current = &rx;
     if (m->code == WIRE_ERROR || (m->code & 1) == 0) {
         struct txn *t = txn_find(n, m->h.txid);
         if (t)
@@ -1696,6 +1702,7 @@ static void deliver_local(struct node *n, const struct wire_header *h, const uin
     } else {
         on_request(n, m);
     }
+    rx_current = outer;
 }
 
 /* ---- receiving ------------------------------------------------------------------------- */

@@ -116,8 +116,8 @@ GByteArray *node_fetch_all_body(const struct id *res, uint32_t kind, int model);
 /* The verified signer of a message this node received, as a handler sees it (on_request's
  * message, a transaction callback's resp): NULL when the node has no security provider
  * (node_config.security; with one, a message whose signature fails never reaches a handler).
- * m must be the very message node.c handed over (it lives inside node.c's receive state on
- * the stack), never a copy. */
+ * Only the message node.c is handing over counts: for a copy, or after the handler has
+ * returned, the answer is NULL. */
 const struct node_signer *node_message_signer(const struct wire_message *m);
 
 /* Connection table. */

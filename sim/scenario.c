@@ -689,6 +689,33 @@ static bool mix_override(struct loader *ld, const char *key, const char *value,
 static bool element_override(struct loader *ld, const char *key, const char *value,
                              const struct spos *pos);
 
+/* Sets the dotted key parts[0].parts[1]... (a NULL-terminated list) of the tree to the scalar
+ * text, at pos: mappings are made on the way, and whatever stands where a mapping or the value
+ * must go (a scalar, a null section, an earlier value) is replaced. */
+static void tree_set(struct snode *root, char *const *parts, const char *text, struct spos pos)
+{
+    struct snode *map = root;
+    for (char *const *p = parts; *p; p++) {
+        struct spair *pair = snode_pair(map, *p);
+        if (p[1] && pair && pair->value->kind == SN_MAPPING) {
+            map = pair->value;
+            continue;
+        }
+        struct snode *value = snode_new(p[1] ? SN_MAPPING : SN_SCALAR, pos);
+        if (!p[1])
+            value->text = g_strdup(text);
+        if (pair) {
+            snode_free(pair->value);
+            pair->value = value;
+        } else {
+            pair = g_new(struct spair, 1);
+            *pair = (struct spair){.key = g_strdup(*p), .pos = pos, .value = value};
+            g_ptr_array_add(map->pairs, pair);
+        }
+        map = value;
+    }
+}
+
 static bool apply_override(struct loader *ld, const char *ov)
 {
     struct spos pos = {.origin = ov};
@@ -715,29 +742,8 @@ static bool apply_override(struct loader *ld, const char *ov)
         parts[1] = entry;
         parts[2] = NULL;
     }
-    struct snode *map = ld->root;
-    for (char **p = parts; ok && !element && *p; p++) {
-        struct spair *pair = snode_pair(map, *p);
-        bool last = p[1] == NULL;
-        struct snode *value = last ? snode_new(SN_SCALAR, pos) : NULL;
-        if (last)
-            value->text = g_strdup(eq + 1);
-        if (pair && !last && pair->value->kind == SN_MAPPING) {
-            map = pair->value;
-            continue;
-        }
-        if (!value)
-            value = snode_new(SN_MAPPING, pos);
-        if (pair) { /* the override replaces what the file said */
-            snode_free(pair->value);
-            pair->value = value;
-        } else {
-            pair = g_new(struct spair, 1);
-            *pair = (struct spair){.key = g_strdup(*p), .pos = pos, .value = value};
-            g_ptr_array_add(map->pairs, pair);
-        }
-        map = value;
-    }
+    if (ok && !element)
+        tree_set(ld->root, parts, eq + 1, pos); /* replaces what the file said */
     g_strfreev(parts);
     g_free(path);
     return ok;
@@ -772,26 +778,7 @@ static bool apply_overlay_config(struct loader *ld, struct scenario *s)
             continue; /* the scenario's own value wins */
         struct spos pos = {.origin = set[i].where, .document = true};
         char **parts = g_strsplit(set[i].key, ".", -1);
-        struct snode *map = ld->root;
-        for (char **p = parts; *p; p++) {
-            struct spair *pair = snode_pair(map, *p);
-            if (p[1] && pair && pair->value->kind == SN_MAPPING) {
-                map = pair->value;
-                continue;
-            }
-            struct snode *value = snode_new(p[1] ? SN_MAPPING : SN_SCALAR, pos);
-            if (!p[1])
-                value->text = g_strdup(set[i].value);
-            if (pair) { /* a null section ("overlay:" with nothing under it) */
-                snode_free(pair->value);
-                pair->value = value;
-            } else {
-                pair = g_new(struct spair, 1);
-                *pair = (struct spair){.key = g_strdup(*p), .pos = pos, .value = value};
-                g_ptr_array_add(map->pairs, pair);
-            }
-            map = value;
-        }
+        tree_set(ld->root, parts, set[i].value, pos); /* fills a null section too */
         g_strfreev(parts);
     }
     return true;

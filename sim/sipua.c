@@ -986,21 +986,6 @@ void sipua_tick(struct sipua *s)
     memset(&s->win, 0, sizeof s->win);
 }
 
-static void row_u(GArray *rows, const char *name, uint64_t v)
-{
-    struct world_row r = {.name = name, .value = (double)v};
-    g_snprintf(r.text, sizeof r.text, "%" G_GUINT64_FORMAT, v);
-    g_array_append_val(rows, r);
-}
-
-static void row_f(GArray *rows, const char *name, double v, int decimals)
-{
-    struct world_row r = {.name = name};
-    g_snprintf(r.text, sizeof r.text, "%.*f", decimals, v);
-    r.value = g_ascii_strtod(r.text, NULL);
-    g_array_append_val(rows, r);
-}
-
 /* Mean and nearest-rank percentiles (world_rank) of latencies, in ms. */
 static void latency_rows(GArray *rows, const GArray *samples, const char *const names[5])
 {
@@ -1009,11 +994,11 @@ static void latency_rows(GArray *rows, const GArray *samples, const char *const 
     double sum = 0;
     for (guint i = 0; i < a->len; i++)
         sum += (double)x[i];
-    row_f(rows, names[0], a->len ? sum / a->len / 1000.0 : 0.0, 3);
+    world_row_f(rows, names[0], a->len ? sum / a->len / 1000.0 : 0.0, 3);
     static const double p[] = {50, 95, 99};
     for (size_t i = 0; i < G_N_ELEMENTS(p); i++)
-        row_f(rows, names[i + 1], a->len ? x[world_rank(a->len, p[i])] / 1000.0 : 0.0, 3);
-    row_f(rows, names[4], a->len ? x[a->len - 1] / 1000.0 : 0.0, 3);
+        world_row_f(rows, names[i + 1], a->len ? x[world_rank(a->len, p[i])] / 1000.0 : 0.0, 3);
+    world_row_f(rows, names[4], a->len ? x[a->len - 1] / 1000.0 : 0.0, 3);
     g_array_unref(a);
 }
 
@@ -1024,19 +1009,19 @@ void sipua_rows(const struct sipua *s, GArray *rows)
                       st->failed_other + st->failed_timeout;
     uint64_t reg_done = st->registrations_ok + st->registrations_failed;
     uint64_t setups = st->calls_completed + failed;
-    row_u(rows, "sip_users", s->n_users);
-    row_u(rows, "registered_users_end", s->n_registered);
-    row_u(rows, "registrations", st->registrations);
-    row_u(rows, "registrations_ok", st->registrations_ok);
-    row_u(rows, "registrations_failed", st->registrations_failed);
-    row_f(rows, "registration_success", reg_done ? (double)st->registrations_ok / reg_done : 1.0,
+    world_row_u(rows, "sip_users", s->n_users);
+    world_row_u(rows, "registered_users_end", s->n_registered);
+    world_row_u(rows, "registrations", st->registrations);
+    world_row_u(rows, "registrations_ok", st->registrations_ok);
+    world_row_u(rows, "registrations_failed", st->registrations_failed);
+    world_row_f(rows, "registration_success", reg_done ? (double)st->registrations_ok / reg_done : 1.0,
           6);
-    row_u(rows, "calls", st->calls);
-    row_u(rows, "calls_completed", st->calls_completed);
-    row_u(rows, "calls_failed", failed);
-    row_f(rows, "call_success", setups ? (double)st->calls_completed / setups : 1.0, 6);
-    row_u(rows, "calls_reachable", st->calls_reachable);
-    row_f(rows, "call_success_reachable",
+    world_row_u(rows, "calls", st->calls);
+    world_row_u(rows, "calls_completed", st->calls_completed);
+    world_row_u(rows, "calls_failed", failed);
+    world_row_f(rows, "call_success", setups ? (double)st->calls_completed / setups : 1.0, 6);
+    world_row_u(rows, "calls_reachable", st->calls_reachable);
+    world_row_f(rows, "call_success_reachable",
           st->reachable_setups ? (double)st->reachable_completed / st->reachable_setups : 1.0, 6);
     static const char *const setup_names[5] = {"call_setup_ms_mean", "call_setup_ms_p50",
                                                "call_setup_ms_p95", "call_setup_ms_p99",
@@ -1046,18 +1031,18 @@ void sipua_rows(const struct sipua *s, GArray *rows)
                                               "call_ring_ms_p95", "call_ring_ms_p99",
                                               "call_ring_ms_max"};
     latency_rows(rows, s->ring, ring_names);
-    row_u(rows, "calls_failed_404", st->failed_404);
-    row_u(rows, "calls_failed_480", st->failed_480);
-    row_u(rows, "calls_failed_408", st->failed_408);
-    row_u(rows, "calls_failed_5xx", st->failed_5xx);
-    row_u(rows, "calls_failed_timeout", st->failed_timeout);
-    row_u(rows, "calls_failed_other", st->failed_other);
-    row_u(rows, "calls_abandoned", st->calls_abandoned);
-    row_u(rows, "calls_unfinished", st->calls - setups - st->calls_abandoned);
-    row_u(rows, "calls_ended", st->calls_ended);
-    row_u(rows, "byes_failed", st->byes_failed);
-    row_u(rows, "sip_messages", st->messages);
-    row_u(rows, "sip_bytes", st->bytes);
+    world_row_u(rows, "calls_failed_404", st->failed_404);
+    world_row_u(rows, "calls_failed_480", st->failed_480);
+    world_row_u(rows, "calls_failed_408", st->failed_408);
+    world_row_u(rows, "calls_failed_5xx", st->failed_5xx);
+    world_row_u(rows, "calls_failed_timeout", st->failed_timeout);
+    world_row_u(rows, "calls_failed_other", st->failed_other);
+    world_row_u(rows, "calls_abandoned", st->calls_abandoned);
+    world_row_u(rows, "calls_unfinished", st->calls - setups - st->calls_abandoned);
+    world_row_u(rows, "calls_ended", st->calls_ended);
+    world_row_u(rows, "byes_failed", st->byes_failed);
+    world_row_u(rows, "sip_messages", st->messages);
+    world_row_u(rows, "sip_bytes", st->bytes);
 }
 
 void sipua_series_tsv(const struct sipua *s, guint i, double t, GString *g)
@@ -1078,12 +1063,8 @@ void sipua_series_tsv(const struct sipua *s, guint i, double t, GString *g)
 
 char *sipua_cdf_tsv(const struct sipua *s)
 {
-    GString *g = g_string_new("setup_ms\tfraction\n");
     GArray *a = sorted_copy(s->setup);
-    const env_time *x = (const env_time *)a->data;
-    for (guint i = 0; i < a->len; i++)
-        if (i + 1 == a->len || x[i + 1] != x[i])
-            g_string_append_printf(g, "%.3f\t%.6f\n", x[i] / 1000.0, (double)(i + 1) / a->len);
+    char *tsv = world_cdf_tsv("setup_ms", a);
     g_array_unref(a);
-    return g_string_free(g, FALSE);
+    return tsv;
 }

@@ -940,7 +940,6 @@ static void world_ice_event(struct world *w, const struct world_peer *p,
 /* Rows (nat runs with traversal only): connect_<outcome> in all, connect_<A>-<B>_<outcome>
  * for each NAT type pair that made attempts (A <= B in the order of nat.mix's types), then
  * relays, relayed_msgs and relay_load_<slot> per relay. */
-static void world_row_u(GArray *rows, const char *name, uint64_t v);
 struct world_security;
 static void world_node_retire(struct world *w, struct world_peer *p);
 static struct world_peer *world_random_requester(struct world *w, struct sim_rng *r);
@@ -948,7 +947,6 @@ static int world_lookup_start(struct world *w, struct world_peer *p, const struc
                               uint64_t cookie);
 static int world_fetch_start(struct world *w, struct world_peer *p, const struct id *res,
                              uint64_t cookie);
-static void world_row_f(GArray *rows, const char *name, double v, int decimals);
 
 /* Rows PREFIX_max_mean and PREFIX_gini: the spread of n relays' values v, the largest over the
  * mean and the Gini coefficient (the mean absolute difference over twice the mean: 0 when
@@ -1422,7 +1420,6 @@ static void world_bootstrap_joined(struct world *w, const struct world_peer *p)
     w->boot->asked[p->index] = 0;
 }
 
-static void world_row_f(GArray *rows, const char *name, double v, int decimals);
 
 static void world_bootstrap_rows(const struct world *w, GArray *rows)
 {
@@ -3581,7 +3578,7 @@ void world_summarize(const struct world *w, struct world_summary *s)
 
 /* ---- summary rows and result files -------------------------------------------------------- */
 
-static void world_row_u(GArray *rows, const char *name, uint64_t v)
+void world_row_u(GArray *rows, const char *name, uint64_t v)
 {
     struct world_row r = {.name = name, .value = (double)v};
     g_snprintf(r.text, sizeof r.text, "%llu", (unsigned long long)v);
@@ -3589,7 +3586,7 @@ static void world_row_u(GArray *rows, const char *name, uint64_t v)
 }
 
 /* A real value written with `decimals` digits after the point; value holds what was written. */
-static void world_row_f(GArray *rows, const char *name, double v, int decimals)
+void world_row_f(GArray *rows, const char *name, double v, int decimals)
 {
     struct world_row r = {.name = name};
     g_snprintf(r.text, sizeof r.text, "%.*f", decimals, v);
@@ -3782,16 +3779,24 @@ static char *world_hops_tsv(const struct world *w)
 }
 
 /* The empirical CDF: one line per distinct latency, with the fraction at or below it. */
+char *world_cdf_tsv(const char *column, const GArray *sorted)
+{
+    GString *g = g_string_new(NULL);
+    g_string_append_printf(g, "%s\tfraction\n", column);
+    const env_time *x = (const env_time *)sorted->data;
+    for (guint i = 0; i < sorted->len; i++)
+        if (i + 1 == sorted->len || x[i + 1] != x[i])
+            g_string_append_printf(g, "%.3f\t%.6f\n", x[i] / 1000.0,
+                                   (double)(i + 1) / sorted->len);
+    return g_string_free(g, FALSE);
+}
+
 static char *world_latency_tsv(const struct world *w)
 {
-    GString *g = g_string_new("latency_ms\tfraction\n");
     GArray *a = world_sorted_latencies(w);
-    const env_time *x = (const env_time *)a->data;
-    for (guint i = 0; i < a->len; i++)
-        if (i + 1 == a->len || x[i + 1] != x[i])
-            g_string_append_printf(g, "%.3f\t%.6f\n", x[i] / 1000.0, (double)(i + 1) / a->len);
+    char *tsv = world_cdf_tsv("latency_ms", a);
     g_array_unref(a);
-    return g_string_free(g, FALSE);
+    return tsv;
 }
 
 /* RELOAD codes first, the ACK last. */

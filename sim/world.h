@@ -161,6 +161,13 @@ struct world_row {
     char text[40];
     double value;
 };
+/* Appends a row of an integer, or of a real written with `decimals` digits after the point
+ * (value then holds what was written). */
+void world_row_u(GArray *rows, const char *name, uint64_t v);
+void world_row_f(GArray *rows, const char *name, double v, int decimals);
+/* The empirical CDF of sorted env_time values as TSV, in ms: a header "COLUMN\tfraction", then
+ * one line per distinct value with the fraction of values at or below it. */
+char *world_cdf_tsv(const char *column, const GArray *sorted);
 
 /* One step of the time series (every metrics.interval of simulated time, from 0): the
  * window is (t - interval, t]. */

@@ -287,9 +287,7 @@ static void on_tunnel(void *ud, const struct id *from, const struct env_addr *fr
         return;
     }
     tunnel_learn(r, from_app, from);
-    r->rx_tunnel = true;
-    sip_registrar_receive(r, from_app, data, len);
-    r->rx_tunnel = false;
+    sip_registrar_take(r, from_app, data, len, true);
 }
 
 void sip_proxy_send(struct sip_registrar *r, const struct env_addr *to, const char *text,

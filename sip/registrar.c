@@ -833,6 +833,12 @@ static bool answerable(const osip_message_t *m)
 void sip_registrar_receive(struct sip_registrar *r, const struct env_addr *from, const uint8_t *buf,
                            size_t len)
 {
+    sip_registrar_take(r, from, buf, len, false);
+}
+
+void sip_registrar_take(struct sip_registrar *r, const struct env_addr *from, const uint8_t *buf,
+                        size_t len, bool tunnelled)
+{
     r->stats.received++;
     osip_message_t *m = NULL;
     if (len == 0 || len > MAX_DATAGRAM || osip_message_init(&m) != 0) {
@@ -846,7 +852,7 @@ void sip_registrar_receive(struct sip_registrar *r, const struct env_addr *from,
         return;
     }
     if (MSG_IS_RESPONSE(m)) {
-        if (!r->rx_tunnel)
+        if (!tunnelled)
             sip_proxy_heard(r, from);
         sip_proxy_response(r, m);
         return;

@@ -81,7 +81,6 @@ struct sip_registrar {
     char *branch_tag;    /* "" or "-N-" (cfg.instance) */
     bool overload_logged; /* the current overload episode has been logged */
     GHashTable *direct;   /* SIP addresses a response came from directly (proxy.c) */
-    bool rx_tunnel;       /* sip_registrar_receive is handling a tunnelled datagram */
 };
 
 /* ---- registrar.c ---- */
@@ -119,6 +118,10 @@ void sip_proxy_response(struct sip_registrar *r, osip_message_t *m);
 /* A response arrived straight from SIP address addr, not through the tunnel: the direct path
  * to it works, so a slow answer from it later is load, not a NAT (no tunnel is learnt). */
 void sip_proxy_heard(struct sip_registrar *r, const struct env_addr *addr);
+/* sip_registrar_receive for a datagram that came straight from `from` (tunnelled false) or
+ * through the overlay's tunnel (true, proxy.c): only the former proves a direct path. */
+void sip_registrar_take(struct sip_registrar *r, const struct env_addr *from, const uint8_t *buf,
+                        size_t len, bool tunnelled);
 /* Sends a datagram to a SIP address: through the overlay (AppData to the peer's Node-ID) when
  * that address is a peer reached that way, else directly (the host's send). */
 void sip_proxy_send(struct sip_registrar *r, const struct env_addr *to, const char *text,

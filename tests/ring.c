@@ -92,6 +92,17 @@ void on_store(void *ud, int status)
     *(int *)ud = status;
 }
 
+void on_app_attach(void *ud, int status, const struct id *node, const struct env_addr *addr)
+{
+    struct app_result *a = ud;
+    a->calls++;
+    a->status = status;
+    if (node)
+        a->node = *node;
+    if (addr)
+        a->addr = *addr;
+}
+
 int store_value(struct ring *r, unsigned via, const char *name, const char *value)
 {
     struct id k = id_hash(name, strlen(name));

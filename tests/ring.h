@@ -34,6 +34,13 @@ int store_value(struct ring *r, unsigned via, const char *name, const char *valu
 struct fetch_result fetch_value(struct ring *r, unsigned via, const char *name);
 void on_fetch(void *ud, int status, const struct wire_fetch_ans *ans);
 void on_store(void *ud, int status);
+/* What a node_app_attach completion reported (on_app_attach counts the calls). */
+struct app_result {
+    int calls, status;
+    struct id node;
+    struct env_addr addr;
+};
+void on_app_attach(void *ud, int status, const struct id *node, const struct env_addr *addr);
 /* Live peers holding a value at SHA-1(name). */
 unsigned holders(const struct ring *r, const char *name);
 

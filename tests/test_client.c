@@ -187,23 +187,6 @@ static void test_client_failover_on_request(void)
 /* §4.2.1: a client is reached by the destination list [its peer, itself].  Peer 5 sends an
  * AppAttach for SIP along it: the client answers with its SIP address.  The bare client
  * Node-ID is not routable (the overlay delivers it to the peer responsible for that id). */
-struct app_result {
-    int calls, status;
-    struct id node;
-    struct env_addr addr;
-};
-
-static void on_app(void *ud, int status, const struct id *node, const struct env_addr *addr)
-{
-    struct app_result *a = ud;
-    a->calls++;
-    a->status = status;
-    if (node)
-        a->node = *node;
-    if (addr)
-        a->addr = *addr;
-}
-
 static void test_client_reached_through_peer(void)
 {
     struct ring r;
@@ -223,14 +206,14 @@ static void test_client_reached_through_peer(void)
     wire_dest_node(&d[0], pb);
     wire_dest_node(&d[1], cb);
     struct app_result a = {0};
-    CU_ASSERT_EQUAL(node_app_attach(r.h[5]->node, d, 2, NODE_APP_SIP, on_app, &a), NODE_OK);
+    CU_ASSERT_EQUAL(node_app_attach(r.h[5]->node, d, 2, NODE_APP_SIP, on_app_attach, &a), NODE_OK);
     fake_net_run_until(r.net, fake_net_now(r.net) + 5 * ENV_S);
     CU_ASSERT_EQUAL(a.calls, 1);
     CU_ASSERT_EQUAL(a.status, NODE_OK);
     CU_ASSERT_TRUE(id_eq(&a.node, &cid));
     CU_ASSERT_TRUE(env_addr_eq(&a.addr, &sip));
     memset(&a, 0, sizeof a);
-    CU_ASSERT_EQUAL(node_app_attach(r.h[5]->node, &d[1], 1, NODE_APP_SIP, on_app, &a), NODE_OK);
+    CU_ASSERT_EQUAL(node_app_attach(r.h[5]->node, &d[1], 1, NODE_APP_SIP, on_app_attach, &a), NODE_OK);
     fake_net_run_until(r.net, fake_net_now(r.net) + 20 * ENV_S);
     CU_ASSERT_EQUAL(a.calls, 1);
     CU_ASSERT_NOT_EQUAL(a.status, NODE_OK);

@@ -307,23 +307,6 @@ static void test_partition_heals(void)
 
 /* AppAttach (§6.5.2): a peer that listens for an application answers with its address; one
  * that does not answers Error_Not_Found; a bad destination list is refused at once. */
-struct app_result {
-    int calls, status;
-    struct id node;
-    struct env_addr addr;
-};
-
-static void on_app_attach(void *ud, int status, const struct id *node, const struct env_addr *addr)
-{
-    struct app_result *a = ud;
-    a->calls++;
-    a->status = status;
-    if (node)
-        a->node = *node;
-    if (addr)
-        a->addr = *addr;
-}
-
 static void test_app_attach(void)
 {
     struct ring r;
